@@ -1,0 +1,141 @@
+/**
+ * Every failure sluice reports has a stable `code` (Step Functions Retry/Catch match on it, alerts show it),
+ * a human message, and whether retrying the same input can help.
+ */
+export type ErrorCode =
+  | "UNSUPPORTED_FORMAT"
+  | "WORKBOOK_ENCRYPTED"
+  | "WORKBOOK_CORRUPT"
+  | "EMPTY_WORKBOOK"
+  | "SHEET_NOT_FOUND"
+  | "XML_DTD_FORBIDDEN"
+  | "ENCODING_INVALID"
+  | "INFLATED_SIZE_EXCEEDED"
+  | "INFLATION_RATIO_EXCEEDED"
+  | "TOO_MANY_COLUMNS"
+  | "TOO_MANY_ROWS"
+  | "CELL_TOO_LONG"
+  | "INVALID_OPTION"
+  | "SOURCE_READ_FAILED"
+  | "OUTPUT_WRITE_FAILED";
+
+export interface SluiceErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+/** Base of every error core throws. `retryable` is false for anything caused by the input itself. */
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, retryable: boolean, options: SluiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, retryable: this.retryable, details: this.details };
+  }
+}
+
+/** The bytes are not a workbook sluice reads (ODS, legacy .xls, binary). */
+export class UnsupportedFormatError extends SluiceError {
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("UNSUPPORTED_FORMAT", message, false, options);
+  }
+}
+
+export class WorkbookEncryptedError extends SluiceError {
+  constructor(options?: SluiceErrorOptions) {
+    super(
+      "WORKBOOK_ENCRYPTED",
+      "The workbook is password-protected (encrypted); remove the password in Excel and upload it again",
+      false,
+      options,
+    );
+  }
+}
+
+/** The container or its XML is broken: a zip that does not open, a missing part, malformed markup. */
+export class WorkbookCorruptError extends SluiceError {
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("WORKBOOK_CORRUPT", message, false, options);
+  }
+}
+
+export class EmptyWorkbookError extends SluiceError {
+  constructor(
+    message = "The workbook has no data: no non-empty row was found",
+    options?: SluiceErrorOptions,
+  ) {
+    super("EMPTY_WORKBOOK", message, false, options);
+  }
+}
+
+export class SheetNotFoundError extends SluiceError {
+  readonly sheets: string[];
+  constructor(name: string, sheets: string[]) {
+    const list = sheets.length ? sheets.map((s) => JSON.stringify(s)).join(", ") : "(none)";
+    super("SHEET_NOT_FOUND", `Sheet ${JSON.stringify(name)} not found; the workbook has: ${list}`, false, {
+      details: { sheet: name, sheets },
+    });
+    this.sheets = sheets;
+  }
+}
+
+/** A DOCTYPE in workbook XML: never resolved or expanded (XXE, billion laughs). */
+export class XmlDtdForbiddenError extends SluiceError {
+  constructor(part: string) {
+    super("XML_DTD_FORBIDDEN", `The workbook part ${part} declares a DTD, which is never processed`, false, {
+      details: { part },
+    });
+  }
+}
+
+export class EncodingInvalidError extends SluiceError {
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("ENCODING_INVALID", message, false, options);
+  }
+}
+
+export type LimitCode =
+  | "INFLATED_SIZE_EXCEEDED"
+  | "INFLATION_RATIO_EXCEEDED"
+  | "TOO_MANY_COLUMNS"
+  | "TOO_MANY_ROWS"
+  | "CELL_TOO_LONG";
+
+/** A safety limit was reached; `details.limit` says which setting to raise if the file is legitimate. */
+export class LimitExceededError extends SluiceError {
+  constructor(code: LimitCode, message: string, details: Record<string, unknown>) {
+    super(code, message, false, { details });
+  }
+}
+
+export class InvalidOptionError extends SluiceError {
+  constructor(message: string) {
+    super("INVALID_OPTION", message, false);
+  }
+}
+
+/** Reading the source failed for reasons outside the file's content (I/O, network): retrying can help. */
+export class SourceReadError extends SluiceError {
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("SOURCE_READ_FAILED", message, true, options);
+  }
+}
+
+export class OutputWriteError extends SluiceError {
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("OUTPUT_WRITE_FAILED", message, true, options);
+  }
+}
+
+export function isSluiceError(error: unknown): error is SluiceError {
+  return error instanceof SluiceError;
+}
