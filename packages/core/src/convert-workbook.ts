@@ -1,0 +1,179 @@
+import type { ByteSource } from "./byte-source.ts";
+import { type ChunkBounds, type ChunkSink, ChunkWriter, DEFAULT_CHUNK_BOUNDS } from "./chunk-writer.ts";
+import { CONTRACT_VERSION, type Manifest, type RowIssue } from "./contract.ts";
+import { openCsv } from "./csv/open-csv.ts";
+import { detectFormat } from "./detect-format.ts";
+import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";
+import { Header } from "./header.ts";
+import { type ReadLimits, resolveLimits } from "./limits.ts";
+import type { CellValue, OpenedSheet } from "./workbook-reader.ts";
+import { openXlsx } from "./xlsx/open-xlsx.ts";
+
+export interface ConvertOptions {
+  /** Sheet to read; default the first visible worksheet. */
+  sheet?: string;
+  chunkRows?: number;
+  chunkBytes?: number;
+  limits?: Partial<ReadLimits>;
+  /** Called after every batch of rows, for progress displays. */
+  onProgress?: (progress: ConvertProgress) => void;
+}
+
+export interface ConvertProgress {
+  rows: number;
+  chunks: number;
+}
+
+/** How many warnings and row errors the manifest keeps verbatim; the counts are always exact. */
+export const MANIFEST_SAMPLE_LIMIT = 100;
+
+/** Opens a workbook by its content (never its name) on the requested sheet. */
+export async function openWorkbook(
+  source: ByteSource,
+  options: { sheet?: string; limits?: Partial<ReadLimits> } = {},
+): Promise<OpenedSheet> {
+  const limits = resolveLimits(options.limits);
+  const format = await guard(() => detectFormat(source));
+  const open = format === "xlsx" ? openXlsx : openCsv;
+  return guard(() =>
+    open(source, { ...(options.sheet === undefined ? {} : { sheet: options.sheet }), limits }),
+  );
+}
+
+function checkBounds(options: ConvertOptions): ChunkBounds {
+  const rows = options.chunkRows ?? DEFAULT_CHUNK_BOUNDS.rows;
+  const bytes = options.chunkBytes ?? DEFAULT_CHUNK_BOUNDS.bytes;
+  if (!Number.isInteger(rows) || rows < 1)
+    throw new InvalidOptionError(`chunk rows must be a positive integer, got ${rows}`);
+  if (!Number.isInteger(bytes) || bytes < 1024) {
+    throw new InvalidOptionError(`chunk bytes must be an integer of at least 1024, got ${bytes}`);
+  }
+  return { rows, bytes };
+}
+
+function jsonValue(value: CellValue | undefined): string {
+  if (value === null || value === undefined) return "null";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? String(value) : "null";
+    default:
+      return value ? "true" : "false";
+  }
+}
+
+function pushSample(list: { count: number; samples: RowIssue[] }, issue: RowIssue): void {
+  list.count++;
+  if (list.samples.length < MANIFEST_SAMPLE_LIMIT) list.samples.push(issue);
+}
+
+/**
+ * The conversion use case: reads one sheet row by row and hands byte-bounded chunk lines to the sink.
+ * Memory holds one batch of rows and one chunk, whatever the file's size. Returns the manifest.
+ */
+export async function convertWorkbook(input: {
+  source: ByteSource;
+  uploadId: string;
+  sink: ChunkSink;
+  options?: ConvertOptions;
+}): Promise<Manifest> {
+  const { source, uploadId, sink, options = {} } = input;
+  const bounds = checkBounds(options);
+  const opened = await openWorkbook(source, options);
+  const writer = new ChunkWriter(uploadId, bounds, sink);
+  const warnings = { count: 0, samples: [] as RowIssue[] };
+  const rowErrors = { count: 0, samples: [] as RowIssue[] };
+  let header: Header | undefined;
+  // JSON key prefixes (`"name":`) in key order, rebuilt only when the header grows.
+  let keys: string[] = [];
+  let columns: number[] = [];
+  let totalRows = 0;
+
+  const refreshKeys = (h: Header) => {
+    columns = h.columns.slice();
+    keys = columns.map((c, i) => `${i === 0 ? "" : ","}${JSON.stringify(h.nameOf(c))}:`);
+  };
+
+  await guard(async () => {
+    for await (const batch of opened.rows()) {
+      for (const raw of batch) {
+        if (header === undefined) {
+          header = new Header(raw.cells, raw.row);
+          refreshKeys(header);
+          continue;
+        }
+        const cells = raw.cells;
+        let grew = false;
+        for (let i = 0; i < cells.length; i++) {
+          const value = cells[i];
+          if (value !== null && value !== undefined && header.ensure(i)) grew = true;
+        }
+        if (raw.warnings) for (const w of raw.warnings) if (header.ensure(w.column)) grew = true;
+        if (grew) refreshKeys(header);
+
+        let json = `{"row":${raw.row},"data":{`;
+        for (let k = 0; k < columns.length; k++) json += keys[k] + jsonValue(cells[columns[k]!]);
+        json += "}";
+        if (raw.warnings && raw.warnings.length > 0) {
+          const named = raw.warnings.map((w) => ({
+            column: header!.nameOf(w.column),
+            code: w.code,
+            message: w.message,
+          }));
+          json += `,"warnings":${JSON.stringify(named)}`;
+          for (const w of named) pushSample(warnings, { row: raw.row, ...w });
+        }
+        json += "}";
+
+        const rowBytes = Buffer.byteLength(json);
+        if (rowBytes > writer.maxRowBytes) {
+          pushSample(rowErrors, {
+            row: raw.row,
+            code: "ROW_TOO_LARGE",
+            message: `Row ${raw.row} serializes to ${rowBytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
+          });
+          continue;
+        }
+        totalRows++;
+        await writer.add(json, rowBytes, raw.row);
+      }
+      options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
+    }
+    await writer.flush();
+  });
+
+  if (header === undefined)
+    throw new EmptyWorkbookError(`The sheet ${JSON.stringify(opened.sheet)} has no non-empty row`);
+  options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
+
+  return {
+    v: CONTRACT_VERSION,
+    uploadId,
+    source: { name: source.name, bytes: source.size },
+    format: opened.format,
+    sheet: opened.sheet,
+    sheets: opened.sheets,
+    header: header.names,
+    headerRow: header.row,
+    totalRows,
+    totalChunks: writer.chunks,
+    bytes: writer.bytes,
+    chunking: bounds,
+    details: opened.details,
+    warnings,
+    rowErrors,
+  };
+}
+
+/** Anything that escapes a reader untyped is a read failure of the source, reported as retryable. */
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SourceReadError(`Reading the source failed: ${(error as Error)?.message ?? String(error)}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { type ChunkMeta, ChunkWriter } from "../src/chunk-writer.ts";
+import { ChunkSchema } from "../src/contract.ts";
+
+function collect() {
+  const lines: { line: string; meta: ChunkMeta }[] = [];
+  return {
+    lines,
+    sink: {
+      async writeChunk(line: string, meta: ChunkMeta) {
+        lines.push({ line, meta });
+      },
+    },
+  };
+}
+
+function rowJson(row: number, text: string) {
+  const json = JSON.stringify({ row, data: { text } });
+  return { json, bytes: Buffer.byteLength(json) };
+}
+
+describe("ChunkWriter", () => {
+  it("cuts chunks at the row bound", async () => {
+    const { lines, sink } = collect();
+    const writer = new ChunkWriter("up-1", { rows: 3, bytes: 100_000 }, sink);
+    for (let row = 2; row < 10; row++) {
+      const { json, bytes } = rowJson(row, `r${row}`);
+      await writer.add(json, bytes, row);
+    }
+    await writer.flush();
+    expect(lines.map((l) => l.meta.rows)).toEqual([3, 3, 2]);
+    const chunks = lines.map((l) => ChunkSchema.parse(JSON.parse(l.line)));
+    expect(chunks.map((c) => [c.index, c.firstRow, c.lastRow])).toEqual([
+      [0, 2, 4],
+      [1, 5, 7],
+      [2, 8, 9],
+    ]);
+    expect(chunks[1]!.chunkId).toBe("up-1/000001");
+    expect(writer.chunks).toBe(3);
+    expect(writer.bytes).toBe(lines.reduce((sum, l) => sum + Buffer.byteLength(l.line) + 1, 0));
+  });
+
+  it.each([1024, 4096, 10_000])(
+    "never writes a line over %i bytes, multibyte text included",
+    async (limit) => {
+      const { lines, sink } = collect();
+      const writer = new ChunkWriter("업로드", { rows: 10_000, bytes: limit }, sink);
+      for (let row = 1; row <= 300; row++) {
+        const { json, bytes } = rowJson(row, "한글".repeat(row % 37));
+        expect(bytes).toBeLessThanOrEqual(writer.maxRowBytes);
+        await writer.add(json, bytes, row);
+      }
+      await writer.flush();
+      for (const { line, meta } of lines) {
+        expect(Buffer.byteLength(line)).toBe(meta.bytes);
+        expect(meta.bytes).toBeLessThanOrEqual(limit);
+      }
+      const rows = lines.flatMap((l) => ChunkSchema.parse(JSON.parse(l.line)).rows.map((r) => r.row));
+      expect(rows).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    },
+  );
+
+  it("fits a row of exactly maxRowBytes alone in a chunk", async () => {
+    const { lines, sink } = collect();
+    const writer = new ChunkWriter("u", { rows: 10, bytes: 2048 }, sink);
+    const prefix = JSON.stringify({ row: 7, data: { text: "" } }).length;
+    const { json, bytes } = rowJson(7, "x".repeat(writer.maxRowBytes - prefix));
+    expect(bytes).toBe(writer.maxRowBytes);
+    await writer.add(json, bytes, 7);
+    await writer.flush();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.meta.bytes).toBeLessThanOrEqual(2048);
+  });
+
+  it("writes nothing when no row was added", async () => {
+    const { lines, sink } = collect();
+    const writer = new ChunkWriter("u", { rows: 10, bytes: 2048 }, sink);
+    await writer.flush();
+    expect(lines).toHaveLength(0);
+  });
+});

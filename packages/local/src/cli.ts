@@ -1,0 +1,49 @@
+import { isSluiceError } from "@sluice/core";
+import { CONVERT_USAGE, runConvert } from "./commands/convert-command.ts";
+import { ConvertProgressLine } from "./convert-progress-line.ts";
+
+const USAGE = `usage: sluice <command> [options]
+
+commands:
+  convert <file>   convert an xlsx or csv workbook into chunks.jsonl and manifest.json
+
+${CONVERT_USAGE}`;
+
+/** Exit codes: 0 done, 1 a failure worth retrying (I/O), 2 bad input or usage. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "convert": {
+      const line = process.stderr.isTTY ? new ConvertProgressLine(process.stderr) : undefined;
+      try {
+        const summary = await runConvert(rest, line ? (p) => line.update(p) : undefined);
+        line?.done();
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        return 0;
+      } finally {
+        line?.clear();
+      }
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`error INVALID_OPTION: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (isSluiceError(error)) {
+    process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    process.exitCode = error.retryable ? 1 : 2;
+  } else {
+    process.stderr.write(`error INTERNAL: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+}
