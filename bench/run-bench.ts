@@ -1,0 +1,458 @@
+// `npm run bench`: runs `sluice convert` beside the peer parsers, each case as its own child process, one at a
+// time, and prints one markdown table plus the targets from shared/perf-anchors.md. Information, not a test.
+//
+//   npm run bench                          # 100k and 1M rows, every tool
+//   npm run bench -- --quick               # 10k rows, a fast check of the harness
+//   npm run bench -- --sizes 1m --only sluice,exceljs-stream --runs 3
+//
+// Options: --sizes LIST (10k,100k,1m), --only TOOLS (sluice,exceljs-stream,exceljs-full,sheetjs,papaparse),
+// --variants LIST (xlsx-inline,xlsx-shared,csv), --runs N (median of N), --timeout-s N (per case, default 300),
+// --sluice-bin PATH (another CLI entry, e.g. a stand-in while the real one is being written).
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  DATA_DIR,
+  ensureWorkbooks,
+  parseSize,
+  sizeLabel,
+  VARIANTS,
+  type Variant,
+  workbookPath,
+} from "./generate-workbooks.ts";
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH_DIR);
+const HOOK_URL = pathToFileURL(path.join(BENCH_DIR, "peak-rss-hook.mjs")).href;
+// The same heap cap for every child, so the naive peers fail as on a real server instead of growing without end.
+const HEAP_CAP = "--max-old-space-size=4096";
+const RSS_POLL_MS = 25;
+const TMP_POLL_MS = 250;
+
+type Tool = "sluice" | "exceljs-stream" | "exceljs-full" | "sheetjs" | "papaparse";
+const TOOLS_FOR: Record<Variant, readonly Tool[]> = {
+  "xlsx-inline": ["sluice", "exceljs-stream", "exceljs-full", "sheetjs"],
+  "xlsx-shared": ["sluice", "exceljs-stream", "exceljs-full", "sheetjs"],
+  csv: ["sluice", "papaparse"],
+};
+const ALL_TOOLS: readonly Tool[] = ["sluice", "exceljs-stream", "exceljs-full", "sheetjs", "papaparse"];
+const TOOL_LABEL: Record<Tool, string> = {
+  sluice: "sluice convert",
+  "exceljs-stream": "exceljs streaming",
+  "exceljs-full": "exceljs full read",
+  sheetjs: "SheetJS readFile+sheet_to_json",
+  papaparse: "papaparse streaming",
+};
+const BASELINE: Record<Variant, Tool> = {
+  "xlsx-inline": "exceljs-stream",
+  "xlsx-shared": "exceljs-stream",
+  csv: "papaparse",
+};
+
+interface Options {
+  sizes: number[];
+  tools: Set<Tool>;
+  variants: Variant[];
+  runs: number;
+  timeoutMs: number;
+  sluiceBin: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = {
+    sizes: [100_000, 1_000_000],
+    tools: new Set(ALL_TOOLS),
+    variants: [...VARIANTS],
+    runs: 1,
+    timeoutMs: 300_000,
+    sluiceBin: path.join(ROOT, "packages/local/bin/sluice.js"),
+  };
+  const list = (v: string | undefined): string[] => (v ?? "").split(",").filter((s) => s.length > 0);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--quick") opts.sizes = [10_000];
+    else if (arg === "--sizes") opts.sizes = list(value()).map(parseSize);
+    else if (arg === "--only") {
+      const tools = list(value());
+      for (const t of tools) if (!ALL_TOOLS.includes(t as Tool)) throw new Error(`unknown tool ${t}`);
+      opts.tools = new Set(tools as Tool[]);
+    } else if (arg === "--variants") {
+      const vs = list(value());
+      for (const v of vs) if (!VARIANTS.includes(v as Variant)) throw new Error(`unknown variant ${v}`);
+      opts.variants = vs as Variant[];
+    } else if (arg === "--runs") opts.runs = Math.max(1, Number.parseInt(value(), 10) || 1);
+    else if (arg === "--timeout-s") opts.timeoutMs = Math.max(1, Number(value())) * 1000;
+    else if (arg === "--sluice-bin") opts.sluiceBin = path.resolve(value());
+    else throw new Error(`unknown option ${arg}`);
+  }
+  opts.sizes.sort((a, b) => a - b);
+  return opts;
+}
+
+type Status = "ok" | "OOM" | "crashed" | "timeout" | "missing" | "bad output";
+
+interface RunResult {
+  status: Status;
+  note: string;
+  wallMs: number;
+  rows: number | null;
+  peakRssKiB: number | null;
+  rssExact: boolean;
+  tmpPeakBytes: number;
+}
+
+interface CaseResult extends RunResult {
+  variant: Variant;
+  size: number;
+  tool: Tool;
+  fileBytes: number;
+}
+
+function readVmHWM(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null; // already gone
+  }
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    try {
+      if (e.isDirectory()) total += dirBytes(p);
+      else if (e.isFile()) total += statSync(p).size;
+    } catch {
+      // a temp file removed between readdir and stat
+    }
+  }
+  return total;
+}
+
+function childArgs(tool: Tool, file: string, outDir: string, sluiceBin: string): string[] {
+  if (tool === "sluice") return [sluiceBin, "convert", file, "--out", outDir];
+  // Peers are TypeScript run through tsx, as the sluice shim also registers tsx in-process.
+  return ["--import", "tsx", path.join(BENCH_DIR, "peers", `${tool}.ts`), file];
+}
+
+function classifyFailure(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string,
+): [Status, string] {
+  if (/heap out of memory|Reached heap limit|Allocation failed|out of memory/i.test(stderr))
+    return ["OOM", "V8 heap limit"];
+  if (signal === "SIGKILL") return ["OOM", "killed (SIGKILL)"];
+  if (/Invalid string length|Cannot create a string longer than|Invalid array length/.test(stderr))
+    return ["crashed", "string/array length limit"];
+  const lastLine = stderr.trim().split("\n").filter(Boolean).at(-1)?.slice(0, 80) ?? "";
+  return ["crashed", `${signal ?? `exit ${code}`}${lastLine ? `: ${lastLine}` : ""}`];
+}
+
+async function runOnce(tool: Tool, file: string, opts: Options): Promise<RunResult> {
+  const caseDir = mkdtempSync(path.join(os.tmpdir(), "sluice-bench-"));
+  const outDir = path.join(caseDir, "out");
+  // The child's TMPDIR, so any temp-disk spill (exceljs streaming writes one) can be measured and is cleaned up.
+  const tmpDir = path.join(caseDir, "tmp");
+  mkdirSync(tmpDir);
+  const rssFile = path.join(caseDir, "maxrss");
+  const args = [HEAP_CAP, "--import", HOOK_URL, ...childArgs(tool, file, outDir, opts.sluiceBin)];
+  let stdout = "";
+  let stderr = "";
+  let polledKiB: number | null = null;
+  let tmpPeakBytes = 0;
+  let timedOut = false;
+  const t0 = performance.now();
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    detached: true, // own process group, so a timeout can kill everything it started
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TMPDIR: tmpDir, SLUICE_BENCH_RSS_FILE: rssFile },
+  });
+  const pid = child.pid;
+  // Keep only the tails: a chatty child must not grow the harness itself.
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    stdout = (stdout + d).slice(-65_536);
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr = (stderr + d).slice(-65_536);
+  });
+  const rssTimer = setInterval(() => {
+    if (pid === undefined) return;
+    const v = readVmHWM(pid);
+    if (v !== null) polledKiB = v; // VmHWM is monotonic: the last value read is the highest seen
+  }, RSS_POLL_MS);
+  const tmpTimer = setInterval(() => {
+    tmpPeakBytes = Math.max(tmpPeakBytes, dirBytes(tmpDir));
+  }, TMP_POLL_MS);
+  const killTimer = setTimeout(() => {
+    timedOut = true;
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already exited
+      }
+    }
+  }, opts.timeoutMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.on("error", (err) => {
+      stderr += String(err);
+      resolve([null, null]);
+    });
+    child.on("exit", (c, s) => resolve([c, s]));
+  });
+  const wallMs = performance.now() - t0;
+  clearInterval(rssTimer);
+  clearInterval(tmpTimer);
+  clearTimeout(killTimer);
+  // Wait for the pipes to flush the final stdout line.
+  await new Promise<void>((resolve) =>
+    child.stdout?.readableEnded ? resolve() : child.once("close", resolve),
+  );
+  tmpPeakBytes = Math.max(tmpPeakBytes, dirBytes(tmpDir));
+  let exactKiB: number | null = null;
+  try {
+    exactKiB = Number(readFileSync(rssFile, "utf8")) || null;
+  } catch {
+    // the child died before its exit hook ran
+  }
+  rmSync(caseDir, { recursive: true, force: true });
+
+  const peakRssKiB = exactKiB ?? polledKiB;
+  const base = { wallMs, peakRssKiB, rssExact: exactKiB !== null, tmpPeakBytes };
+  if (timedOut) return { ...base, status: "timeout", note: `> ${opts.timeoutMs / 1000} s`, rows: null };
+  if (code !== 0) {
+    const [status, note] = classifyFailure(code, signal, stderr);
+    return { ...base, status, note, rows: null };
+  }
+  const last = stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    const parsed = JSON.parse(last) as { rows?: unknown };
+    if (typeof parsed.rows !== "number") throw new Error("no rows");
+    return { ...base, status: "ok", note: "", rows: parsed.rows };
+  } catch {
+    return { ...base, status: "bad output", note: `last stdout line: ${last.slice(0, 60)}`, rows: null };
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function runCase(tool: Tool, file: string, opts: Options): Promise<RunResult> {
+  if (tool === "sluice" && !existsSync(opts.sluiceBin)) {
+    return {
+      status: "missing",
+      note: `${path.relative(ROOT, opts.sluiceBin)} not found`,
+      wallMs: 0,
+      rows: null,
+      peakRssKiB: null,
+      rssExact: false,
+      tmpPeakBytes: 0,
+    };
+  }
+  const runs: RunResult[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    const r = await runOnce(tool, file, opts);
+    runs.push(r);
+    if (r.status !== "ok") return r; // a failure is the result; repeating an OOM only costs time
+  }
+  const first = runs[0]!;
+  if (runs.length === 1) return first;
+  return {
+    ...first,
+    wallMs: median(runs.map((r) => r.wallMs)),
+    peakRssKiB: median(runs.map((r) => r.peakRssKiB ?? 0)),
+    rssExact: runs.every((r) => r.rssExact),
+    tmpPeakBytes: median(runs.map((r) => r.tmpPeakBytes)),
+  };
+}
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const mb = (bytes: number): number => bytes / 1e6;
+const rowsPerSec = (r: CaseResult): number | null =>
+  r.status === "ok" && r.rows !== null && r.wallMs > 0 ? r.rows / (r.wallMs / 1000) : null;
+const rssMB = (r: CaseResult): number | null => (r.peakRssKiB === null ? null : (r.peakRssKiB * 1024) / 1e6);
+
+function baselineOf(results: CaseResult[], r: CaseResult): CaseResult | undefined {
+  return results.find((b) => b.variant === r.variant && b.size === r.size && b.tool === BASELINE[r.variant]);
+}
+
+function ratioVsBaseline(results: CaseResult[], r: CaseResult): number | null {
+  const base = baselineOf(results, r);
+  const a = rowsPerSec(r);
+  const b = base ? rowsPerSec(base) : null;
+  return a !== null && b !== null ? a / b : null;
+}
+
+function mainTable(results: CaseResult[]): string {
+  const lines = [
+    "| variant | rows | file MB | tool | rows/s | MB/s | peak RSS MB | vs baseline | tmp MB | result |",
+    "|---|--:|--:|---|--:|--:|--:|--:|--:|---|",
+  ];
+  for (const r of results) {
+    const rps = rowsPerSec(r);
+    const rss = rssMB(r);
+    const ratio = ratioVsBaseline(results, r);
+    const secs = r.wallMs / 1000;
+    // A failed run's RSS is what was polled before it died: a lower bound.
+    const rssText =
+      rss === null ? "—" : `${r.status === "ok" ? "" : "≥ "}${fmtInt(rss)}${r.rssExact ? "" : "*"}`;
+    const rowsNote = r.status === "ok" && r.rows !== r.size ? ` (counted ${fmtInt(r.rows ?? 0)})` : "";
+    const result =
+      r.status === "ok"
+        ? `ok, ${secs.toFixed(1)} s${rowsNote}`
+        : `**${r.status}**${r.note ? ` (${r.note})` : ""}`;
+    lines.push(
+      `| ${r.variant} | ${sizeLabel(r.size)} | ${mb(r.fileBytes).toFixed(1)} | ${TOOL_LABEL[r.tool]} | ${
+        rps === null ? "—" : fmtInt(rps)
+      } | ${rps === null ? "—" : (mb(r.fileBytes) / secs).toFixed(1)} | ${rssText} | ${
+        ratio === null ? "—" : `${ratio.toFixed(2)}×`
+      } | ${r.tmpPeakBytes > 0 ? mb(r.tmpPeakBytes).toFixed(0) : "0"} | ${result} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+// "Flat" from 100k to 1M: 10x the rows for at most this much more peak RSS.
+const FLAT_MAX_RATIO = 1.25;
+const RSS_TARGET_MB = 200;
+const ONE_M = 1_000_000;
+
+function flatTable(results: CaseResult[], sizes: number[]): string | null {
+  const small = sizes[0];
+  const large = sizes.at(-1);
+  if (small === undefined || large === undefined || small === large) return null;
+  const lines = [
+    `| variant | sluice peak RSS MB at ${sizeLabel(small)} | at ${sizeLabel(large)} | ratio | flat (≤ ${FLAT_MAX_RATIO}×) |`,
+    "|---|--:|--:|--:|---|",
+  ];
+  for (const variant of VARIANTS) {
+    const at = (size: number) =>
+      results.find(
+        (r) => r.variant === variant && r.size === size && r.tool === "sluice" && r.status === "ok",
+      );
+    const a = at(small);
+    const b = at(large);
+    if (!a || !b) continue;
+    const ra = rssMB(a)!;
+    const rb = rssMB(b)!;
+    const ratio = rb / ra;
+    lines.push(
+      `| ${variant} | ${fmtInt(ra)} | ${fmtInt(rb)} | ${ratio.toFixed(2)}× | ${ratio <= FLAT_MAX_RATIO ? "PASS" : "MISS"} |`,
+    );
+  }
+  return lines.length > 2 ? lines.join("\n") : null;
+}
+
+function targets(results: CaseResult[], sizes: number[]): string[] {
+  const out: string[] = [];
+  const sluice = results.filter((r) => r.tool === "sluice");
+  const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
+  for (const r of sluice) {
+    const label = `${r.variant} ${sizeLabel(r.size)}`;
+    // The targets are stated for 1M rows; smaller sizes are shown for information.
+    const info = r.size === ONE_M ? "" : " (info: target is stated for 1M rows)";
+    if (r.status !== "ok") {
+      out.push(`- ${label}: sluice convert ${r.status}: MISS${info}`);
+      continue;
+    }
+    const ratio = ratioVsBaseline(results, r);
+    const need = r.variant === "csv" ? 1 : 3;
+    const baseName = TOOL_LABEL[BASELINE[r.variant]];
+    out.push(
+      ratio === null
+        ? `- ${label}: rows/s ≥ ${need}× ${baseName}: n/a (baseline not run or failed)${info}`
+        : `- ${label}: rows/s ${ratio.toFixed(2)}× ${baseName} (target ≥ ${need}×${
+            need === 3 ? ", moonshot 5×" : ""
+          }): ${verdict(ratio >= need)}${info}`,
+    );
+    const rss = rssMB(r)!;
+    out.push(
+      `- ${label}: peak RSS ${fmtInt(rss)} MB (target ≤ ${RSS_TARGET_MB} MB): ${verdict(rss <= RSS_TARGET_MB)}${info}`,
+    );
+    out.push(
+      `- ${label}: temp-disk spill ${mb(r.tmpPeakBytes).toFixed(0)} MB (target ≤ source file ${mb(
+        r.fileBytes,
+      ).toFixed(0)} MB): ${verdict(r.tmpPeakBytes <= r.fileBytes)}${info}`,
+    );
+  }
+  if (!sizes.includes(ONE_M))
+    out.push("- 1M rows not run: the stated targets are not evaluated at their size.");
+  return out;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  await ensureWorkbooks(opts.sizes);
+  const results: CaseResult[] = [];
+  const started = new Date();
+  for (const size of opts.sizes) {
+    for (const variant of opts.variants) {
+      const file = workbookPath(variant, size);
+      const fileBytes = statSync(file).size;
+      for (const tool of TOOLS_FOR[variant]) {
+        if (!opts.tools.has(tool)) continue;
+        process.stderr.write(`${variant} ${sizeLabel(size)} ${TOOL_LABEL[tool]} … `);
+        const r = await runCase(tool, file, opts);
+        results.push({ ...r, variant, size, tool, fileBytes });
+        const rps = r.status === "ok" && r.rows !== null ? fmtInt(r.rows / (r.wallMs / 1000)) : "";
+        const rss = r.peakRssKiB === null ? "?" : fmtInt((r.peakRssKiB * 1024) / 1e6);
+        process.stderr.write(
+          `${r.status} ${(r.wallMs / 1000).toFixed(1)} s ${rps && `${rps} rows/s `}${rss} MB ${r.note}\n`,
+        );
+      }
+    }
+  }
+
+  const header = [
+    `## sluice bench, ${started.toISOString().slice(0, 16).replace("T", " ")} UTC`,
+    "",
+    `Node ${process.version}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; one run per case` +
+      `${opts.runs > 1 ? ` (median of ${opts.runs})` : ""}, each its own child process with ${HEAP_CAP}, one at a time. ` +
+      "rows/s and MB/s are over the whole process wall time (startup included); MB/s is source-file MB per second. " +
+      `Baseline for "vs baseline": exceljs streaming (xlsx), papaparse streaming (csv). Peak RSS is getrusage's ` +
+      "maxrss at exit; * marks a figure polled from /proc VmHWM every 25 ms instead (the child died), ≥ a lower bound. " +
+      "tmp MB is the peak size of the child's TMPDIR.",
+    "",
+  ];
+  const sections = [...header, mainTable(results), ""];
+  const flat = flatTable(results, opts.sizes);
+  if (flat) sections.push("Sluice peak RSS, small vs large (flat check):", "", flat, "");
+  sections.push("Targets (shared/perf-anchors.md):", "", ...targets(results, opts.sizes), "");
+  const report = sections.join("\n");
+  process.stdout.write(report);
+  // Keep a copy beside the data, so a long run's result survives a closed terminal.
+  const saved = path.join(DATA_DIR, `results-${started.toISOString().replace(/[:.]/g, "-")}.md`);
+  writeFileSync(saved, report);
+  process.stderr.write(`\n(saved to ${path.relative(ROOT, saved)})\n`);
+}
+
+await main();
