@@ -1,0 +1,92 @@
+/**
+ * Writes examples/orders.xlsx: a realistic ~20k-row orders sheet (Korean names and addresses, phone numbers
+ * stored as text, dates, a formula with its cached result, booleans), deterministic so it can be regenerated.
+ * Run: npx tsx scripts/make-example-workbook.ts
+ */
+import ExcelJS from "exceljs";
+
+const ROWS = 20_000;
+const OUT = new URL("../examples/orders.xlsx", import.meta.url).pathname;
+
+// mulberry32: a small seeded PRNG, so the file is the same on every run.
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = prng(20261124);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const surnames = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"];
+const givenNames = ["민준", "서연", "도윤", "하은", "시우", "지우", "예준", "수아", "주원", "지민"];
+const districts = [
+  "서울특별시 강남구 테헤란로",
+  "서울특별시 마포구 월드컵북로",
+  "부산광역시 해운대구 센텀중앙로",
+  "경기도 성남시 분당구 판교역로",
+  "인천광역시 연수구 송도과학로",
+];
+const items = [
+  "생수 2L x 6",
+  "즉석밥 12개입",
+  "계란 30구",
+  "우유 1L",
+  "사과 3kg",
+  "커피 원두 1kg",
+  "휴지 30롤",
+];
+const prices = [5900, 14900, 8900, 2800, 24000, 32000, 18900];
+
+const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+  filename: OUT,
+  useSharedStrings: true,
+  useStyles: true,
+});
+const sheet = workbook.addWorksheet("Orders");
+sheet.columns = [
+  { header: "Order ID", key: "orderId", width: 18 },
+  { header: "Ordered At", key: "orderedAt", width: 20, style: { numFmt: "yyyy-mm-dd hh:mm:ss" } },
+  { header: "Customer", key: "customer", width: 10 },
+  { header: "Phone", key: "phone", width: 15 },
+  { header: "Address", key: "address", width: 40 },
+  { header: "Item", key: "item", width: 18 },
+  { header: "Quantity", key: "quantity", width: 9 },
+  { header: "Unit Price", key: "unitPrice", width: 11, style: { numFmt: "#,##0" } },
+  { header: "Total", key: "total", width: 11, style: { numFmt: "#,##0" } },
+  { header: "Paid", key: "paid", width: 6 },
+  { header: "Delivery Date", key: "deliveryDate", width: 13, style: { numFmt: "yyyy-mm-dd" } },
+  { header: "Memo", key: "memo", width: 20 },
+];
+
+const start = Date.UTC(2026, 9, 1);
+for (let i = 1; i <= ROWS; i++) {
+  const itemIndex = Math.floor(random() * items.length);
+  const quantity = 1 + Math.floor(random() * 5);
+  const orderedAt = new Date(start + Math.floor(random() * 30 * 86_400) * 1000);
+  const excelRow = i + 1;
+  sheet
+    .addRow({
+      orderId: `ORD-2026-${String(i).padStart(6, "0")}`,
+      orderedAt,
+      customer: pick(surnames) + pick(givenNames),
+      phone: `010-${String(1000 + Math.floor(random() * 9000))}-${String(1000 + Math.floor(random() * 9000))}`,
+      address: `${pick(districts)} ${1 + Math.floor(random() * 300)}`,
+      item: items[itemIndex],
+      quantity,
+      unitPrice: prices[itemIndex],
+      total: { formula: `G${excelRow}*H${excelRow}`, result: quantity * prices[itemIndex]! },
+      paid: random() < 0.9,
+      deliveryDate: new Date(
+        Date.UTC(orderedAt.getUTCFullYear(), orderedAt.getUTCMonth(), orderedAt.getUTCDate() + 2),
+      ),
+      memo:
+        random() < 0.2 ? pick(["문 앞에 놓아주세요", "경비실에 맡겨주세요", "배송 전 연락 바랍니다"]) : null,
+    })
+    .commit();
+}
+sheet.commit();
+await workbook.commit();
+console.log(`wrote ${OUT} (${ROWS} rows)`);
