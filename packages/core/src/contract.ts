@@ -72,3 +72,73 @@ export type RowIssue = z.infer<typeof RowIssueSchema>;
 export function chunkIdFor(uploadId: string, index: number): string {
   return `${uploadId}/${String(index).padStart(6, "0")}`;
 }
+
+/** Totals known once the workbook is converted, before any chunk is delivered. */
+export const UploadTotalsSchema = z.object({
+  totalRows: z.number().int().nonnegative(),
+  totalChunks: z.number().int().nonnegative(),
+});
+
+/**
+ * What the admin server receives on the chunk queue: one chunk, the task token to answer with, and the
+ * upload's totals so progress can be shown from the first message on.
+ */
+export const ChunkEnvelopeSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  kind: z.literal("chunk"),
+  taskToken: z.string().min(1),
+  uploadId: z.string().min(1),
+  /** The S3 (or local bucket) location of the source workbook, for reports and redrives. */
+  source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
+  totals: UploadTotalsSchema,
+  chunk: ChunkSchema,
+});
+
+export const RejectedRowSchema = z.object({
+  row: z.number().int().positive(),
+  code: z.string().min(1).max(64),
+  message: z.string().max(1000),
+});
+
+/** What the admin server reports with SendTaskSuccess for a chunk it consumed. */
+export const TaskResultSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  uploadId: z.string().min(1),
+  chunkIndex: z.number().int().nonnegative(),
+  accepted: z.number().int().nonnegative(),
+  rejected: z.array(RejectedRowSchema),
+  /** Milliseconds the admin server spent on the chunk. */
+  durationMs: z.number().nonnegative().optional(),
+});
+
+/** Step Functions limits on SendTaskFailure. */
+export const TASK_FAILURE_LIMITS = Object.freeze({ errorLength: 256, causeLength: 32_768 });
+
+/**
+ * The record NotifyFailure puts on the dead-letter queue: enough to understand and redrive the upload without
+ * asking the customer for the file again (the original stays in the bucket).
+ */
+export const DeadLetterRecordSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  kind: z.literal("upload-failure"),
+  uploadId: z.string().min(1),
+  executionArn: z.string().optional(),
+  source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
+  /** Where chunks.jsonl and manifest.json were written, if conversion got that far. */
+  processed: z.object({ bucket: z.string(), prefix: z.string() }).optional(),
+  chunkIndex: z.number().int().nonnegative().optional(),
+  error: z.object({ code: z.string(), cause: z.string() }),
+  failedAt: z.string(),
+});
+
+/** Everything that can sit on the dead-letter queue: chunks redriven after too many receives, and failure records. */
+export const DeadLetterMessageSchema = z.discriminatedUnion("kind", [
+  ChunkEnvelopeSchema,
+  DeadLetterRecordSchema,
+]);
+
+export type UploadTotals = z.infer<typeof UploadTotalsSchema>;
+export type ChunkEnvelope = z.infer<typeof ChunkEnvelopeSchema>;
+export type RejectedRow = z.infer<typeof RejectedRowSchema>;
+export type TaskResult = z.infer<typeof TaskResultSchema>;
+export type DeadLetterRecord = z.infer<typeof DeadLetterRecordSchema>;
