@@ -130,9 +130,10 @@ export function firstInvalidUtf8Offset(tail: Uint8Array, bytes: Uint8Array, offs
     }
     let cp = b & (0x3f >> need);
     for (let k = 1; k <= need; k++) {
-      if (i + k >= all.length) return base + i + k; // cut by the end of the data
+      // The offset of the sequence that is cut short or broken.
+      if (i + k >= all.length) return base + i;
       const c = all[i + k] ?? 0;
-      if ((c & 0xc0) !== 0x80) return base + i + k;
+      if ((c & 0xc0) !== 0x80) return base + i;
       cp = (cp << 6) | (c & 0x3f);
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return base + i;

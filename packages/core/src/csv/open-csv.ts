@@ -139,6 +139,7 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
   };
 
   let stream: ReturnType<ByteSource["stream"]> | undefined;
+  let ended = false;
   try {
     try {
       stream = source.stream(plan.bomLength, source.size);
@@ -153,7 +154,10 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
       } catch (error) {
         throw asSourceError(source, error);
       }
-      if (next.done) break;
+      if (next.done) {
+        ended = true;
+        break;
+      }
       const bytes = next.value;
       let text = decoding.write(bytes, offset);
       offset += bytes.length;
@@ -168,8 +172,8 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
       const result = parser.parse(pending, 0, true);
       pending = pending.slice(result.meta.cursor as number);
       carried = pending.length;
-      if (carried > maxCellLength) guardPendingRecord(pending, delimiter, record + 1, limits);
       take(result.data as string[][]);
+      if (carried > maxCellLength) guardPendingRecord(pending, delimiter, record + 1, limits);
       while (batch.length >= BATCH_ROWS) {
         const full = batch.length === BATCH_ROWS ? batch : batch.slice(0, BATCH_ROWS);
         batch = batch.length === BATCH_ROWS ? [] : batch.slice(BATCH_ROWS);
@@ -181,7 +185,9 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
     if (pending !== "") take(parser.parse(pending, 0, false).data as string[][]);
     for (let i = 0; i < batch.length; i += BATCH_ROWS) yield batch.slice(i, i + BATCH_ROWS);
   } finally {
-    stream?.destroy();
+    // Only a stream left half-read needs stopping (an S3 body would hold its socket). Not after the end: the
+    // local file source's streams share its file handle, which destroy() closes.
+    if (!ended) stream?.destroy();
   }
 }
 
