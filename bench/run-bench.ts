@@ -38,6 +38,22 @@ const HOOK_URL = pathToFileURL(path.join(BENCH_DIR, "peak-rss-hook.mjs")).href;
 // The same heap cap for every child, so the naive peers fail as on a real server instead of growing without end.
 const HEAP_CAP = "--max-old-space-size=4096";
 const RSS_POLL_MS = 25;
+// The running child's process group, so Ctrl-C on the harness does not leave a detached child behind.
+let runningGroup: number | undefined;
+let runningCaseDir: string | undefined;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (runningGroup !== undefined) {
+      try {
+        process.kill(-runningGroup, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    if (runningCaseDir) rmSync(runningCaseDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 const TMP_POLL_MS = 250;
 
 type Tool = "sluice" | "exceljs-stream" | "exceljs-full" | "sheetjs" | "papaparse";
@@ -175,6 +191,7 @@ function classifyFailure(
 
 async function runOnce(tool: Tool, file: string, opts: Options): Promise<RunResult> {
   const caseDir = mkdtempSync(path.join(os.tmpdir(), "sluice-bench-"));
+  runningCaseDir = caseDir;
   const outDir = path.join(caseDir, "out");
   // The child's TMPDIR, so any temp-disk spill (exceljs streaming writes one) can be measured and is cleaned up.
   const tmpDir = path.join(caseDir, "tmp");
@@ -194,6 +211,7 @@ async function runOnce(tool: Tool, file: string, opts: Options): Promise<RunResu
     env: { ...process.env, TMPDIR: tmpDir, SLUICE_BENCH_RSS_FILE: rssFile },
   });
   const pid = child.pid;
+  runningGroup = pid;
   // Keep only the tails: a chatty child must not grow the harness itself.
   child.stdout?.setEncoding("utf8").on("data", (d: string) => {
     stdout = (stdout + d).slice(-65_536);
@@ -227,6 +245,7 @@ async function runOnce(tool: Tool, file: string, opts: Options): Promise<RunResu
     child.on("exit", (c, s) => resolve([c, s]));
   });
   const wallMs = performance.now() - t0;
+  runningGroup = undefined;
   clearInterval(rssTimer);
   clearInterval(tmpTimer);
   clearTimeout(killTimer);
@@ -242,6 +261,7 @@ async function runOnce(tool: Tool, file: string, opts: Options): Promise<RunResu
     // the child died before its exit hook ran
   }
   rmSync(caseDir, { recursive: true, force: true });
+  runningCaseDir = undefined;
 
   const peakRssKiB = exactKiB ?? polledKiB;
   const base = { wallMs, peakRssKiB, rssExact: exactKiB !== null, tmpPeakBytes };
