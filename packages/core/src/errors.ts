@@ -139,3 +139,6 @@ export class OutputWriteError extends SluiceError {
 export function isSluiceError(error: unknown): error is SluiceError {
   return error instanceof SluiceError;
 }
+
+/** Codes worth retrying as they are (transient I/O); every other code is a property of the input. */
+export const RETRYABLE_ERROR_CODES = ["SOURCE_READ_FAILED", "OUTPUT_WRITE_FAILED"] as const satisfies readonly ErrorCode[];
