@@ -1,0 +1,108 @@
+/**
+ * Excel date serials to ISO 8601 text, by integer arithmetic in UTC: local time zones never take part, so a
+ * 1941 Kolkata offset change cannot shift a value.
+ */
+
+/** How a cell's number format shows a number. */
+export const NOT_DATE = 0;
+/** Date or date-time: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:mm:ss` when the time part is not zero. */
+export const DATE = 1;
+/** Time of day only: `HH:mm:ss`. */
+export const TIME = 2;
+/** Elapsed time (`[h]:mm:ss`): hours keep counting past 24. */
+export const ELAPSED = 3;
+export type DateKind = 0 | 1 | 2 | 3;
+
+const SECONDS_PER_DAY = 86_400;
+/** 9999-12-31, Excel's last date, in each system. */
+const MAX_SERIAL_1900 = 2_958_466;
+const MAX_SERIAL_1904 = 2_957_004;
+/** Days from 1970-01-01 to each system's day 0. */
+const EPOCH_1900_BEFORE_LEAP_BUG = -25_568; // 1899-12-31: serial 1 = 1900-01-01
+const EPOCH_1900 = -25_569; // 1899-12-30: serials >= 61, past Excel's fictitious 1900-02-29
+const EPOCH_1904 = -24_107; // 1904-01-01
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function pad4(n: number): string {
+  return n >= 1000 ? String(n) : String(n).padStart(4, "0");
+}
+
+/** Days since 1970-01-01 to a civil date (H. Hinnant's algorithm, proleptic Gregorian). */
+function civilFromDays(days: number): string {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${pad4(y)}-${pad2(m)}-${pad2(d)}`;
+}
+
+function timeText(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return `${pad2(h)}:${pad2(m)}:${pad2(seconds % 60)}`;
+}
+
+/**
+ * A serial under a date format, rounded to the nearest second. Negative or out-of-range serials stay numbers
+ * (Excel shows ##### for them).
+ */
+export function serialToIso(serial: number, date1904: boolean, kind: DateKind): string | number {
+  if (!(serial >= 0) || serial >= (date1904 ? MAX_SERIAL_1904 : MAX_SERIAL_1900)) return serial;
+  const total = Math.round(serial * SECONDS_PER_DAY);
+  const days = Math.floor(total / SECONDS_PER_DAY);
+  const seconds = total - days * SECONDS_PER_DAY;
+  if (kind === TIME) return timeText(seconds);
+  if (kind === ELAPSED) return timeText(total);
+  let date: string;
+  if (date1904) date = civilFromDays(EPOCH_1904 + days);
+  else if (days === 60) date = "1900-02-29";
+  else date = civilFromDays((days < 60 ? EPOCH_1900_BEFORE_LEAP_BUG : EPOCH_1900) + days);
+  return seconds === 0 ? date : `${date}T${timeText(seconds)}`;
+}
+
+const ISO_DATE_TIME =
+  /^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?\s*$/;
+const ISO_TIME = /^\s*(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*$/;
+
+/**
+ * `t="d"` cells hold ISO 8601 text; they follow the same output rules as serials. An offset, if any, is dropped:
+ * spreadsheet date-times are wall-clock values. Text that is not ISO 8601 is returned unchanged.
+ */
+export function normaliseIsoDate(text: string): string {
+  const dt = ISO_DATE_TIME.exec(text);
+  if (dt) {
+    const [, y, mo, d, h, mi, s, frac] = dt;
+    const ms = Date.UTC(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h ?? 0),
+      Number(mi ?? 0),
+      Number(s ?? 0),
+    );
+    if (Number.isNaN(ms)) return text;
+    const total = Math.round(ms / 1000 + (frac ? Number(frac) : 0));
+    const days = Math.floor(total / SECONDS_PER_DAY);
+    const seconds = total - days * SECONDS_PER_DAY;
+    // Date.UTC maps years 0-99 to 1900-1999; rebuild from the parsed year for those.
+    const date = Number(y) < 100 ? `${y}-${mo}-${d}` : civilFromDays(days);
+    return seconds === 0 ? date : `${date}T${timeText(seconds)}`;
+  }
+  const t = ISO_TIME.exec(text);
+  if (t) {
+    const [, h, mi, s, frac] = t;
+    const total = Math.round(Number(h) * 3600 + Number(mi) * 60 + Number(s ?? 0) + (frac ? Number(frac) : 0));
+    return timeText(total);
+  }
+  return text;
+}

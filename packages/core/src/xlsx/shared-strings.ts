@@ -1,0 +1,139 @@
+import { WorkbookCorruptError } from "../errors.ts";
+import { scanPart } from "./workbook-parts.ts";
+import { decodeCellText, needsDecoding } from "./xml-text.ts";
+import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
+import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
+
+/**
+ * The shared-strings table kept compact: one growing buffer of UTF-8 bytes plus an offsets array, decoded to a
+ * JS string only when a cell uses it. A million JS strings would cost hundreds of MB of heap; this costs about
+ * the text's own size.
+ */
+export class SharedStrings {
+  private pool: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private used = 0;
+  /** offsets[i]..offsets[i+1] is string i. */
+  private offsets = new Uint32Array(1024);
+  count = 0;
+
+  get(index: number): string {
+    if (index >= this.count || index < 0) {
+      throw new WorkbookCorruptError(
+        `A cell refers to shared string ${index} but the table has ${this.count} strings`,
+      );
+    }
+    return this.pool.toString("utf8", this.offsets[index]!, this.offsets[index + 1]!);
+  }
+
+  byteLength(index: number): number {
+    return this.offsets[index + 1]! - this.offsets[index]!;
+  }
+
+  private reserve(extra: number): void {
+    const needed = this.used + extra;
+    if (needed <= this.pool.length) return;
+    if (needed > 0xffff_ffff) throw new WorkbookCorruptError("The shared-strings table is larger than 4 GB");
+    let size = this.pool.length * 2;
+    while (size < needed) size *= 2;
+    const bigger = Buffer.allocUnsafe(Math.min(size, 0xffff_ffff));
+    this.pool.copy(bigger, 0, 0, this.used);
+    this.pool = bigger;
+  }
+
+  appendBytes(buf: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    buf.copy(this.pool, this.used, start, end);
+    this.used += end - start;
+  }
+
+  appendString(text: string): void {
+    const bytes = Buffer.byteLength(text, "utf8");
+    this.reserve(bytes);
+    this.pool.write(text, this.used, bytes, "utf8");
+    this.used += bytes;
+  }
+
+  /** Ends the current string (everything appended since the previous `finish`). */
+  finish(): void {
+    this.count++;
+    if (this.count + 1 > this.offsets.length) {
+      const bigger = new Uint32Array(this.offsets.length * 2);
+      bigger.set(this.offsets);
+      this.offsets = bigger;
+    }
+    this.offsets[this.count] = this.used;
+  }
+
+  /** Drops the slack once the table is complete. */
+  trim(): void {
+    if (this.pool.length - this.used > 1024 * 1024) this.pool = Buffer.from(this.pool.subarray(0, this.used));
+    if (this.offsets.length > this.count + 1024) this.offsets = this.offsets.slice(0, this.count + 1);
+  }
+}
+
+const SI = 1;
+const T = 2;
+const RPH = 3;
+
+/** `<si>` is plain `<t>` or rich `<r><t>` runs; `<rPh>` phonetic runs (furigana) are not part of the text. */
+class SharedStringsHandler implements XmlHandler {
+  wantText = false;
+  private inSi = false;
+  private inT = false;
+  private rPhDepth = 0;
+
+  constructor(private readonly table: SharedStrings) {}
+
+  private update(): void {
+    this.wantText = this.inSi && this.inT && this.rPhDepth === 0;
+  }
+
+  open(name: number, selfClosing: boolean): void {
+    if (selfClosing) {
+      if (name === SI) this.table.finish();
+      return;
+    }
+    if (name === SI) {
+      this.inSi = true;
+      this.rPhDepth = 0;
+    } else if (name === T) this.inT = true;
+    else if (name === RPH) this.rPhDepth++;
+    else return;
+    this.update();
+  }
+
+  close(name: number): void {
+    if (name === SI) {
+      if (this.inSi) this.table.finish();
+      this.inSi = false;
+      this.inT = false;
+    } else if (name === T) this.inT = false;
+    else if (name === RPH) this.rPhDepth = Math.max(0, this.rPhDepth - 1);
+    else return;
+    this.update();
+  }
+
+  text(buf: Buffer, start: number, end: number, cdata: boolean): void {
+    if (!cdata && !needsDecoding(buf, start, end)) this.table.appendBytes(buf, start, end);
+    else this.table.appendString(decodeCellText(buf, start, end, cdata));
+  }
+}
+
+export async function readSharedStrings(
+  zip: ZipArchive,
+  partName: string | undefined,
+  budget: InflateBudget,
+): Promise<SharedStrings> {
+  const table = new SharedStrings();
+  const info = partName === undefined ? undefined : zip.get(partName);
+  if (!info) return table;
+  // Count attributes are ignored on purpose: they are often wrong (MalformedSSTCount.xlsx).
+  await scanPart(
+    zip,
+    info,
+    budget,
+    new XmlTokenizer(info.name, new SharedStringsHandler(table), ["si", "t", "rPh"]),
+  );
+  table.trim();
+  return table;
+}

@@ -1,0 +1,498 @@
+import { LimitExceededError, SluiceError, WorkbookCorruptError } from "../errors.ts";
+import type { ReadLimits } from "../limits.ts";
+import type { CellValue, CellWarning, RawRow } from "../workbook-reader.ts";
+import { type DateKind, NOT_DATE, normaliseIsoDate, serialToIso } from "./excel-dates.ts";
+import type { SharedStrings } from "./shared-strings.ts";
+import type { CellStyles } from "./styles.ts";
+import { decodeCellText } from "./xml-text.ts";
+import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
+import type { InflateBudget, ZipArchive, ZipEntryInfo } from "./zip-archive.ts";
+
+/**
+ * Reads worksheet XML into rows without a general XML parser: only `<row>`, `<c>`, `<v>`, `<is>`, `<t>` and
+ * `<rPh>` are recognised (any namespace prefix), and only value bytes are decoded.
+ */
+
+const ROW = 1;
+const C = 2;
+const V = 3;
+const IS = 4;
+const T = 5;
+const RPH = 6;
+const NAMES = ["row", "c", "v", "is", "t", "rPh"];
+
+// Cell types (the `t` attribute).
+const TYPE_N = 0;
+const TYPE_S = 1;
+const TYPE_INLINE = 2;
+const TYPE_STR = 3;
+const TYPE_B = 4;
+const TYPE_E = 5;
+const TYPE_D = 6;
+
+/** Rows per batch handed to the consumer. */
+const BATCH_ROWS = 512;
+
+/** 10^k for k <= 22 is exact in a double, so integer / 10^k is correctly rounded, like Number(text). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/** The number in `<v>` bytes. Plain decimals up to 15 digits are parsed in place; others via Number(). */
+function parseNumber(buf: Buffer, start: number, end: number): number | string | null {
+  let i = start;
+  const negative = i < end && buf[i] === 0x2d;
+  if (negative) i++;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = 0;
+  while (i < end) {
+    const b = buf[i]!;
+    if (b < 0x30 || b > 0x39) break;
+    mantissa = mantissa * 10 + (b - 0x30);
+    digits++;
+    i++;
+  }
+  if (i < end && buf[i] === 0x2e) {
+    i++;
+    while (i < end) {
+      const b = buf[i]!;
+      if (b < 0x30 || b > 0x39) break;
+      mantissa = mantissa * 10 + (b - 0x30);
+      digits++;
+      fraction++;
+      i++;
+    }
+  }
+  if (i === end && digits > 0 && digits <= 15) {
+    const value = fraction === 0 ? mantissa : mantissa / POW10[fraction]!;
+    return negative ? -value : value;
+  }
+  const text = buf.toString("utf8", start, end).trim();
+  if (text === "") return null;
+  const value = Number(text);
+  // A non-numeric value in a numeric cell is kept as the text rather than lost.
+  return Number.isNaN(value) ? text : value;
+}
+
+function parseIndex(buf: Buffer, start: number, end: number): number {
+  let value = 0;
+  let i = start;
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
+  if (i === end) return -1;
+  for (; i < end; i++) {
+    const b = buf[i]!;
+    if (b < 0x30 || b > 0x39) {
+      const rest = buf.toString("latin1", i, end).trim();
+      return rest === "" ? value : -1;
+    }
+    value = value * 10 + (b - 0x30);
+  }
+  return value;
+}
+
+export interface SheetContext {
+  sharedStrings: SharedStrings;
+  styles: CellStyles;
+  date1904: boolean;
+  limits: ReadLimits;
+  sheet: string;
+}
+
+class SheetHandler implements XmlHandler {
+  wantText = false;
+  tokenizer!: XmlTokenizer;
+  batch: RawRow[] = [];
+  private rowsEmitted = 0;
+
+  // Row state.
+  private inRow = false;
+  private rowNumber = 0;
+  private cells: CellValue[] = [];
+  private rowHasValue = false;
+  private warnings: CellWarning[] | undefined;
+  private nextColumn = 0;
+
+  // Cell state.
+  private inCell = false;
+  private column = 0;
+  private type = TYPE_N;
+  private dateKind: DateKind = NOT_DATE;
+  private value: CellValue = null;
+  private errorText: string | undefined;
+
+  // <v> capture: the first text run by position, further runs (comments, CDATA splits) as a string.
+  private inV = false;
+  private vBuf: Buffer | null = null;
+  private vStart = 0;
+  private vEnd = 0;
+  private vCdata = false;
+  private vText: string | null = null;
+
+  // <is> capture.
+  private inIs = false;
+  private inT = false;
+  private rPhDepth = 0;
+  private isText: string | null = null;
+
+  private readonly kinds: Uint8Array;
+  private readonly maxColumns: number;
+  private readonly maxRows: number;
+  private readonly maxCellLength: number;
+
+  constructor(private readonly ctx: SheetContext) {
+    this.kinds = ctx.styles.kinds;
+    this.maxColumns = ctx.limits.maxColumns;
+    this.maxRows = ctx.limits.maxRows;
+    this.maxCellLength = ctx.limits.maxCellLength;
+  }
+
+  open(name: number, selfClosing: boolean): void {
+    switch (name) {
+      case C:
+        this.openCell(selfClosing);
+        return;
+      case V:
+        if (this.inCell && !selfClosing) {
+          this.inV = true;
+          this.vBuf = null;
+          this.vText = null;
+          this.wantText = true;
+        }
+        return;
+      case ROW:
+        this.openRow(selfClosing);
+        return;
+      case IS:
+        if (this.inCell && !selfClosing) {
+          this.inIs = true;
+          this.rPhDepth = 0;
+          if (this.isText === null) this.isText = "";
+        }
+        return;
+      case T:
+        if (this.inIs && !selfClosing) {
+          this.inT = true;
+          this.wantText = this.rPhDepth === 0;
+        }
+        return;
+      case RPH:
+        if (this.inIs && !selfClosing) {
+          this.rPhDepth++;
+          this.wantText = false;
+        }
+        return;
+    }
+  }
+
+  close(name: number): void {
+    switch (name) {
+      case C:
+        if (this.inCell) this.finishCell();
+        return;
+      case V:
+        if (this.inV) {
+          this.inV = false;
+          this.wantText = false;
+          this.finishV();
+        }
+        return;
+      case ROW:
+        if (this.inRow) this.finishRow();
+        return;
+      case IS:
+        this.inIs = false;
+        this.inT = false;
+        this.wantText = false;
+        return;
+      case T:
+        this.inT = false;
+        this.wantText = false;
+        return;
+      case RPH:
+        if (this.rPhDepth > 0) this.rPhDepth--;
+        this.wantText = this.inT && this.rPhDepth === 0;
+        return;
+    }
+  }
+
+  text(buf: Buffer, start: number, end: number, cdata: boolean): void {
+    if (this.inV) {
+      if (this.vBuf === null && this.vText === null) {
+        this.vBuf = buf;
+        this.vStart = start;
+        this.vEnd = end;
+        this.vCdata = cdata;
+      } else {
+        this.vText = this.vString() + decodeCellText(buf, start, end, cdata);
+        this.vBuf = null;
+      }
+    } else {
+      this.isText += decodeCellText(buf, start, end, cdata);
+    }
+  }
+
+  private vString(): string {
+    if (this.vText !== null) return this.vText;
+    if (this.vBuf === null) return "";
+    return decodeCellText(this.vBuf, this.vStart, this.vEnd, this.vCdata);
+  }
+
+  private openRow(selfClosing: boolean): void {
+    if (this.inRow) this.finishRow();
+    const tok = this.tokenizer;
+    let r = -1;
+    const i = tok.findAttr("r");
+    if (i >= 0) r = parseIndex(tok.buf, tok.attrs[i * 4 + 2]!, tok.attrs[i * 4 + 3]!);
+    this.rowNumber = r > 0 ? r : this.rowNumber + 1;
+    if (selfClosing) return;
+    this.inRow = true;
+    this.cells = [];
+    this.rowHasValue = false;
+    this.warnings = undefined;
+    this.nextColumn = 0;
+  }
+
+  private finishRow(): void {
+    if (this.inCell) this.finishCell();
+    this.inRow = false;
+    if (!this.rowHasValue) return;
+    this.rowsEmitted++;
+    if (this.rowsEmitted > this.maxRows) {
+      throw new LimitExceededError(
+        "TOO_MANY_ROWS",
+        `Sheet ${JSON.stringify(this.ctx.sheet)} has more than ${this.maxRows} data rows (limit maxRows)`,
+        { limit: "maxRows", max: this.maxRows, row: this.rowNumber },
+      );
+    }
+    this.batch.push(
+      this.warnings === undefined
+        ? { row: this.rowNumber, cells: this.cells }
+        : { row: this.rowNumber, cells: this.cells, warnings: this.warnings },
+    );
+  }
+
+  private openCell(selfClosing: boolean): void {
+    if (this.inCell) this.finishCell();
+    if (!this.inRow) return;
+    const tok = this.tokenizer;
+    const buf = tok.buf;
+    const attrs = tok.attrs;
+    let column = -1;
+    let type = TYPE_N;
+    let style = 0;
+    for (let a = 0; a < tok.attrCount; a++) {
+      const o = a * 4;
+      const ns = attrs[o]!;
+      if (attrs[o + 1]! - ns !== 1) continue;
+      const vs = attrs[o + 2]!;
+      const ve = attrs[o + 3]!;
+      const key = buf[ns];
+      if (key === 0x72) {
+        // r="AB12": the letters give the column.
+        let col = 0;
+        let i = vs;
+        for (; i < ve && i - vs < 7; i++) {
+          const b = buf[i]! | 0x20;
+          if (b < 0x61 || b > 0x7a) break;
+          col = col * 26 + (b - 0x60);
+        }
+        if (col > 0) column = col - 1;
+      } else if (key === 0x73) {
+        style = parseIndex(buf, vs, ve);
+      } else if (key === 0x74) {
+        type = cellType(buf, vs, ve);
+      }
+    }
+    this.column = column >= 0 ? column : this.nextColumn;
+    this.nextColumn = this.column + 1;
+    this.type = type;
+    // No `s` means style 0, which is usually General but need not be.
+    this.dateKind = style >= 0 && style < this.kinds.length ? (this.kinds[style] as DateKind) : NOT_DATE;
+    this.value = null;
+    this.errorText = undefined;
+    this.isText = null;
+    this.inIs = false;
+    this.inT = false;
+    this.inCell = !selfClosing;
+  }
+
+  /** Turns the `<v>` text into the cell's value, while its bytes are still in the current buffer. */
+  private finishV(): void {
+    const buf = this.vBuf;
+    const multi = this.vText !== null;
+    switch (this.type) {
+      case TYPE_N: {
+        let n: number | string | null;
+        if (multi) {
+          const text = this.vText!.trim();
+          n = text === "" ? null : Number.isNaN(Number(text)) ? text : Number(text);
+        } else {
+          n = buf === null ? null : parseNumber(buf, this.vStart, this.vEnd);
+        }
+        this.value =
+          typeof n === "number" && this.dateKind !== NOT_DATE
+            ? serialToIso(n, this.ctx.date1904, this.dateKind)
+            : n;
+        return;
+      }
+      case TYPE_S: {
+        const index = multi
+          ? parseIndexText(this.vText!)
+          : buf === null
+            ? -1
+            : parseIndex(buf, this.vStart, this.vEnd);
+        if (index < 0) {
+          if (multi || buf !== null)
+            throw new WorkbookCorruptError(this.where("has a shared-string index that is not a number"));
+          return;
+        }
+        const sst = this.ctx.sharedStrings;
+        if (index < sst.count && sst.byteLength(index) > this.maxCellLength) {
+          this.value = this.checkLength(sst.get(index));
+        } else {
+          this.value = sst.get(index);
+        }
+        return;
+      }
+      case TYPE_B: {
+        const text = this.vString().trim().toLowerCase();
+        this.value = text === "" ? null : text === "1" || text === "true";
+        return;
+      }
+      case TYPE_E:
+        this.errorText = this.vString();
+        return;
+      case TYPE_D: {
+        const text = this.vString();
+        this.value = text === "" ? null : normaliseIsoDate(text);
+        return;
+      }
+      default:
+        // str (formula string) and inlineStr written with <v>.
+        this.value = this.vString();
+        return;
+    }
+  }
+
+  private finishCell(): void {
+    this.inCell = false;
+    this.inV = false;
+    this.inIs = false;
+    this.inT = false;
+    this.wantText = false;
+    let value = this.value;
+    if (this.type === TYPE_INLINE && this.isText !== null) value = this.isText;
+    const column = this.column;
+    if (this.errorText !== undefined) {
+      this.checkColumn(column);
+      this.warnings ??= [];
+      this.warnings.push({ column, code: "CELL_ERROR", message: this.errorText });
+      // An error value is content: the row is kept so the warning reaches the consumer.
+      this.rowHasValue = true;
+      return;
+    }
+    if (value === null || value === "") return;
+    if (typeof value === "string" && value.length > this.maxCellLength) this.checkLength(value);
+    this.checkColumn(column);
+    const cells = this.cells;
+    if (column === cells.length) cells.push(value);
+    else if (column > cells.length) {
+      while (cells.length < column) cells.push(null);
+      cells.push(value);
+    } else cells[column] = value;
+    this.rowHasValue = true;
+  }
+
+  private checkColumn(column: number): void {
+    if (column >= this.maxColumns) {
+      throw new LimitExceededError(
+        "TOO_MANY_COLUMNS",
+        this.where(
+          `is in column ${column + 1}, beyond the limit of ${this.maxColumns} columns (limit maxColumns)`,
+        ),
+        { limit: "maxColumns", max: this.maxColumns, row: this.rowNumber, column },
+      );
+    }
+  }
+
+  private checkLength(value: string): string {
+    if (value.length > this.maxCellLength) this.throwTooLong();
+    return value;
+  }
+
+  throwTooLong(): never {
+    throw new LimitExceededError(
+      "CELL_TOO_LONG",
+      this.where(`holds more than ${this.maxCellLength} characters (limit maxCellLength)`),
+      { limit: "maxCellLength", max: this.maxCellLength, row: this.rowNumber, column: this.column },
+    );
+  }
+
+  /** Called when one token grows past the tokenizer's bound: inside a cell that is an over-long value. */
+  onPendingTooLong(): void {
+    if (this.inCell) this.throwTooLong();
+  }
+
+  private where(what: string): string {
+    return `The cell in row ${this.rowNumber}, column ${this.column + 1} of sheet ${JSON.stringify(this.ctx.sheet)} ${what}`;
+  }
+
+  take(): RawRow[] {
+    const rows = this.batch;
+    this.batch = [];
+    return rows;
+  }
+}
+
+function parseIndexText(text: string): number {
+  const t = text.trim();
+  return /^\d+$/.test(t) ? Number(t) : -1;
+}
+
+function cellType(buf: Buffer, start: number, end: number): number {
+  const len = end - start;
+  const b = buf[start];
+  if (len === 1) {
+    if (b === 0x73) return TYPE_S;
+    if (b === 0x6e) return TYPE_N;
+    if (b === 0x62) return TYPE_B;
+    if (b === 0x65) return TYPE_E;
+    if (b === 0x64) return TYPE_D;
+    return TYPE_N;
+  }
+  if (len === 3 && b === 0x73) return TYPE_STR;
+  if (len === 9 && b === 0x69) return TYPE_INLINE;
+  return TYPE_N;
+}
+
+/** Streams the sheet part and yields rows in batches; nothing beyond one batch and one chunk is held. */
+export async function* scanSheetRows(
+  zip: ZipArchive,
+  info: ZipEntryInfo,
+  budget: InflateBudget,
+  ctx: SheetContext,
+): AsyncGenerator<RawRow[]> {
+  const handler = new SheetHandler(ctx);
+  const maxPending = Math.max(16 * 1024 * 1024, ctx.limits.maxCellLength * 8);
+  const tokenizer = new XmlTokenizer(info.name, handler, NAMES, maxPending, () => handler.onPendingTooLong());
+  handler.tokenizer = tokenizer;
+  try {
+    for await (const chunk of zip.chunks(info, budget)) {
+      tokenizer.push(chunk);
+      if (handler.batch.length >= BATCH_ROWS) {
+        const rows = handler.take();
+        if (rows.length <= BATCH_ROWS * 2) yield rows;
+        else for (let i = 0; i < rows.length; i += BATCH_ROWS) yield rows.slice(i, i + BATCH_ROWS);
+      }
+    }
+    tokenizer.end();
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new WorkbookCorruptError(
+      `The sheet ${JSON.stringify(ctx.sheet)} could not be read: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (handler.batch.length > 0) yield handler.take();
+}

@@ -1,0 +1,66 @@
+/**
+ * Turning raw XML text bytes into cell strings: UTF-8 decoding, XML line-end normalisation, the five predefined
+ * entities and character references (never DTD entities), and OOXML's `_xHHHH_` escapes.
+ */
+
+const AMP = 0x26;
+const CR = 0x0d;
+const UNDERSCORE = 0x5f;
+const LOWER_X = 0x78;
+
+/** True when the bytes need more than a plain UTF-8 decode (entities, CR, or a possible `_xHHHH_`). */
+export function needsDecoding(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = buf[i];
+    if (b === AMP || b === CR) return true;
+    if (b === UNDERSCORE && buf[i + 1] === LOWER_X) return true;
+  }
+  return false;
+}
+
+const NAMED_ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+
+function codePointString(code: number): string {
+  // Invalid references become U+FFFD rather than failing the whole file.
+  if (!Number.isFinite(code) || code < 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+    return "\uFFFD";
+  return String.fromCodePoint(code);
+}
+
+/** Decodes `&...;` references. Unknown names stay literal: without a DTD they mean nothing, and we never read DTDs. */
+export function decodeEntities(text: string): string {
+  if (text.indexOf("&") === -1) return text;
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z]+);/g, (whole, ref: string) => {
+    if (ref.charCodeAt(0) === 0x23) {
+      const hex = ref.charCodeAt(1) === 0x78;
+      return codePointString(Number.parseInt(ref.slice(hex ? 2 : 1), hex ? 16 : 10));
+    }
+    return NAMED_ENTITIES[ref] ?? whole;
+  });
+}
+
+/** XML 1.0 section 2.11: CRLF and lone CR in the document are line ends, read as LF. */
+export function normaliseLineEnds(text: string): string {
+  return text.indexOf("\r") === -1 ? text : text.replace(/\r\n?/g, "\n");
+}
+
+/** OOXML ST_Xstring escapes: `_x000D_` is CR; `_x005F_` is a literal underscore, so `_x005F_x000D_` reads `_x000D_`. */
+export function unescapeOoxml(text: string): string {
+  if (text.indexOf("_x") === -1) return text;
+  return text.replace(/_x([0-9A-Fa-f]{4})_/g, (_whole, hex: string) =>
+    String.fromCharCode(Number.parseInt(hex, 16)),
+  );
+}
+
+/** Cell text: line ends, then entities (so `&#13;` stays CR), then `_xHHHH_`. CDATA has no entities. */
+export function decodeCellText(buf: Buffer, start: number, end: number, cdata: boolean): string {
+  if (!needsDecoding(buf, start, end)) return buf.toString("utf8", start, end);
+  let text = normaliseLineEnds(buf.toString("utf8", start, end));
+  if (!cdata) text = decodeEntities(text);
+  return unescapeOoxml(text);
+}
+
+/** Attribute values: entities only (names, targets, format codes). */
+export function decodeAttribute(buf: Buffer, start: number, end: number): string {
+  return decodeEntities(buf.toString("utf8", start, end));
+}
