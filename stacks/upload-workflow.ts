@@ -48,7 +48,6 @@ export class UploadWorkflow extends Construct {
     this.node.setContext(RESULT_WRITER_V2_FLAG, true);
     const { config } = props;
 
-    const upload = "$";
     const failed = new sfn.Fail(this, STATE.failed, { errorPath: "$.error.Error", causePath: "$.error.Cause" });
 
     // The failure branch: a dead-letter record and an alert, then the execution fails with the original error.
@@ -168,7 +167,7 @@ export class UploadWorkflow extends Construct {
     this.stateMachine = new sfn.StateMachine(this, "StateMachine", {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
-      comment: `sluice upload workflow (input: ${upload} = { uploadId, source, receivedAt })`,
+      comment: "sluice: convert a workbook into chunks, deliver them to the admin server, summarize",
     });
   }
 }
