@@ -35,8 +35,17 @@ export interface TextDecoding {
   end(offset: number): string;
 }
 
-export function createDecoding(encoding: CsvEncoding): TextDecoding {
+/**
+ * `onCp949` (for UTF-8 judged from content, not a BOM): a file whose bytes were all ASCII until the first
+ * invalid UTF-8 sequence is a CP949 file whose first Korean text came after the sniffed head; decoding goes
+ * on as CP949 (ASCII is the same in both) and `onCp949` is told. Any other invalid byte is an error.
+ */
+export function createDecoding(encoding: CsvEncoding, onCp949?: () => void): TextDecoding {
   if (encoding === "cp949") return cp949Decoding();
+  let fallback: TextDecoding | undefined;
+  // All ASCII so far exactly when every byte became one UTF-16 unit (multi-byte sequences give fewer).
+  let bytesIn = 0;
+  let charsOut = 0;
   const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
   // Last bytes of the previous chunk, to locate an invalid byte when a sequence spans two chunks.
   let tail: Uint8Array = new Uint8Array(0);
@@ -54,15 +63,27 @@ export function createDecoding(encoding: CsvEncoding): TextDecoding {
   };
   return {
     write(bytes, offset) {
+      if (fallback) return fallback.write(bytes, offset);
       try {
         const text = decoder.decode(bytes, { stream: true });
         tail = bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : concatBytes(tail, bytes).slice(-3);
+        if (onCp949) {
+          bytesIn += bytes.length;
+          charsOut += text.length;
+        }
         return text;
       } catch (error) {
+        if (onCp949 && bytesIn === charsOut) {
+          fallback = cp949Decoding();
+          const text = fallback.write(bytes, offset);
+          onCp949();
+          return text;
+        }
         throw fail(bytes, offset, error);
       }
     },
     end(offset) {
+      if (fallback) return fallback.end(offset);
       try {
         return decoder.decode();
       } catch (error) {

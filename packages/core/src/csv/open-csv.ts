@@ -28,6 +28,7 @@ interface CsvPlan {
   skipChars: number;
   delimiter: string;
   newline: LineEnding;
+  onCp949: (() => void) | undefined;
 }
 
 /**
@@ -50,19 +51,33 @@ export async function openCsv(source: ByteSource, options: OpenSheetOptions): Pr
   const body = sep ? headText.slice(sep.length) : headText;
   const newline = detectLineEnding(body);
   const delimiter = sep?.delimiter ?? detectDelimiter(body, newline, wholeFile);
-  const plan: CsvPlan = { encoding, bomLength, skipChars: sep?.length ?? 0, delimiter, newline };
+  const details: OpenedSheet["details"] = {
+    encoding,
+    bom: bomLength > 0,
+    delimiter,
+    lineEnding: newline === "\r\n" ? "CRLF" : newline === "\n" ? "LF" : "CR",
+    sepLine: sep !== undefined,
+  };
+  const plan: CsvPlan = {
+    encoding,
+    bomLength,
+    skipChars: sep?.length ?? 0,
+    delimiter,
+    newline,
+    // Korean text first appearing after the sniffed head: the details say so once it is known.
+    onCp949:
+      encoding === "utf-8" && bomLength === 0
+        ? () => {
+            details.encoding = "cp949";
+          }
+        : undefined,
+  };
 
   return {
     format: "csv",
     sheets: [{ name, visible: true }],
     sheet: name,
-    details: {
-      encoding,
-      bom: bomLength > 0,
-      delimiter,
-      lineEnding: newline === "\r\n" ? "CRLF" : newline === "\n" ? "LF" : "CR",
-      sepLine: sep !== undefined,
-    },
+    details,
     rows: () => readRows(source, plan, options.limits),
   };
 }
@@ -93,7 +108,7 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
   const { delimiter, newline } = plan;
   const { maxColumns, maxRows, maxCellLength } = limits;
   const parser = new Papa.Parser({ delimiter, newline, quoteChar: '"' });
-  const decoding: TextDecoding = createDecoding(plan.encoding);
+  const decoding: TextDecoding = createDecoding(plan.encoding, plan.onCp949);
   let skipChars = plan.skipChars;
   /** Text of the record not complete yet (papaparse parses complete records only, until the end). */
   let pending = "";

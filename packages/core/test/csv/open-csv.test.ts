@@ -103,6 +103,20 @@ describe("encoding", () => {
     expect(seen.some((r) => r.cells.some((c) => typeof c === "string" && c.includes("\ufffd")))).toBe(false);
   });
 
+  it("switches to CP949 when the first non-ASCII byte comes after an all-ASCII head", async () => {
+    let text = "id,name,memo\r\n";
+    for (let i = 0; Buffer.byteLength(text) < 100 * 1024; i++) text += `${i},kim,ok\r\n`;
+    const tailRows = '9001,김민준,"서울, 강남구"\r\n9002,이서연,메모\r\n';
+    const sheet = await open(iconv.encode(text + tailRows, "cp949"));
+    expect(sheet.details.encoding).toBe("utf-8");
+    const rows = await allRows(sheet);
+    expect(rows.slice(-2).map((r) => r.cells)).toEqual([
+      ["9001", "김민준", "서울, 강남구"],
+      ["9002", "이서연", "메모"],
+    ]);
+    expect(sheet.details.encoding).toBe("cp949");
+  });
+
   it("fails with ENCODING_INVALID on a UTF-8 sequence cut by the end of the file", async () => {
     let text = "a,b\n";
     while (Buffer.byteLength(text) < 70 * 1024) text += "1,2\n";
