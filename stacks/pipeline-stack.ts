@@ -45,7 +45,11 @@ export function Pipeline({ stack, app }: StackContext) {
 
   // SST v2 keeps secrets in SSM at this path; `npx sst secrets set SLACK_WEBHOOK_URL <url> --stage <stage>`.
   const slackParameter = `/sst/${app.name}/${app.stage}/Secret/${SLACK_SECRET_NAME}/value`;
-  const common = { runtime: "nodejs22.x" as const, architecture: "arm_64" as const, environment: { STAGE: app.stage } };
+  const common = {
+    runtime: "nodejs22.x" as const,
+    architecture: "arm_64" as const,
+    environment: { STAGE: app.stage },
+  };
 
   const convertFunction = new SstFunction(stack, "Convert", {
     ...common,
@@ -82,13 +86,22 @@ export function Pipeline({ stack, app }: StackContext) {
 
   const objects = (prefix: string) => uploads.arnForObjects(`${prefix}*`);
   convertFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [objects(UPLOADS_PREFIX)] }),
+    new iam.PolicyStatement({
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: [objects(UPLOADS_PREFIX)],
+    }),
   );
   convertFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["s3:PutObject", "s3:AbortMultipartUpload"], resources: [objects(PROCESSED_PREFIX)] }),
+    new iam.PolicyStatement({
+      actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
+      resources: [objects(PROCESSED_PREFIX)],
+    }),
   );
   summarizeFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: [objects(PROCESSED_PREFIX)] }),
+    new iam.PolicyStatement({
+      actions: ["s3:GetObject", "s3:PutObject"],
+      resources: [objects(PROCESSED_PREFIX)],
+    }),
   );
   summarizeFunction.addToRolePolicy(
     new iam.PolicyStatement({
@@ -134,7 +147,10 @@ export function Pipeline({ stack, app }: StackContext) {
     environment: { ...common.environment, STATE_MACHINE_ARN: stateMachine.stateMachineArn },
   });
   startFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["states:StartExecution"], resources: [stateMachine.stateMachineArn] }),
+    new iam.PolicyStatement({
+      actions: ["states:StartExecution"],
+      resources: [stateMachine.stateMachineArn],
+    }),
   );
   bucket.addNotifications(stack, {
     upload: { function: startFunction, events: ["object_created"], filters: [{ prefix: UPLOADS_PREFIX }] },
@@ -145,7 +161,12 @@ export function Pipeline({ stack, app }: StackContext) {
     description: `sluice ${app.stage}: consume chunks and report results`,
     statements: [
       new iam.PolicyStatement({
-        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+        actions: [
+          "sqs:ReceiveMessage",
+          "sqs:DeleteMessage",
+          "sqs:ChangeMessageVisibility",
+          "sqs:GetQueueAttributes",
+        ],
         resources: [chunkQueue.queueArn],
       }),
       new iam.PolicyStatement({

@@ -46,13 +46,15 @@ export function stageConfig(env: Record<string, string | undefined> = process.en
   for (const key of Object.keys(VARIABLES) as (keyof StageConfig)[]) {
     const raw = env[VARIABLES[key]];
     if (raw === undefined || raw === "") continue;
-    if (!/^\d+$/.test(raw)) throw new Error(`${VARIABLES[key]} must be a whole number, got ${JSON.stringify(raw)}`);
+    if (!/^\d+$/.test(raw))
+      throw new Error(`${VARIABLES[key]} must be a whole number, got ${JSON.stringify(raw)}`);
     config[key] = Number(raw);
   }
   const fail = (message: string) => {
     throw new Error(`invalid stage config: ${message}`);
   };
-  if (config.maxConcurrency < 1 || config.maxConcurrency > 1000) fail("SLUICE_MAX_CONCURRENCY must be 1..1000");
+  if (config.maxConcurrency < 1 || config.maxConcurrency > 1000)
+    fail("SLUICE_MAX_CONCURRENCY must be 1..1000");
   if (config.chunkRows < 1) fail("SLUICE_CHUNK_ROWS must be at least 1");
   if (config.chunkBytes < 1024 || config.chunkBytes > MAX_CHUNK_BYTES) {
     fail(`SLUICE_CHUNK_BYTES must be 1024..${MAX_CHUNK_BYTES}`);
@@ -62,7 +64,8 @@ export function stageConfig(env: Record<string, string | undefined> = process.en
     fail("SLUICE_CHUNK_TIMEOUT_SECONDS must be longer than SLUICE_HEARTBEAT_SECONDS");
   }
   if (config.chunkRetries > 10) fail("SLUICE_CHUNK_RETRIES must be 0..10");
-  if (config.maxReceiveCount < 1 || config.maxReceiveCount > 1000) fail("SLUICE_MAX_RECEIVE_COUNT must be 1..1000");
+  if (config.maxReceiveCount < 1 || config.maxReceiveCount > 1000)
+    fail("SLUICE_MAX_RECEIVE_COUNT must be 1..1000");
   return config;
 }
 

@@ -48,7 +48,10 @@ export class UploadWorkflow extends Construct {
     this.node.setContext(RESULT_WRITER_V2_FLAG, true);
     const { config } = props;
 
-    const failed = new sfn.Fail(this, STATE.failed, { errorPath: "$.error.Error", causePath: "$.error.Cause" });
+    const failed = new sfn.Fail(this, STATE.failed, {
+      errorPath: "$.error.Error",
+      causePath: "$.error.Cause",
+    });
 
     // The failure branch: a dead-letter record and an alert, then the execution fails with the original error.
     const notifyFailure = new tasks.LambdaInvoke(this, STATE.notifyFailure, {
@@ -56,7 +59,12 @@ export class UploadWorkflow extends Construct {
       payloadResponseOnly: true,
       resultPath: "$.notified",
     });
-    notifyFailure.addRetry({ errors: ["States.TaskFailed"], maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
+    notifyFailure.addRetry({
+      errors: ["States.TaskFailed"],
+      maxAttempts: 3,
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+    });
     notifyFailure.addCatch(failed, { resultPath: "$.notifyError" });
     notifyFailure.next(failed);
     const catchTo = { resultPath: "$.error" };
@@ -150,11 +158,19 @@ export class UploadWorkflow extends Construct {
       payloadResponseOnly: true,
       resultPath: "$.summary",
     });
-    summarize.addRetry({ errors: [...RETRYABLE_ERROR_CODES], maxAttempts: 3, interval: Duration.seconds(5), backoffRate: 2 });
+    summarize.addRetry({
+      errors: [...RETRYABLE_ERROR_CODES],
+      maxAttempts: 3,
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+    });
     summarize.addCatch(notifyFailure, catchTo);
     summarize.next(new sfn.Succeed(this, STATE.done, { outputPath: "$.summary" }));
 
-    const noChunks = new sfn.Pass(this, STATE.noChunks, { result: sfn.Result.fromObject({}), resultPath: "$.delivery" });
+    const noChunks = new sfn.Pass(this, STATE.noChunks, {
+      result: sfn.Result.fromObject({}),
+      resultPath: "$.delivery",
+    });
 
     const definition = recordExecution
       .next(convert)

@@ -11,7 +11,11 @@ export const PLACEHOLDER = {
   region: "us-east-1",
   bucket: "sluice-uploads",
   chunkQueue: "sluice-chunks",
-  functions: { convert: "sluice-convert", summarize: "sluice-summarize", notifyFailure: "sluice-notify-failure" },
+  functions: {
+    convert: "sluice-convert",
+    summarize: "sluice-summarize",
+    notifyFailure: "sluice-notify-failure",
+  },
 } as const;
 
 type Cfn = unknown;
@@ -39,15 +43,23 @@ export function resolveIntrinsics(value: Cfn, refs: Record<string, string> = {})
     }
     if (key === "Fn::GetAtt") {
       const [logicalId, attribute] = arg as [string, string];
-      return refs[`${logicalId}.${attribute}`] ?? `arn:aws:placeholder:${PLACEHOLDER.region}:${PLACEHOLDER.account}:${logicalId}`;
+      return (
+        refs[`${logicalId}.${attribute}`] ??
+        `arn:aws:placeholder:${PLACEHOLDER.region}:${PLACEHOLDER.account}:${logicalId}`
+      );
     }
   }
   return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, refs)]));
 }
 
 /** Extracts a state machine's ASL from a synthesized template, with intrinsics resolved. */
-export function aslFromTemplate(template: { Resources: Record<string, { Type: string; Properties: Record<string, Cfn> }> }, refs: Record<string, string> = {}) {
-  const machines = Object.values(template.Resources).filter((r) => r.Type === "AWS::StepFunctions::StateMachine");
+export function aslFromTemplate(
+  template: { Resources: Record<string, { Type: string; Properties: Record<string, Cfn> }> },
+  refs: Record<string, string> = {},
+) {
+  const machines = Object.values(template.Resources).filter(
+    (r) => r.Type === "AWS::StepFunctions::StateMachine",
+  );
   if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
   const definition = resolveIntrinsics(machines[0]!.Properties.DefinitionString, refs);
   if (typeof definition !== "string") throw new Error("the state machine has no DefinitionString");
@@ -60,7 +72,9 @@ export function aslFromTemplate(template: { Resources: Record<string, { Type: st
  */
 export function workflowAsl(config: Partial<StageConfig> = {}): Record<string, unknown> {
   const app = new App();
-  const stack = new Stack(app, "SluiceAsl", { env: { account: PLACEHOLDER.account, region: PLACEHOLDER.region } });
+  const stack = new Stack(app, "SluiceAsl", {
+    env: { account: PLACEHOLDER.account, region: PLACEHOLDER.region },
+  });
   const fn = (id: string, name: string) =>
     lambda.Function.fromFunctionArn(
       stack,

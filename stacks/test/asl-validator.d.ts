@@ -3,5 +3,8 @@ declare module "asl-validator" {
     isValid: boolean;
     errors: { message?: string; path?: string; "Error code"?: string }[];
   }
-  export default function validator(definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }): ValidationResult;
+  export default function validator(
+    definition: unknown,
+    options?: { checkPaths?: boolean; checkArn?: boolean },
+  ): ValidationResult;
 }

@@ -18,7 +18,13 @@ beforeAll(async () => {
   process.env.NODE_ENV = "test";
   process.env.SST_TELEMETRY_DISABLED = "1";
   await initProject({ stage: "test" });
-  const app = new App({ mode: "deploy", stage: "test", name: "sluice", region: "us-east-1", account: "123456789012" });
+  const app = new App({
+    mode: "deploy",
+    stage: "test",
+    name: "sluice",
+    region: "us-east-1",
+    account: "123456789012",
+  });
   app.stack(Pipeline);
   await app.finish();
   template = Template.fromStack(getStack(Pipeline));
@@ -39,7 +45,9 @@ describe("Pipeline stack", () => {
   it("keeps uploads in a versioned, encrypted, private bucket", () => {
     template.hasResourceProperties("AWS::S3::Bucket", {
       VersioningConfiguration: { Status: "Enabled" },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
         BlockPublicPolicy: true,
@@ -90,7 +98,8 @@ describe("Pipeline stack", () => {
     expect(resources[machine]!.Properties.StateMachineType).toBe("STANDARD");
     const bucket = logicalId("AWS::S3::Bucket", (p) => p.VersioningConfiguration !== undefined);
     const queue = logicalId("AWS::SQS::Queue", (p) => p.RedrivePolicy !== undefined);
-    const arn = (name: string) => `arn:aws:lambda:${PLACEHOLDER.region}:${PLACEHOLDER.account}:function:${name}`;
+    const arn = (name: string) =>
+      `arn:aws:lambda:${PLACEHOLDER.region}:${PLACEHOLDER.account}:function:${name}`;
     const refs = {
       [bucket]: PLACEHOLDER.bucket,
       [queue]: `https://sqs.${PLACEHOLDER.region}.amazonaws.com/${PLACEHOLDER.account}/${PLACEHOLDER.chunkQueue}`,
@@ -104,7 +113,9 @@ describe("Pipeline stack", () => {
 
   describe("the state machine", () => {
     const asl = () =>
-      aslFromTemplate(template.toJSON() as Parameters<typeof aslFromTemplate>[0]) as { States: Record<string, AslState> };
+      aslFromTemplate(template.toJSON() as Parameters<typeof aslFromTemplate>[0]) as {
+        States: Record<string, AslState>;
+      };
 
     function allStates(states: Record<string, AslState>): [string, AslState][] {
       return Object.entries(states).flatMap(([name, state]) => {
@@ -157,7 +168,9 @@ describe("Pipeline stack", () => {
         r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy"
           ? [r.Properties.PolicyDocument]
           : r.Type === "AWS::IAM::Role"
-            ? ((r.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map((p) => p.PolicyDocument)
+            ? ((r.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map(
+                (p) => p.PolicyDocument,
+              )
             : [];
       for (const doc of documents) {
         for (const statement of (doc as { Statement: { Action: string | string[] }[] }).Statement) {
@@ -171,8 +184,9 @@ describe("Pipeline stack", () => {
 
   it("gives the admin server a least-privilege managed policy and the outputs to wire it", () => {
     const policy = logicalId("AWS::IAM::ManagedPolicy", () => true);
-    const statements = (resources[policy]!.Properties.PolicyDocument as { Statement: { Action: string[]; Resource: unknown }[] })
-      .Statement;
+    const statements = (
+      resources[policy]!.Properties.PolicyDocument as { Statement: { Action: string[]; Resource: unknown }[] }
+    ).Statement;
     expect(statements.map((s) => [s.Action].flat().sort())).toEqual([
       ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
       ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
@@ -185,12 +199,13 @@ describe("Pipeline stack", () => {
     }
   });
 
-  it.each(["uploads/주문 내역 2026.xlsx", `uploads/${"very-long-name-".repeat(20)}.csv`, "uploads/a b+c%d.xlsx"])(
-    "names each execution readably within Step Functions' rules: %s",
-    (key) => {
-      const name = deriveUploadId(key, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
-      expect(name).toMatch(/^[a-z0-9-]{1,80}$/);
-      expect(deriveUploadId(key, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")).toBe(name);
-    },
-  );
+  it.each([
+    "uploads/주문 내역 2026.xlsx",
+    `uploads/${"very-long-name-".repeat(20)}.csv`,
+    "uploads/a b+c%d.xlsx",
+  ])("names each execution readably within Step Functions' rules: %s", (key) => {
+    const name = deriveUploadId(key, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
+    expect(name).toMatch(/^[a-z0-9-]{1,80}$/);
+    expect(deriveUploadId(key, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")).toBe(name);
+  });
 });

@@ -32,11 +32,18 @@ describe("workflowAsl", () => {
       Resource: "arn:aws:states:::s3:putObject",
       Parameters: { Bucket: PLACEHOLDER.bucket, "Prefix.$": "$.convert.processed.prefix" },
     });
-    expect(deliver.ItemProcessor).toMatchObject({ ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } });
+    expect(deliver.ItemProcessor).toMatchObject({
+      ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+    });
   });
 
   it("follows the stage config", () => {
-    const custom = workflowAsl({ maxConcurrency: 9, heartbeatSeconds: 60, chunkTimeoutSeconds: 600, chunkRetries: 0 });
+    const custom = workflowAsl({
+      maxConcurrency: 9,
+      heartbeatSeconds: 60,
+      chunkTimeoutSeconds: 600,
+      chunkRetries: 0,
+    });
     const deliver = (custom.States as States)[STATE.deliver]!;
     expect(deliver.MaxConcurrency).toBe(9);
     const send = (deliver.ItemProcessor as { States: States }).States[STATE.sendChunk]!;

@@ -27,7 +27,7 @@ export class Header {
   /** Names by column index; undefined where no column is known yet. */
   private readonly byColumn: (string | undefined)[] = [];
   private readonly used = new Set<string>();
-  /** Column indexes in the order their names were assigned (the key order of every row). */
+  /** Known column indexes in sheet order (the key order of every row). */
   readonly columns: number[] = [];
   readonly row: number;
 
@@ -60,7 +60,10 @@ export class Header {
     }
     this.used.add(name);
     this.byColumn[column] = name;
-    this.columns.push(column);
+    // Keep sheet order: a column found late (left of the header, or in a gap) takes its place, not the end.
+    let at = this.columns.length;
+    while (at > 0 && this.columns[at - 1]! > column) at--;
+    this.columns.splice(at, 0, column);
     return name;
   }
 

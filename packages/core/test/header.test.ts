@@ -52,6 +52,15 @@ describe("Header", () => {
     expect(header.names).toEqual(["a", "b", "column_D"]);
   });
 
+  it("keeps sheet order when a column left of the header or in a gap is found later", () => {
+    const header = new Header([null, "title"], 1);
+    header.ensure(4);
+    header.ensure(0);
+    header.ensure(2);
+    expect(header.names).toEqual(["column_A", "title", "column_C", "column_E"]);
+    expect(header.columns).toEqual([0, 1, 2, 4]);
+  });
+
   it("keeps a generated name unique against a literal one", () => {
     const header = new Header(["column_C", "x"], 1);
     header.ensure(2);
