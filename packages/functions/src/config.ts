@@ -1,0 +1,99 @@
+import { DEFAULT_CHUNK_BOUNDS } from "@sluice/core";
+
+/**
+ * Every environment variable the functions read, read once per handler at start-up. A missing or malformed
+ * required variable throws here, naming it, so a misconfigured stack fails at cold start and not mid-upload.
+ */
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CONFIG_INVALID";
+  }
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`Missing required environment variable ${name}`);
+  return value;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function positiveInt(env: Env, name: string, fallback: number, min = 1): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(
+      `Environment variable ${name} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+/** "processed" or "processed/" become "processed/"; an empty prefix stays empty (the bucket root). */
+export function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/^\/+/, "");
+  return trimmed === "" || trimmed.endsWith("/") ? trimmed : `${trimmed}/`;
+}
+
+export interface StartConfig {
+  stateMachineArn: string;
+}
+
+export function loadStartConfig(env: Env = process.env): StartConfig {
+  return { stateMachineArn: required(env, "STATE_MACHINE_ARN") };
+}
+
+export interface ConvertConfig {
+  bucketName: string;
+  processedPrefix: string;
+  chunkRows: number;
+  chunkBytes: number;
+}
+
+export function loadConvertConfig(env: Env = process.env): ConvertConfig {
+  return {
+    bucketName: required(env, "BUCKET_NAME"),
+    processedPrefix: normalizePrefix(optional(env, "PROCESSED_PREFIX") ?? "processed/"),
+    chunkRows: positiveInt(env, "CHUNK_ROWS", DEFAULT_CHUNK_BOUNDS.rows),
+    chunkBytes: positiveInt(env, "CHUNK_BYTES", DEFAULT_CHUNK_BOUNDS.bytes, 1024),
+  };
+}
+
+export interface SummarizeConfig {
+  bucketName: string;
+  processedPrefix: string;
+}
+
+export function loadSummarizeConfig(env: Env = process.env): SummarizeConfig {
+  return {
+    bucketName: required(env, "BUCKET_NAME"),
+    processedPrefix: normalizePrefix(optional(env, "PROCESSED_PREFIX") ?? "processed/"),
+  };
+}
+
+export interface NotifyFailureConfig {
+  deadLetterQueueUrl: string;
+  stage: string;
+  region: string;
+  /** A literal webhook URL (local runs, tests); wins over the parameter. */
+  slackWebhookUrl: string | undefined;
+  /** SSM SecureString parameter holding the webhook URL (SST v2 Config.Secret path). */
+  slackWebhookParameter: string | undefined;
+}
+
+export function loadNotifyFailureConfig(env: Env = process.env): NotifyFailureConfig {
+  return {
+    deadLetterQueueUrl: required(env, "DEAD_LETTER_QUEUE_URL"),
+    stage: required(env, "STAGE"),
+    region: required(env, "AWS_REGION"),
+    slackWebhookUrl: optional(env, "SLACK_WEBHOOK_URL"),
+    slackWebhookParameter: optional(env, "SLACK_WEBHOOK_PARAMETER"),
+  };
+}

@@ -1,0 +1,70 @@
+import { InvalidOptionError } from "@sluice/core";
+import { z } from "zod";
+
+/** The state machine's input, built by the start handler and passed through every state. */
+export const SourceLocationSchema = z.object({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  versionId: z.string().min(1).optional(),
+});
+
+export const ExecutionInputSchema = z.object({
+  uploadId: z.string().min(1).max(80),
+  source: SourceLocationSchema,
+  receivedAt: z.iso.datetime({ offset: true }),
+});
+
+/** What the convert handler returns: small, never rows. */
+export const ConvertOutputSchema = z.object({
+  uploadId: z.string().min(1),
+  processed: z.object({
+    bucket: z.string().min(1),
+    prefix: z.string(),
+    chunksKey: z.string().min(1),
+    manifestKey: z.string().min(1),
+  }),
+  totalRows: z.number().int().nonnegative(),
+  totalChunks: z.number().int().nonnegative(),
+  sheet: z.string(),
+  format: z.enum(["xlsx", "csv"]),
+  rowErrors: z.number().int().nonnegative(),
+  warnings: z.number().int().nonnegative(),
+});
+
+/** The Distributed Map's output when it has a ResultWriter. */
+export const DeliverySchema = z.object({
+  MapRunArn: z.string().min(1),
+  ResultWriterDetails: z.object({ Bucket: z.string().min(1), Key: z.string().min(1) }),
+});
+
+export const SummarizeInputSchema = ExecutionInputSchema.extend({
+  convert: ConvertOutputSchema,
+  delivery: DeliverySchema.nullable(),
+});
+
+/** The state at a Catch: whatever got that far, the error, and the execution ARN from the context object. */
+export const NotifyFailureInputSchema = ExecutionInputSchema.extend({
+  receivedAt: z.string().optional(),
+  convert: ConvertOutputSchema.partial().optional().nullable(),
+  error: z
+    .object({ Error: z.string().optional().nullable(), Cause: z.string().optional().nullable() })
+    .optional()
+    .nullable(),
+  executionArn: z.string().min(1).optional(),
+});
+
+export type SourceLocation = z.infer<typeof SourceLocationSchema>;
+export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+export type ConvertOutput = z.infer<typeof ConvertOutputSchema>;
+export type Delivery = z.infer<typeof DeliverySchema>;
+export type SummarizeInput = z.infer<typeof SummarizeInputSchema>;
+export type NotifyFailureInput = z.infer<typeof NotifyFailureInputSchema>;
+
+/** Parses a state's input; a mismatch is a wiring bug, reported as a permanent INVALID_OPTION. */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidOptionError(`Invalid ${what} input: ${z.prettifyError(parsed.error).slice(0, 1000)}`);
+  }
+  return parsed.data;
+}

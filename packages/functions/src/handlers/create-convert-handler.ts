@@ -1,0 +1,69 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { convertWorkbook } from "@sluice/core";
+import { S3ByteSource } from "../adapters/s3-byte-source.ts";
+import { S3ChunkSink } from "../adapters/s3-chunk-sink.ts";
+import { type ConvertOutput, ExecutionInputSchema, parseInput } from "../execution-input.ts";
+import { withLambdaErrors } from "../lambda-error.ts";
+import { type Logger, logUpload } from "../logger.ts";
+
+export interface ConvertDeps {
+  s3: S3Client;
+  /** Bucket that receives processed/<uploadId>/chunks.jsonl and manifest.json. */
+  bucketName: string;
+  /** Ends with "/", e.g. "processed/". */
+  processedPrefix: string;
+  chunkRows?: number;
+  chunkBytes?: number;
+  logger: Logger;
+  /** Multipart part size for chunks.jsonl (tests); lib-storage's 5 MiB by default. */
+  partSize?: number;
+}
+
+/** Streams the uploaded workbook into byte-bounded chunks in S3; returns only counts and locations. */
+export function createHandler(deps: ConvertDeps) {
+  return (event: unknown): Promise<ConvertOutput> =>
+    withLambdaErrors(async () => {
+      const { uploadId, source: location } = parseInput(ExecutionInputSchema, event, "convert");
+      logUpload(deps.logger, uploadId);
+      const prefix = `${deps.processedPrefix}${uploadId}/`;
+      const source = await S3ByteSource.open({ client: deps.s3, ...location });
+      const sink = new S3ChunkSink({
+        client: deps.s3,
+        bucket: deps.bucketName,
+        prefix,
+        ...(deps.partSize ? { partSize: deps.partSize } : {}),
+      });
+      try {
+        const manifest = await convertWorkbook({
+          source,
+          uploadId,
+          sink,
+          options: { chunkRows: deps.chunkRows, chunkBytes: deps.chunkBytes },
+        });
+        await sink.commit(manifest);
+        const output: ConvertOutput = {
+          uploadId,
+          processed: {
+            bucket: deps.bucketName,
+            prefix,
+            chunksKey: sink.chunksKey,
+            manifestKey: sink.manifestKey,
+          },
+          totalRows: manifest.totalRows,
+          totalChunks: manifest.totalChunks,
+          sheet: manifest.sheet,
+          format: manifest.format,
+          rowErrors: manifest.rowErrors.count,
+          warnings: manifest.warnings.count,
+        };
+        deps.logger.info("Converted", { ...output, bytes: manifest.bytes, sourceBytes: source.size });
+        return output;
+      } catch (error) {
+        await sink.abort();
+        deps.logger.error("Conversion failed", { error: error as Error });
+        throw error;
+      } finally {
+        await source.close();
+      }
+    });
+}

@@ -1,0 +1,33 @@
+import { type ErrorCode, isSluiceError } from "@sluice/core";
+
+/**
+ * Codes worth a Step Functions Retry: the failure came from I/O, not from the file. Every other SluiceError
+ * code is permanent and goes straight to the failure branch.
+ */
+export const RETRYABLE_ERROR_CODES = Object.freeze([
+  "SOURCE_READ_FAILED",
+  "OUTPUT_WRITE_FAILED",
+] as const satisfies readonly ErrorCode[]);
+
+/**
+ * Step Functions matches Retry/Catch on the Lambda error's errorType, which the Node runtime takes from
+ * `error.name`: a SluiceError leaves as an Error named by its code with its human message.
+ */
+export function toLambdaError(error: unknown): Error {
+  if (isSluiceError(error)) {
+    const mapped = new Error(error.message, { cause: error });
+    mapped.name = error.code;
+    return mapped;
+  }
+  if (error instanceof Error) return error;
+  return new Error(typeof error === "string" ? error : JSON.stringify(error));
+}
+
+/** Runs `work` so that whatever it throws crosses into Step Functions through `toLambdaError`. */
+export async function withLambdaErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toLambdaError(error);
+  }
+}
