@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 
@@ -36,7 +37,8 @@ export async function openFileSource(path: string, name = path): Promise<ByteSou
     },
     stream(start = 0, end = size) {
       if (end <= start) return Readable.from([]);
-      return handle.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: 256 * 1024 });
+      // Its own descriptor: destroying a stream (a reader stopping early) must not close the shared handle.
+      return createReadStream(path, { start, end: end - 1, highWaterMark: 256 * 1024 });
     },
     async close() {
       await handle.close();

@@ -17,7 +17,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "sluice-cli-"));
   const lines = ["id,name,qty", ...Array.from({ length: 1234 }, (_, i) => `${i + 1},이름 ${i + 1},${i % 7}`)];
   await writeFile(join(dir, "orders.csv"), `${lines.join("\r\n")}\r\n`);
-  await writeFile(join(dir, "garbage.bin"), Buffer.from([0x25, 0x50, 0x44, 0x46, 0x00, 0x01, 0x02, 0x03, 0xff, 0x00]));
+  await writeFile(
+    join(dir, "garbage.bin"),
+    Buffer.from([0x25, 0x50, 0x44, 0x46, 0x00, 0x01, 0x02, 0x03, 0xff, 0x00]),
+  );
   await writeFile(join(dir, "empty.csv"), "");
 });
 
@@ -31,13 +34,24 @@ describe("sluice convert", () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const summary = JSON.parse(stdout.trim().split("\n").pop()!);
-    expect(summary).toMatchObject({ rows: 1234, chunks: 13, sheet: "orders", header: ["id", "name", "qty"], format: "csv" });
+    expect(summary).toMatchObject({
+      rows: 1234,
+      chunks: 13,
+      sheet: "orders",
+      header: ["id", "name", "qty"],
+      format: "csv",
+    });
 
-    const manifest = ManifestSchema.parse(JSON.parse(await readFile(join(dir, "out/a/manifest.json"), "utf8")));
+    const manifest = ManifestSchema.parse(
+      JSON.parse(await readFile(join(dir, "out/a/manifest.json"), "utf8")),
+    );
     expect(manifest).toMatchObject({ totalRows: 1234, totalChunks: 13, headerRow: 1, format: "csv" });
     const jsonl = await readFile(join(dir, "out/a/chunks.jsonl"), "utf8");
     expect(Buffer.byteLength(jsonl)).toBe(manifest.bytes);
-    const chunks = jsonl.trimEnd().split("\n").map((line) => ChunkSchema.parse(JSON.parse(line)));
+    const chunks = jsonl
+      .trimEnd()
+      .split("\n")
+      .map((line) => ChunkSchema.parse(JSON.parse(line)));
     expect(chunks.map((c) => c.index)).toEqual([...Array(13).keys()]);
     const rows = chunks.flatMap((c) => c.rows);
     expect(rows).toHaveLength(1234);
@@ -52,7 +66,7 @@ describe("sluice convert", () => {
       ["out/b1", "out/b2"].map((d) => readFile(join(dir, d, "chunks.jsonl"), "utf8")),
     );
     expect(first).toBe(second);
-    expect(first.length).toBeGreaterThan(0);
+    expect(first!.length).toBeGreaterThan(0);
   });
 
   it.each([
@@ -82,6 +96,8 @@ describe("sluice convert", () => {
   it("names the sheets when the requested one does not exist", () => {
     const result = sluice("convert", "orders.csv", "--sheet", "Nope", "--out", "out/c");
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('error SHEET_NOT_FOUND: Sheet "Nope" not found; the workbook has: "orders"');
+    expect(result.stderr).toContain(
+      'error SHEET_NOT_FOUND: Sheet "Nope" not found; the workbook has: "orders"',
+    );
   });
 });
