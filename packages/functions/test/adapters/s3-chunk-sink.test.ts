@@ -1,0 +1,189 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { chunkIdFor, type Manifest, OutputWriteError } from "@sluice/core";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { S3ChunkSink } from "../../src/adapters/s3-chunk-sink.ts";
+import { serviceError } from "../factories.ts";
+
+const s3 = mockClient(S3Client);
+const MiB = 1024 * 1024;
+const PREFIX = "processed/up-1/";
+
+function manifest(totalChunks: number): Manifest {
+  return {
+    v: 1,
+    uploadId: "up-1",
+    source: { name: "x.csv", bytes: 10 },
+    format: "csv",
+    sheet: "x",
+    sheets: [{ name: "x", visible: true }],
+    header: ["a"],
+    headerRow: 1,
+    totalRows: totalChunks,
+    totalChunks,
+    bytes: 0,
+    chunking: { rows: 500, bytes: 200 * 1024 },
+    details: {},
+    warnings: { count: 0, samples: [] },
+    rowErrors: { count: 0, samples: [] },
+  };
+}
+
+/** A chunk line of about `bytes` bytes. */
+function line(index: number, bytes = 100 * 1024): string {
+  const head = `{"v":1,"uploadId":"up-1","index":${index},"chunkId":"${chunkIdFor("up-1", index)}","rows":["`;
+  return `${head}${"x".repeat(bytes - head.length - 3)}"]}`;
+}
+
+const meta = (index: number) => ({
+  index,
+  chunkId: chunkIdFor("up-1", index),
+  firstRow: 1,
+  lastRow: 1,
+  rows: 1,
+  bytes: 1,
+});
+
+function bodyOf(input: { Body?: unknown }): Buffer {
+  const b = input.Body;
+  return Buffer.isBuffer(b) ? b : Buffer.from(b as Uint8Array);
+}
+
+describe("S3ChunkSink", () => {
+  const client = new S3Client({ region: "eu-west-1" });
+  beforeEach(() => {
+    s3.reset();
+    s3.on(PutObjectCommand).resolves({ ETag: '"put"' });
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: "mpu-1" });
+    s3.on(UploadPartCommand).callsFake((input) => ({ ETag: `"part-${input.PartNumber}"` }));
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"done"' });
+    s3.on(AbortMultipartUploadCommand).resolves({});
+  });
+
+  it("writes a small chunks.jsonl with one PutObject, then manifest.json", async () => {
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
+    expect(sink.chunksKey).toBe("processed/up-1/chunks.jsonl");
+    expect(sink.manifestKey).toBe("processed/up-1/manifest.json");
+    await sink.writeChunk(line(0, 200), meta(0));
+    await sink.writeChunk(line(1, 300), meta(1));
+    await sink.commit(manifest(2));
+
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key)).toEqual([sink.chunksKey, sink.manifestKey]);
+    expect(bodyOf(puts[0]!).toString()).toBe(`${line(0, 200)}\n${line(1, 300)}\n`);
+    expect(JSON.parse(String(puts[1]!.Body))).toEqual(manifest(2));
+    expect(puts[1]).toMatchObject({ Bucket: "out", ContentType: "application/json" });
+    expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("streams a large chunks.jsonl as a multipart upload, parts in order, manifest after completion", async () => {
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
+    const lines = Array.from({ length: 120 }, (_, i) => line(i));
+    for (const [i, l] of lines.entries()) await sink.writeChunk(l, meta(i));
+    await sink.commit(manifest(lines.length));
+
+    const parts = s3.commandCalls(UploadPartCommand).map((c) => c.args[0].input);
+    expect(parts.map((p) => p.PartNumber).sort()).toEqual([1, 2, 3]);
+    expect(parts.every((p) => p.UploadId === "mpu-1" && p.Key === sink.chunksKey)).toBe(true);
+    const ordered = parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    expect(Buffer.concat(ordered.map(bodyOf)).toString()).toBe(lines.map((l) => `${l}\n`).join(""));
+    const complete = s3.commandCalls(CompleteMultipartUploadCommand)[0]?.args[0].input;
+    expect(complete?.MultipartUpload?.Parts?.map((p) => p.ETag)).toEqual([
+      '"part-1"',
+      '"part-2"',
+      '"part-3"',
+    ]);
+    const calls = s3.calls().map((c) => c.args[0].constructor.name);
+    expect(calls.indexOf("PutObjectCommand")).toBeGreaterThan(
+      calls.indexOf("CompleteMultipartUploadCommand"),
+    );
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual([sink.manifestKey]);
+  });
+
+  it("respects backpressure: writeChunk waits while the upload cannot take more bytes", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    s3.on(UploadPartCommand).callsFake(async (input) => {
+      await gate;
+      return { ETag: `"part-${input.PartNumber}"` };
+    });
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB, queueSize: 1 });
+    let written = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 100; i++) {
+        await sink.writeChunk(line(i), meta(i));
+        written++;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // One part in flight plus the stream's buffer: far fewer than 100 lines (10 MiB) were accepted.
+    expect(written).toBeGreaterThan(10);
+    expect(written).toBeLessThan(100);
+    release();
+    await writing;
+    expect(written).toBe(100);
+    await sink.commit(manifest(100));
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
+  });
+
+  it("abort() after parts were sent aborts the multipart upload and completes nothing", async () => {
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
+    for (let i = 0; i < 70; i++) await sink.writeChunk(line(i), meta(i));
+    await sink.abort();
+    expect(s3.commandCalls(AbortMultipartUploadCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: "out", Key: sink.chunksKey, UploadId: "mpu-1" },
+    ]);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    await expect(sink.writeChunk(line(0), meta(0))).rejects.toBeInstanceOf(OutputWriteError);
+    await sink.abort();
+  });
+
+  it("abort() before a part was full writes nothing at all", async () => {
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
+    await sink.writeChunk(line(0), meta(0));
+    await sink.abort();
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it("a failed part upload surfaces as OUTPUT_WRITE_FAILED and the multipart upload is aborted", async () => {
+    s3.on(UploadPartCommand).rejects(serviceError("SlowDown", "Please reduce your request rate", 503));
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
+    const error = await (async () => {
+      for (let i = 0; i < 200; i++) await sink.writeChunk(line(i), meta(i));
+      await sink.commit(manifest(200));
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OutputWriteError);
+    expect(error).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: true });
+    expect((error as Error).message).toMatch(/SlowDown/);
+    await sink.abort();
+    expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("a failed manifest write deletes the chunks it would have described", async () => {
+    s3.on(PutObjectCommand, { Key: `${PREFIX}manifest.json` }).rejects(
+      serviceError("AccessDenied", "Access Denied", 403),
+    );
+    s3.on(DeleteObjectCommand).resolves({});
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
+    await sink.writeChunk(line(0, 500), meta(0));
+    await expect(sink.commit(manifest(1))).rejects.toMatchObject({ code: "OUTPUT_WRITE_FAILED" });
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: "out", Key: sink.chunksKey },
+    ]);
+  });
+});
