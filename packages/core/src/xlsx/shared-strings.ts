@@ -71,6 +71,15 @@ export class SharedStrings {
   }
 }
 
+const T_OPEN = Buffer.from("<t>", "latin1");
+const SI_CLOSE = Buffer.from("</t></si>", "latin1");
+
+function matches(buf: Buffer, at: number, bytes: Buffer): boolean {
+  if (at + bytes.length > buf.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
+}
+
 const SI = 1;
 const T = 2;
 const RPH = 3;
@@ -78,6 +87,7 @@ const RPH = 3;
 /** `<si>` is plain `<t>` or rich `<r><t>` runs; `<rPh>` phonetic runs (furigana) are not part of the text. */
 class SharedStringsHandler implements XmlHandler {
   wantText = false;
+  tokenizer!: XmlTokenizer;
   private inSi = false;
   private inT = false;
   private rPhDepth = 0;
@@ -88,18 +98,36 @@ class SharedStringsHandler implements XmlHandler {
     this.wantText = this.inSi && this.inT && this.rPhDepth === 0;
   }
 
-  open(name: number, selfClosing: boolean): void {
+  open(name: number, selfClosing: boolean): number {
     if (selfClosing) {
       if (name === SI) this.table.finish();
-      return;
+      return 0;
     }
     if (name === SI) {
+      const fast = this.fastSi();
+      if (fast > 0) return fast;
       this.inSi = true;
       this.rPhDepth = 0;
     } else if (name === T) this.inT = true;
     else if (name === RPH) this.rPhDepth++;
-    else return;
+    else return 0;
     this.update();
+    return 0;
+  }
+
+  /** `<si><t>text</t></si>`, the common shape, in one step; 0 when it is anything else. */
+  private fastSi(): number {
+    const tok = this.tokenizer;
+    const buf = tok.buf;
+    const q = tok.tagEnd;
+    if (!matches(buf, q, T_OPEN)) return 0;
+    const start = q + T_OPEN.length;
+    let e = start;
+    while (e < buf.length && buf[e] !== 0x3c) e++;
+    if (!matches(buf, e, SI_CLOSE)) return 0;
+    this.text(buf, start, e, false);
+    this.table.finish();
+    return e + SI_CLOSE.length;
   }
 
   close(name: number): void {
@@ -128,12 +156,10 @@ export async function readSharedStrings(
   const info = partName === undefined ? undefined : zip.get(partName);
   if (!info) return table;
   // Count attributes are ignored on purpose: they are often wrong (MalformedSSTCount.xlsx).
-  await scanPart(
-    zip,
-    info,
-    budget,
-    new XmlTokenizer(info.name, new SharedStringsHandler(table), ["si", "t", "rPh"]),
-  );
+  const handler = new SharedStringsHandler(table);
+  const tokenizer = new XmlTokenizer(info.name, handler, ["si", "t", "rPh"]);
+  handler.tokenizer = tokenizer;
+  await scanPart(zip, info, budget, tokenizer);
   table.trim();
   return table;
 }

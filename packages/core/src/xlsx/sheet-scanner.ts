@@ -21,6 +21,18 @@ const T = 5;
 const RPH = 6;
 const NAMES = ["row", "c", "v", "is", "t", "rPh"];
 
+const LT = 0x3c;
+const GT = 0x3e;
+const SLASH = 0x2f;
+const INLINE_OPEN = Buffer.from("<is><t>", "latin1");
+const INLINE_CLOSE = Buffer.from("</t></is></c>", "latin1");
+
+function matches(buf: Buffer, at: number, bytes: Buffer): boolean {
+  if (at + bytes.length > buf.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
+}
+
 // Cell types (the `t` attribute).
 const TYPE_N = 0;
 const TYPE_S = 1;
@@ -145,11 +157,11 @@ class SheetHandler implements XmlHandler {
     this.maxCellLength = ctx.limits.maxCellLength;
   }
 
-  open(name: number, selfClosing: boolean): void {
+  open(name: number, selfClosing: boolean): number {
     switch (name) {
       case C:
         this.openCell(selfClosing);
-        return;
+        return this.inCell ? this.fastCell() : 0;
       case V:
         if (this.inCell && !selfClosing) {
           this.inV = true;
@@ -157,30 +169,78 @@ class SheetHandler implements XmlHandler {
           this.vText = null;
           this.wantText = true;
         }
-        return;
+        return 0;
       case ROW:
         this.openRow(selfClosing);
-        return;
+        return 0;
       case IS:
         if (this.inCell && !selfClosing) {
           this.inIs = true;
           this.rPhDepth = 0;
           if (this.isText === null) this.isText = "";
         }
-        return;
+        return 0;
       case T:
         if (this.inIs && !selfClosing) {
           this.inT = true;
           this.wantText = this.rPhDepth === 0;
         }
-        return;
+        return 0;
       case RPH:
         if (this.inIs && !selfClosing) {
           this.rPhDepth++;
           this.wantText = false;
         }
-        return;
+        return 0;
     }
+    return 0;
+  }
+
+  /**
+   * The common shapes `<v>text</v></c>` and `<is><t>text</t></is></c>` (no prefixes, no markup inside) are read
+   * in one step; anything else returns 0 and goes through the general path.
+   */
+  private fastCell(): number {
+    const buf = this.tokenizer.buf;
+    const len = buf.length;
+    const q = this.tokenizer.tagEnd;
+    if (q + 3 > len || buf[q] !== LT) return 0;
+    if (buf[q + 1] === 0x76 && buf[q + 2] === GT) {
+      const start = q + 3;
+      let e = start;
+      while (e < len && buf[e] !== LT) e++;
+      if (
+        e + 8 > len ||
+        buf[e + 1] !== SLASH ||
+        buf[e + 2] !== 0x76 ||
+        buf[e + 3] !== GT ||
+        buf[e + 4] !== LT ||
+        buf[e + 5] !== SLASH ||
+        buf[e + 6] !== 0x63 ||
+        buf[e + 7] !== GT
+      ) {
+        return 0;
+      }
+      this.vBuf = buf;
+      this.vStart = start;
+      this.vEnd = e;
+      this.vCdata = false;
+      this.vText = null;
+      this.finishV();
+      this.vBuf = null;
+      this.finishCell();
+      return e + 8;
+    }
+    if (this.type === TYPE_INLINE && matches(buf, q, INLINE_OPEN)) {
+      const start = q + INLINE_OPEN.length;
+      let e = start;
+      while (e < len && buf[e] !== LT) e++;
+      if (!matches(buf, e, INLINE_CLOSE)) return 0;
+      this.isText = decodeCellText(buf, start, e, false);
+      this.finishCell();
+      return e + INLINE_CLOSE.length;
+    }
+    return 0;
   }
 
   close(name: number): void {

@@ -24,11 +24,12 @@ class ElementCollector implements XmlHandler {
 
   constructor(private readonly visit: ElementVisitor) {}
 
-  open(_name: number, selfClosing: boolean): void {
+  open(_name: number, selfClosing: boolean): number {
     const name = this.tokenizer.localName();
     this.visit(name, this.tokenizer, this.parents);
     // Depth is bounded so a hostile part cannot grow the stack without limit.
     if (!selfClosing && this.parents.length < 256) this.parents.push(name);
+    return 0;
   }
 
   close(): void {

@@ -11,7 +11,11 @@ import { WorkbookCorruptError, XmlDtdForbiddenError } from "../errors.ts";
 export interface XmlHandler {
   /** Text is delivered only while this is true. */
   wantText: boolean;
-  open(name: number, selfClosing: boolean): void;
+  /**
+   * A start tag (its attributes are on the tokenizer). Returns 0 to go on after the tag, or the position in
+   * `tokenizer.buf` up to which the handler has consumed the following bytes itself (a fast path).
+   */
+  open(name: number, selfClosing: boolean): number;
   close(name: number): void;
   /** Raw bytes of a text run or CDATA section; complete within `buf`, valid only during the call. */
   text(buf: Buffer, start: number, end: number, cdata: boolean): void;
@@ -45,6 +49,8 @@ export class XmlTokenizer {
   buf: Buffer = Buffer.alloc(0);
   nameStart = 0;
   nameEnd = 0;
+  /** Position just after the current start tag's `>`. */
+  tagEnd = 0;
 
   private leftover: Buffer | null = null;
   private readonly table: (Array<{ bytes: Buffer; id: number }> | undefined)[] = [];
@@ -79,8 +85,23 @@ export class XmlTokenizer {
 
   /** Scans a chunk; an unfinished token at its end waits for the next chunk. */
   push(chunk: Buffer): void {
-    const buf = this.leftover ? Buffer.concat([this.leftover, chunk]) : chunk;
-    const consumed = this.scan(buf, false);
+    let buf = chunk;
+    let from = 0;
+    const leftover = this.leftover;
+    if (leftover) {
+      // Finish the pending token on a small joined buffer (it usually ends at the chunk's first '>'), so the
+      // whole chunk is not copied just to prepend a few bytes.
+      const gt = chunk.indexOf(GT);
+      const head = gt === -1 ? chunk : chunk.subarray(0, gt + 1);
+      const joined = Buffer.concat([leftover, head]);
+      const consumed = this.scan(joined, 0, false);
+      if (consumed >= leftover.length) {
+        from = consumed - leftover.length;
+      } else {
+        buf = Buffer.concat([joined.subarray(consumed), chunk.subarray(head.length)]);
+      }
+    }
+    const consumed = this.scan(buf, from, false);
     if (consumed < buf.length) {
       if (buf.length - consumed > this.maxPending) {
         if (this.onPendingTooLong) this.onPendingTooLong();
@@ -98,7 +119,7 @@ export class XmlTokenizer {
     this.done = true;
     const rest = this.leftover;
     this.leftover = null;
-    if (rest) this.scan(rest, true);
+    if (rest) this.scan(rest, 0, true);
   }
 
   /** Value of the first attribute with this local name on the current tag, as a byte range index, or -1. */
@@ -149,11 +170,11 @@ export class XmlTokenizer {
   }
 
   /** Returns how many bytes were consumed: text is only delivered together with the tag that ends it. */
-  private scan(buf: Buffer, final: boolean): number {
+  private scan(buf: Buffer, from: number, final: boolean): number {
     const len = buf.length;
     const handler = this.handler;
     this.buf = buf;
-    let p = 0;
+    let p = from;
     while (p < len) {
       let lt = p;
       while (lt < len && buf[lt] !== LT) lt++;
@@ -205,8 +226,9 @@ export class XmlTokenizer {
         if (handler.wantText && lt > p) handler.text(buf, p, lt, false);
         // startTag stored the name and attributes; the text handler never touches them.
         this.buf = buf;
-        handler.open(this.lookup(buf, this.nameStart, this.nameEnd), buf[after - 2] === SLASH);
-        p = after;
+        this.tagEnd = after;
+        const resume = handler.open(this.lookup(buf, this.nameStart, this.nameEnd), buf[after - 2] === SLASH);
+        p = resume > 0 ? resume : after;
       }
     }
     return p;
