@@ -30,6 +30,7 @@ export const STATE = {
   deliver: "Deliver chunks",
   sendChunk: "Send chunk and wait",
   chunkFailed: "Chunk failed",
+  describeChunkFailure: "Describe chunk failure",
   failChunk: "Fail chunk",
   summarize: "Summarize",
   done: "Upload complete",
@@ -112,20 +113,24 @@ export class UploadWorkflow extends Construct {
       });
     }
     // Keep which chunk failed and why in the child's error, so the failure record can name the chunk.
+    // Plain paths in the Fail state (its CausePath intrinsics are not supported everywhere the ASL runs).
     const chunkFailed = new sfn.Pass(this, STATE.chunkFailed, {
       parameters: {
         "error.$": "$.failure.Error",
-        "cause.$": "$.failure.Cause",
-        "chunkIndex.$": "$.chunk.index",
-        "firstRow.$": "$.chunk.firstRow",
-        "lastRow.$": "$.chunk.lastRow",
+        detail: {
+          "chunkIndex.$": "$.chunk.index",
+          "firstRow.$": "$.chunk.firstRow",
+          "lastRow.$": "$.chunk.lastRow",
+          // The whole error object: its Cause may be absent, and a path to a missing field fails the state.
+          "failure.$": "$.failure",
+        },
       },
     });
-    const failChunk = new sfn.Fail(this, STATE.failChunk, {
-      errorPath: "$.error",
-      causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt("$")),
+    const describeFailure = new sfn.Pass(this, STATE.describeChunkFailure, {
+      parameters: { "error.$": "$.error", "cause.$": "States.JsonToString($.detail)" },
     });
-    sendChunk.addCatch(chunkFailed.next(failChunk), { resultPath: "$.failure" });
+    const failChunk = new sfn.Fail(this, STATE.failChunk, { errorPath: "$.error", causePath: "$.cause" });
+    sendChunk.addCatch(chunkFailed.next(describeFailure).next(failChunk), { resultPath: "$.failure" });
 
     const deliver = new sfn.DistributedMap(this, STATE.deliver, {
       itemReader: new sfn.S3JsonLItemReader({
