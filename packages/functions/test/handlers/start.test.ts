@@ -23,12 +23,10 @@ function sentInputs() {
 describe("start handler", () => {
   beforeEach(() => {
     sfn.reset();
-    sfn
-      .on(StartExecutionCommand)
-      .callsFake((input) => ({
-        executionArn: `${input.stateMachineArn}:${input.name}`,
-        startDate: new Date(),
-      }));
+    sfn.on(StartExecutionCommand).callsFake((input) => ({
+      executionArn: `${input.stateMachineArn}:${input.name}`,
+      startDate: new Date(),
+    }));
   });
 
   it("starts one execution named by the upload id, with the execution input", async () => {

@@ -1,0 +1,159 @@
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { ChunkSchema, ManifestSchema } from "@sluice/core";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { ConvertOutputSchema } from "../../src/execution-input.ts";
+import { createHandler } from "../../src/handlers/create-convert-handler.ts";
+import { body, executionInput, serviceError, silentLogger } from "../factories.ts";
+
+const s3 = mockClient(S3Client);
+const OUT = "sluice-processed";
+
+function csv(rows: number): Buffer {
+  const lines = ["id,name,amount"];
+  for (let i = 1; i <= rows; i++) lines.push(`${i},customer ${i},${(i * 1.5).toFixed(2)}`);
+  return Buffer.from(`${lines.join("\n")}\n`);
+}
+
+/** An S3 that holds `source` at uploads/orders.csv and records what is written. */
+function serve(source: Buffer) {
+  s3.on(HeadObjectCommand).resolves({ ContentLength: source.length, ETag: '"e"' });
+  s3.on(GetObjectCommand).callsFake((input) => {
+    const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(input.Range ?? "") ?? [];
+    return { Body: body(source.subarray(Number(start), Number(end) + 1)) };
+  });
+  s3.on(PutObjectCommand).resolves({});
+  s3.on(CreateMultipartUploadCommand).resolves({ UploadId: "mpu" });
+  s3.on(UploadPartCommand).resolves({ ETag: '"p"' });
+  s3.on(CompleteMultipartUploadCommand).resolves({});
+}
+
+function written(key: string): string {
+  const put = s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === key);
+  if (!put) throw new Error(`${key} was not written`);
+  const b = put.args[0].input.Body;
+  return typeof b === "string" ? b : Buffer.from(b as Uint8Array).toString();
+}
+
+function handler(overrides: { chunkRows?: number; chunkBytes?: number } = {}) {
+  return createHandler({
+    s3: new S3Client({ region: "eu-west-1" }),
+    bucketName: OUT,
+    processedPrefix: "processed/",
+    logger: silentLogger(),
+    ...overrides,
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (error: Error) => error,
+  );
+}
+
+describe("convert handler", () => {
+  beforeEach(() => s3.reset());
+
+  it("converts the source into chunks.jsonl and manifest.json and returns counts and locations only", async () => {
+    serve(csv(25));
+    const input = executionInput({
+      source: { bucket: "sluice-uploads", key: "uploads/orders.csv", versionId: "v3" },
+    });
+    const output = await handler({ chunkRows: 10 })(input);
+
+    expect(ConvertOutputSchema.parse(output)).toEqual({
+      uploadId: input.uploadId,
+      processed: {
+        bucket: OUT,
+        prefix: `processed/${input.uploadId}/`,
+        chunksKey: `processed/${input.uploadId}/chunks.jsonl`,
+        manifestKey: `processed/${input.uploadId}/manifest.json`,
+      },
+      totalRows: 25,
+      totalChunks: 3,
+      sheet: expect.any(String),
+      format: "csv",
+      rowErrors: 0,
+      warnings: 0,
+    });
+    // The source is read at its version from its own bucket.
+    for (const call of s3.commandCalls(GetObjectCommand)) {
+      expect(call.args[0].input).toMatchObject({
+        Bucket: "sluice-uploads",
+        Key: "uploads/orders.csv",
+        VersionId: "v3",
+      });
+    }
+    const chunks = written(output.processed.chunksKey)
+      .trimEnd()
+      .split("\n")
+      .map((l) => ChunkSchema.parse(JSON.parse(l)));
+    expect(chunks.map((c) => c.rows.length)).toEqual([10, 10, 5]);
+    expect(chunks[0]?.rows[0]?.data).toEqual({ id: "1", name: "customer 1", amount: "1.50" });
+    const manifest = ManifestSchema.parse(JSON.parse(written(output.processed.manifestKey)));
+    expect(manifest).toMatchObject({
+      uploadId: input.uploadId,
+      totalRows: 25,
+      totalChunks: 3,
+      chunking: { rows: 10 },
+    });
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.every((p) => p.Bucket === OUT)).toBe(true);
+  });
+
+  it.each([
+    [
+      "a binary file",
+      Buffer.concat([Buffer.from("\x89PNG\r\n\x1a\n", "latin1"), Buffer.alloc(512)]),
+      "UNSUPPORTED_FORMAT",
+    ],
+    ["an empty file", Buffer.alloc(0), "EMPTY_WORKBOOK"],
+  ])("fails %s with an error named by its code, and writes nothing", async (_what, bytes, code) => {
+    serve(bytes);
+    const error = await failure(handler()(executionInput()));
+    expect(error.name).toBe(code);
+    expect(error.message).not.toBe("");
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("fails a source that cannot be read as SOURCE_READ_FAILED", async () => {
+    serve(csv(3));
+    s3.on(HeadObjectCommand).rejects(serviceError("NotFound", "Not Found", 404));
+    const error = await failure(handler()(executionInput()));
+    expect(error.name).toBe("SOURCE_READ_FAILED");
+    expect(error.message).toMatch(/uploads\/orders\.csv/);
+  });
+
+  it("fails an output that cannot be written as OUTPUT_WRITE_FAILED and leaves no manifest", async () => {
+    serve(csv(3));
+    s3.on(PutObjectCommand, { Key: "processed/orders-0123456789ab/manifest.json" }).rejects(
+      serviceError("AccessDenied", "Access Denied", 403),
+    );
+    s3.on(DeleteObjectCommand).resolves({});
+    const error = await failure(handler()(executionInput()));
+    expect(error.name).toBe("OUTPUT_WRITE_FAILED");
+    expect(s3.commandCalls(DeleteObjectCommand)[0]?.args[0].input.Key).toBe(
+      "processed/orders-0123456789ab/chunks.jsonl",
+    );
+  });
+
+  it("rejects an input that is not an execution input as INVALID_OPTION, before touching S3", async () => {
+    const error = await failure(handler()({ uploadId: "x" }));
+    expect(error.name).toBe("INVALID_OPTION");
+    expect(error.message).toMatch(/source/);
+    expect(s3.calls()).toHaveLength(0);
+  });
+});
