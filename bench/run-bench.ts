@@ -185,8 +185,10 @@ function classifyFailure(
   if (signal === "SIGKILL") return ["OOM", "killed (SIGKILL)"];
   if (/Invalid string length|Cannot create a string longer than|Invalid array length/.test(stderr))
     return ["crashed", "string/array length limit"];
-  const lastLine = stderr.trim().split("\n").filter(Boolean).at(-1)?.slice(0, 80) ?? "";
-  return ["crashed", `${signal ?? `exit ${code}`}${lastLine ? `: ${lastLine}` : ""}`];
+  // Node ends a crash report with its version line; the error line itself says more.
+  const lines = stderr.trim().split("\n").filter(Boolean);
+  const line = (lines.find((l) => /^\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? "").slice(0, 80);
+  return ["crashed", `${signal ?? `exit ${code}`}${line ? `: ${line}` : ""}`];
 }
 
 async function runOnce(tool: Tool, file: string, opts: Options): Promise<RunResult> {
