@@ -16,7 +16,18 @@ import {
 import { LoopbackSlack } from "../slack-server.ts";
 
 const sqs = mockClient(SQSClient);
-const ssm = mockClient(SSMClient);
+// client-ssm 3.699 is typed against older @smithy types than aws-sdk-client-mock 4.1 expects; the runtime is
+// the same, so the stub is typed by hand here.
+interface GetParameterStub {
+  resolves(output: { Parameter?: { Name?: string; Type?: string; Value?: string } }): unknown;
+  rejects(error: Error): unknown;
+}
+const ssm = mockClient(SSMClient as never) as unknown as {
+  reset(): void;
+  on(command: unknown): GetParameterStub;
+  commandCalls(command: unknown): { args: [{ input: unknown }] }[];
+};
+const onGetParameter = () => ssm.on(GetParameterCommand);
 const PARAMETER = "/sst/sluice/prod/Secret/SLACK_WEBHOOK_URL/value";
 
 let slack: LoopbackSlack;
@@ -194,19 +205,11 @@ describe("notify-failure handler", () => {
   });
 
   it.each([
-    [
-      "a missing parameter",
-      () => ssm.on(GetParameterCommand).rejects(serviceError("ParameterNotFound", "")),
-      "skipped",
-    ],
-    [
-      "an empty parameter",
-      () => ssm.on(GetParameterCommand).resolves({ Parameter: { Value: " " } }),
-      "skipped",
-    ],
+    ["a missing parameter", () => onGetParameter().rejects(serviceError("ParameterNotFound", "")), "skipped"],
+    ["an empty parameter", () => onGetParameter().resolves({ Parameter: { Value: " " } }), "skipped"],
     [
       "a parameter it may not read",
-      () => ssm.on(GetParameterCommand).rejects(serviceError("AccessDeniedException", "no")),
+      () => onGetParameter().rejects(serviceError("AccessDeniedException", "no")),
       "failed",
     ],
   ])("never fails on %s (slack: %s)", async (_what, arrange, outcome) => {

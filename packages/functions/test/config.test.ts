@@ -1,0 +1,82 @@
+import { DEFAULT_CHUNK_BOUNDS } from "@sluice/core";
+import { describe, expect, it } from "vitest";
+import {
+  loadConvertConfig,
+  loadNotifyFailureConfig,
+  loadStartConfig,
+  loadSummarizeConfig,
+  normalizePrefix,
+} from "../src/config.ts";
+
+describe("config", () => {
+  it.each([
+    ["start", () => loadStartConfig({}), "STATE_MACHINE_ARN"],
+    ["convert", () => loadConvertConfig({}), "BUCKET_NAME"],
+    ["summarize", () => loadSummarizeConfig({ BUCKET_NAME: " " }), "BUCKET_NAME"],
+    [
+      "notify-failure",
+      () => loadNotifyFailureConfig({ STAGE: "prod", AWS_REGION: "eu-west-1" }),
+      "DEAD_LETTER_QUEUE_URL",
+    ],
+    [
+      "notify-failure stage",
+      () => loadNotifyFailureConfig({ DEAD_LETTER_QUEUE_URL: "u", AWS_REGION: "r" }),
+      "STAGE",
+    ],
+  ])("%s fails at start-up naming the missing variable", (_what, load, name) => {
+    expect(load).toThrow(`Missing required environment variable ${name}`);
+  });
+
+  it("convert takes defaults from core and validates chunk bounds", () => {
+    expect(loadConvertConfig({ BUCKET_NAME: "b" })).toEqual({
+      bucketName: "b",
+      processedPrefix: "processed/",
+      chunkRows: DEFAULT_CHUNK_BOUNDS.rows,
+      chunkBytes: DEFAULT_CHUNK_BOUNDS.bytes,
+    });
+    expect(
+      loadConvertConfig({
+        BUCKET_NAME: "b",
+        CHUNK_ROWS: "100",
+        CHUNK_BYTES: "65536",
+        PROCESSED_PREFIX: "out",
+      }),
+    ).toMatchObject({
+      chunkRows: 100,
+      chunkBytes: 65536,
+      processedPrefix: "out/",
+    });
+    expect(() => loadConvertConfig({ BUCKET_NAME: "b", CHUNK_ROWS: "ten" })).toThrow(
+      /CHUNK_ROWS must be an integer/,
+    );
+    expect(() => loadConvertConfig({ BUCKET_NAME: "b", CHUNK_BYTES: "100" })).toThrow(
+      /CHUNK_BYTES must be an integer of at least 1024/,
+    );
+  });
+
+  it("notify-failure: the Slack settings are optional", () => {
+    expect(
+      loadNotifyFailureConfig({
+        DEAD_LETTER_QUEUE_URL: "u",
+        STAGE: "dev",
+        AWS_REGION: "eu-west-1",
+        SLACK_WEBHOOK_PARAMETER: "/p",
+      }),
+    ).toEqual({
+      deadLetterQueueUrl: "u",
+      stage: "dev",
+      region: "eu-west-1",
+      slackWebhookUrl: undefined,
+      slackWebhookParameter: "/p",
+    });
+  });
+
+  it.each([
+    ["processed", "processed/"],
+    ["processed/", "processed/"],
+    ["/a/b", "a/b/"],
+    ["", ""],
+  ])("normalizes the prefix %j", (raw, normalized) => {
+    expect(normalizePrefix(raw)).toBe(normalized);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { CAUSE_LIMIT, parseCause } from "../src/failure-cause.ts";
+
+describe("parseCause", () => {
+  it.each([
+    [
+      "a Lambda error",
+      JSON.stringify({
+        errorType: "WORKBOOK_CORRUPT",
+        errorMessage: "The zip does not open",
+        trace: ["at x"],
+      }),
+      { message: "The zip does not open", errorType: "WORKBOOK_CORRUPT" },
+    ],
+    [
+      "a chunk failure",
+      JSON.stringify({ chunkIndex: 3, cause: "database down" }),
+      { chunkIndex: 3, message: "database down" },
+    ],
+    [
+      "a chunk failure whose cause is a Lambda error",
+      JSON.stringify({
+        chunkIndex: 0,
+        cause: JSON.stringify({ errorType: "Timeout", errorMessage: "Task timed out" }),
+      }),
+      { chunkIndex: 0, message: "Task timed out", errorType: "Timeout" },
+    ],
+    ["plain text", "States.Timeout after 3600 seconds", { message: "States.Timeout after 3600 seconds" }],
+    ["broken JSON", '{"errorMessage": "cut', { message: '{"errorMessage": "cut' }],
+    ["JSON without a message", '{"foo":1}', { message: '{"foo":1}' }],
+    ["a negative chunk index", '{"chunkIndex":-1,"cause":"x"}', { message: '{"chunkIndex":-1,"cause":"x"}' }],
+    ["nothing", undefined, { message: "" }],
+  ])("reads %s", (_what, cause, expected) => {
+    expect(parseCause(cause)).toEqual(expected);
+  });
+
+  it("bounds the message", () => {
+    const message = parseCause(JSON.stringify({ errorType: "E", errorMessage: "x".repeat(100_000) })).message;
+    expect(message.length).toBe(CAUSE_LIMIT);
+    expect(message.endsWith("…")).toBe(true);
+  });
+});
