@@ -10,11 +10,25 @@ import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
  * the text's own size.
  */
 export class SharedStrings {
-  private pool: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private pool: Buffer;
   private used = 0;
   /** offsets[i]..offsets[i+1] is string i. */
   private offsets = new Uint32Array(1024);
   count = 0;
+
+  /**
+   * @param sizeHint the part's inflated size from the zip directory: the decoded text is never longer than
+   * its XML. Allocated uninitialised, untouched pages cost no RSS, and the pool never has to be copied to grow
+   * (doubling would briefly hold two copies). The hint is only a hint: the pool still grows if it lied.
+   */
+  constructor(sizeHint = 0) {
+    this.pool = Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.min(sizeHint, 1024 ** 3)));
+  }
+
+  /** Bytes of text held. */
+  get bytes(): number {
+    return this.used;
+  }
 
   get(index: number): string {
     if (index >= this.count || index < 0) {
@@ -35,7 +49,7 @@ export class SharedStrings {
     if (needed > 0xffff_ffff) throw new WorkbookCorruptError("The shared-strings table is larger than 4 GB");
     let size = this.pool.length * 2;
     while (size < needed) size *= 2;
-    const bigger = Buffer.allocUnsafe(Math.min(size, 0xffff_ffff));
+    const bigger = Buffer.allocUnsafeSlow(Math.min(size, 0xffff_ffff));
     this.pool.copy(bigger, 0, 0, this.used);
     this.pool = bigger;
   }
@@ -62,12 +76,6 @@ export class SharedStrings {
       this.offsets = bigger;
     }
     this.offsets[this.count] = this.used;
-  }
-
-  /** Drops the slack once the table is complete. */
-  trim(): void {
-    if (this.pool.length - this.used > 1024 * 1024) this.pool = Buffer.from(this.pool.subarray(0, this.used));
-    if (this.offsets.length > this.count + 1024) this.offsets = this.offsets.slice(0, this.count + 1);
   }
 }
 
@@ -152,14 +160,13 @@ export async function readSharedStrings(
   partName: string | undefined,
   budget: InflateBudget,
 ): Promise<SharedStrings> {
-  const table = new SharedStrings();
   const info = partName === undefined ? undefined : zip.get(partName);
-  if (!info) return table;
+  if (!info) return new SharedStrings();
+  const table = new SharedStrings(info.entry.uncompressedSize);
   // Count attributes are ignored on purpose: they are often wrong (MalformedSSTCount.xlsx).
   const handler = new SharedStringsHandler(table);
   const tokenizer = new XmlTokenizer(info.name, handler, ["si", "t", "rPh"]);
   handler.tokenizer = tokenizer;
   await scanPart(zip, info, budget, tokenizer);
-  table.trim();
   return table;
 }

@@ -496,6 +496,15 @@ class SheetHandler implements XmlHandler {
     return `The cell in row ${this.rowNumber}, column ${this.column + 1} of sheet ${JSON.stringify(this.ctx.sheet)} ${what}`;
   }
 
+  /** The part has ended: an open row or cell means the XML was cut short. */
+  finish(): void {
+    if (this.inRow || this.inCell) {
+      throw new WorkbookCorruptError(
+        `The sheet ${JSON.stringify(this.ctx.sheet)} ends inside row ${this.rowNumber}: its XML is cut short`,
+      );
+    }
+  }
+
   take(): RawRow[] {
     const rows = this.batch;
     this.batch = [];
@@ -545,6 +554,7 @@ export async function* scanSheetRows(
       }
     }
     tokenizer.end();
+    handler.finish();
   } catch (error) {
     if (error instanceof SluiceError) throw error;
     throw new WorkbookCorruptError(
