@@ -22,8 +22,9 @@ export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, " "));
 }
 
-/** The execution input for one S3 record, or undefined for records that are not uploads (folder markers). */
+/** The execution input for one S3 record, or undefined for records that are not uploads (folder markers, deletes). */
 export function executionInputFor(record: S3EventRecord): ExecutionInput | undefined {
+  if (record.eventName && !record.eventName.startsWith("ObjectCreated:")) return undefined;
   const key = decodeS3Key(record.s3.object.key);
   if (key.endsWith("/")) return undefined;
   const { versionId, eTag, size } = record.s3.object;
@@ -45,7 +46,10 @@ export function createHandler(deps: StartDeps) {
     for (const record of event.Records ?? []) {
       const input = executionInputFor(record);
       if (!input) {
-        deps.logger.info("Ignoring a folder marker", { key: record.s3.object.key });
+        deps.logger.info("Ignoring a record that is not an upload", {
+          key: record.s3.object.key,
+          eventName: record.eventName,
+        });
         continue;
       }
       logUpload(deps.logger, input.uploadId);

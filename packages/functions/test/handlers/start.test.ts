@@ -91,6 +91,12 @@ describe("start handler", () => {
     expect(result.started).toHaveLength(1);
   });
 
+  it("ignores records that are not ObjectCreated", async () => {
+    const result = await handler()(s3Event(s3Record({ key: "x.csv", eventName: "ObjectRemoved:Delete" })));
+    expect(result).toEqual({ started: [], duplicates: [] });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it("handles an event without records (the S3 test event)", async () => {
     await expect(handler()({} as never)).resolves.toEqual({ started: [], duplicates: [] });
   });
