@@ -1,0 +1,482 @@
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+} from "@aws-sdk/client-sfn";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+} from "@aws-sdk/client-sqs";
+import { type ChunkEnvelope, ChunkEnvelopeSchema, TASK_FAILURE_LIMITS } from "@sluice/core/contract";
+import type { z } from "zod";
+import { ConsumerError, ConsumerStoppingError, InvalidOptionError, TaskTokenStaleError } from "./errors.ts";
+import { type ConsumerEvents, type ConsumerOperation, TypedEmitter } from "./events.ts";
+import {
+  type ChunkConsumerOptions,
+  type ChunkContext,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
+import { backoffDelay, sleep, withRetry } from "./retry.ts";
+import {
+  buildSuccessOutput,
+  describeFailure,
+  type FailureReport,
+  type SuccessOutput,
+  truncate,
+} from "./task-output.ts";
+
+export interface ConsumerStatus {
+  /** start() was called and stop() was not. */
+  running: boolean;
+  /** Messages in hand: received and not yet reported and deleted (or abandoned by a timed-out stop). */
+  inFlight: number;
+  /** Chunks answered with SendTaskSuccess. */
+  processed: number;
+  /** Everything else that finished: SendTaskFailure, stale tokens, malformed messages, answers not delivered. */
+  failed: number;
+}
+
+export interface StopOptions {
+  /**
+   * How long to wait for in-flight handlers. When it runs out their `ctx.signal` aborts (ConsumerStoppingError),
+   * their answers are no longer reported and their messages are not deleted: SQS redelivers them. Default: wait.
+   */
+  timeoutMs?: number;
+}
+
+export interface StopResult {
+  timedOut: boolean;
+  /** In-flight chunks left for redelivery because the timeout ran out. */
+  abandoned: number;
+}
+
+/** Step Functions errors meaning the token will never be accepted again. */
+export const STALE_TOKEN_ERRORS: ReadonlySet<string> = new Set([
+  "TaskTimedOut",
+  "TaskDoesNotExist",
+  "InvalidToken",
+]);
+
+function staleTokenError(error: unknown): TaskTokenStaleError | undefined {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name !== "string" || !STALE_TOKEN_ERRORS.has(name)) return undefined;
+  const message = (error as { message?: unknown }).message;
+  return new TaskTokenStaleError(name, typeof message === "string" && message ? message : name, {
+    cause: error,
+  });
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface InFlight {
+  abort: AbortController;
+  abandoned: boolean;
+  stopHeartbeats: () => void;
+  done: Promise<void>;
+}
+
+/** Consumes sluice chunk messages from SQS and answers each chunk's Step Functions task token. */
+export class ChunkConsumer extends TypedEmitter {
+  readonly #o: ResolvedOptions;
+  #running = false;
+  #pollAbort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping: Promise<StopResult> | undefined;
+  readonly #inFlight = new Map<number, InFlight>();
+  #nextId = 0;
+  #slotWaiter: (() => void) | undefined;
+  #processed = 0;
+  #failed = 0;
+
+  constructor(options: ChunkConsumerOptions) {
+    const resolved = resolveOptions(options);
+    super((error, event) => this.#listenerFailed(error, event));
+    this.#o = resolved;
+  }
+
+  get status(): ConsumerStatus {
+    return {
+      running: this.#running,
+      inFlight: this.#inFlight.size,
+      processed: this.#processed,
+      failed: this.#failed,
+    };
+  }
+
+  /** Starts polling. Calling it while running does nothing; calling it while a stop() is pending throws. */
+  start(): void {
+    if (this.#running) return;
+    if (this.#stopping) {
+      throw new ConsumerError(
+        "INVALID_OPTION",
+        "start() was called while stop() is in progress; await stop() first",
+        false,
+      );
+    }
+    this.#running = true;
+    const abort = new AbortController();
+    this.#pollAbort = abort;
+    this.#loop = this.#poll(abort.signal);
+  }
+
+  /**
+   * Stops polling at once (the pending ReceiveMessage is aborted), lets in-flight chunks finish, report and be
+   * deleted, then resolves. Messages not yet received stay on the queue.
+   */
+  stop(options: StopOptions = {}): Promise<StopResult> {
+    const timeoutMs = options.timeoutMs;
+    if (
+      timeoutMs !== undefined &&
+      (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 0)
+    ) {
+      return Promise.reject(
+        new InvalidOptionError(`stop timeoutMs must be an integer of 0 or more, got ${String(timeoutMs)}`),
+      );
+    }
+    if (this.#stopping) return this.#stopping;
+    if (!this.#running) return Promise.resolve({ timedOut: false, abandoned: 0 });
+    this.#running = false;
+    this.#pollAbort?.abort();
+    this.#wakePoller();
+    this.#stopping = this.#drain(timeoutMs).finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping;
+  }
+
+  async #drain(timeoutMs: number | undefined): Promise<StopResult> {
+    await this.#loop;
+    const drained = Promise.all([...this.#inFlight.values()].map((entry) => entry.done));
+    let timedOut = false;
+    let abandoned = 0;
+    if (timeoutMs === undefined) {
+      await drained;
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      });
+      timedOut = await Promise.race([drained.then(() => false), expired]);
+      clearTimeout(timer);
+      if (timedOut) {
+        for (const entry of this.#inFlight.values()) {
+          if (entry.abandoned) continue;
+          entry.abandoned = true;
+          entry.stopHeartbeats();
+          entry.abort.abort(new ConsumerStoppingError());
+          abandoned++;
+        }
+      }
+    }
+    const result = { timedOut, abandoned };
+    this.emit("stopped", { processed: this.#processed, failed: this.#failed, ...result });
+    return result;
+  }
+
+  async #poll(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      const free = this.#o.concurrency - this.#inFlight.size;
+      if (free <= 0) {
+        await this.#slotFreed(signal);
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const out = await this.#o.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.#o.queueUrl,
+            MaxNumberOfMessages: Math.min(10, free),
+            WaitTimeSeconds: this.#o.waitTimeSeconds,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+          }),
+          { abortSignal: signal },
+        );
+        messages = out.Messages ?? [];
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures++;
+        this.#reportError("receive", error);
+        await sleep(Math.max(10, backoffDelay(failures, this.#o.retry)), signal);
+        continue;
+      }
+      for (const message of messages) this.#track(message);
+    }
+  }
+
+  #slotFreed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.#inFlight.size < this.#o.concurrency) return resolve();
+      this.#slotWaiter = resolve;
+    });
+  }
+
+  #wakePoller(): void {
+    const waiter = this.#slotWaiter;
+    this.#slotWaiter = undefined;
+    waiter?.();
+  }
+
+  #track(message: Message): void {
+    const id = this.#nextId++;
+    const entry: InFlight = {
+      abort: new AbortController(),
+      abandoned: false,
+      stopHeartbeats: () => {},
+      done: Promise.resolve(),
+    };
+    this.#inFlight.set(id, entry);
+    entry.done = this.#handle(message, entry)
+      .catch((error: unknown) => this.#reportError("listener", error, message.MessageId))
+      .finally(() => {
+        this.#inFlight.delete(id);
+        this.#wakePoller();
+      });
+  }
+
+  async #handle(message: Message, entry: InFlight): Promise<void> {
+    const messageId = message.MessageId ?? "(no MessageId)";
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1") || 1;
+    this.emit("chunk_received", { messageId, receiveCount });
+    const envelope = await this.#parse(message, messageId, receiveCount);
+    if (!envelope) return;
+    const { taskToken, chunk, uploadId } = envelope;
+    const receiptHandle = message.ReceiptHandle ?? "";
+    const started = performance.now();
+
+    let stale: { error: TaskTokenStaleError } | undefined;
+    const beat = async (): Promise<void> => {
+      if (stale) throw stale.error;
+      const [heartbeat, visibility] = await Promise.allSettled([
+        this.#call(() => this.#o.sfn.send(new SendTaskHeartbeatCommand({ taskToken }))),
+        this.#call(() =>
+          this.#o.sqs.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: this.#o.queueUrl,
+              ReceiptHandle: receiptHandle,
+              VisibilityTimeout: this.#o.visibilityTimeoutSeconds,
+            }),
+          ),
+        ),
+      ]);
+      if (visibility.status === "rejected")
+        this.#reportError("change_visibility", visibility.reason, messageId);
+      if (heartbeat.status === "rejected") {
+        const tokenError = staleTokenError(heartbeat.reason);
+        if (!tokenError) {
+          this.#reportError("heartbeat", heartbeat.reason, messageId);
+          throw heartbeat.reason;
+        }
+        if (!stale) {
+          stale = { error: tokenError };
+          entry.stopHeartbeats();
+          entry.abort.abort(tokenError);
+        }
+        throw stale.error;
+      }
+    };
+
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => {
+      timer = setTimeout(async () => {
+        timer = undefined;
+        await beat().catch(() => {});
+        if (!finished && !stale && !entry.abandoned) schedule();
+      }, this.#o.heartbeatSeconds * 1000);
+    };
+    entry.stopHeartbeats = () => {
+      finished = true;
+      clearTimeout(timer);
+    };
+    schedule();
+
+    const ctx: ChunkContext = {
+      uploadId,
+      source: envelope.source,
+      totals: envelope.totals,
+      receiveCount,
+      signal: entry.abort.signal,
+      heartbeat: beat,
+    };
+    let success: SuccessOutput | undefined;
+    let failure: FailureReport | undefined;
+    try {
+      const answer = await this.#o.handler(chunk, ctx);
+      try {
+        success = buildSuccessOutput(answer, chunk, performance.now() - started);
+      } catch (error) {
+        failure = describeFailure(error);
+      }
+    } catch (thrown) {
+      failure = describeFailure(thrown);
+    } finally {
+      entry.stopHeartbeats();
+    }
+    const durationMs = Math.round(performance.now() - started);
+    if (entry.abandoned) return;
+    const where = { messageId, uploadId, chunkIndex: chunk.index };
+
+    if (stale) {
+      const deleted = await this.#delete(receiptHandle, messageId);
+      this.#failed++;
+      this.emit("token_stale", {
+        ...where,
+        during: "heartbeat",
+        awsErrorName: stale.error.awsErrorName,
+        message: stale.error.message,
+        deleted,
+      });
+      return;
+    }
+
+    const operation: ConsumerOperation = success ? "report_success" : "report_failure";
+    try {
+      if (success) {
+        const output = success.output;
+        await this.#call(() => this.#o.sfn.send(new SendTaskSuccessCommand({ taskToken, output })));
+      } else if (failure) {
+        const { error, cause } = failure;
+        await this.#call(() => this.#o.sfn.send(new SendTaskFailureCommand({ taskToken, error, cause })));
+      }
+    } catch (error) {
+      this.#failed++;
+      const tokenError = staleTokenError(error);
+      if (!tokenError) {
+        // Not delivered and not deleted: SQS redelivers the message and the chunk is tried again.
+        this.#reportError(operation, error, messageId);
+        return;
+      }
+      const deleted = await this.#delete(receiptHandle, messageId);
+      this.emit("token_stale", {
+        ...where,
+        during: operation === "report_success" ? "report_success" : "report_failure",
+        awsErrorName: tokenError.awsErrorName,
+        message: tokenError.message,
+        deleted,
+      });
+      return;
+    }
+    await this.#delete(receiptHandle, messageId);
+    if (success) {
+      this.#processed++;
+      this.emit("chunk_succeeded", {
+        ...where,
+        accepted: success.result.accepted,
+        rejected: success.result.rejected.length,
+        durationMs,
+        ...(success.messagesShortenedTo === undefined
+          ? {}
+          : { messagesShortenedTo: success.messagesShortenedTo }),
+      });
+    } else if (failure) {
+      this.#failed++;
+      this.emit("chunk_failed", { ...where, error: failure.error, cause: failure.cause, durationMs });
+    }
+  }
+
+  /** Validates the body; a malformed message is reported (SendTaskFailure if it has a token) and left on the queue. */
+  async #parse(
+    message: Message,
+    messageId: string,
+    receiveCount: number,
+  ): Promise<ChunkEnvelope | undefined> {
+    let body: unknown;
+    let reason: "json" | "schema";
+    let issues: z.core.$ZodIssue[] = [];
+    let text: string;
+    try {
+      body = JSON.parse(message.Body ?? "");
+      const parsed = ChunkEnvelopeSchema.safeParse(body);
+      if (parsed.success) return parsed.data;
+      reason = "schema";
+      issues = parsed.error.issues;
+      text = `The message is not a sluice ChunkEnvelope: ${issues
+        .slice(0, 20)
+        .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+        .join("; ")}`;
+    } catch (error) {
+      reason = "json";
+      text = `The message body is not JSON: ${errorMessage(error)}`;
+    }
+    this.#failed++;
+    const token = (body as { taskToken?: unknown } | null | undefined)?.taskToken;
+    let taskFailureSent = false;
+    if (typeof token === "string" && token.length > 0) {
+      const cause = JSON.stringify({
+        message: truncate(text, TASK_FAILURE_LIMITS.causeLength - 200),
+        code: "MESSAGE_INVALID",
+        messageId,
+      });
+      try {
+        await this.#call(() =>
+          this.#o.sfn.send(new SendTaskFailureCommand({ taskToken: token, error: "MESSAGE_INVALID", cause })),
+        );
+        taskFailureSent = true;
+      } catch (error) {
+        const tokenError = staleTokenError(error);
+        if (tokenError) {
+          this.emit("token_stale", {
+            messageId,
+            during: "report_failure",
+            awsErrorName: tokenError.awsErrorName,
+            message: tokenError.message,
+            deleted: false,
+          });
+        } else {
+          this.#reportError("report_failure", error, messageId);
+        }
+      }
+    }
+    this.emit("message_invalid", { messageId, receiveCount, reason, issues, message: text, taskFailureSent });
+    return undefined;
+  }
+
+  async #delete(receiptHandle: string, messageId: string): Promise<boolean> {
+    try {
+      await this.#call(() =>
+        this.#o.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: this.#o.queueUrl, ReceiptHandle: receiptHandle }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      this.#reportError("delete", error, messageId);
+      return false;
+    }
+  }
+
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, this.#o.retry, (error, attempt, delayMs) => {
+      this.#o.logger?.debug?.(
+        `sluice consumer: transient AWS error, try ${attempt + 1} in ${delayMs} ms`,
+        error,
+      );
+    });
+  }
+
+  #reportError(operation: ConsumerOperation, error: unknown, messageId?: string): void {
+    const payload: ConsumerEvents["error"] =
+      messageId === undefined ? { operation, error } : { operation, error, messageId };
+    if (this.#o.logger) this.#o.logger.error(`sluice consumer: ${operation} failed`, error);
+    else if (this.listenerCount("error") === 0) console.error(`sluice consumer: ${operation} failed`, error);
+    this.emit("error", payload);
+  }
+
+  #listenerFailed(error: unknown, event: string): void {
+    const text = `sluice consumer: a listener of "${event}" threw`;
+    if (this.#o.logger) this.#o.logger.error(text, error);
+    else console.error(text, error);
+  }
+}
+
+/** Creates a consumer; every option is checked here (InvalidOptionError names the option and the value). */
+export function createChunkConsumer(options: ChunkConsumerOptions): ChunkConsumer {
+  return new ChunkConsumer(options);
+}

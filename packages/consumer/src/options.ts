@@ -1,0 +1,176 @@
+import type { SFNClient } from "@aws-sdk/client-sfn";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { ChunkEnvelope, RejectedRow } from "@sluice/core/contract";
+import { InvalidOptionError } from "./errors.ts";
+import { DEFAULT_RETRY, type RetryOptions } from "./retry.ts";
+
+/** What the handler gets beside the chunk. */
+export interface ChunkContext {
+  uploadId: string;
+  source: ChunkEnvelope["source"];
+  totals: ChunkEnvelope["totals"];
+  /** SQS ApproximateReceiveCount: 1 on first delivery, more when an earlier try did not finish. */
+  receiveCount: number;
+  /**
+   * Aborts when the answer can no longer be delivered (a heartbeat found the task token stale: reason is a
+   * TaskTokenStaleError) or when `stop({ timeoutMs })` ran out of time (reason: ConsumerStoppingError).
+   */
+  signal: AbortSignal;
+  /** Sends a heartbeat now (SendTaskHeartbeat + ChangeMessageVisibility); rejects with TaskTokenStaleError. */
+  heartbeat(): Promise<void>;
+}
+
+/** What the handler answers: rows written, and rows refused with a code and a human message. */
+export interface ChunkHandlerResult {
+  accepted: number;
+  rejected: RejectedRow[];
+}
+
+export type ChunkHandler = (chunk: ChunkEnvelope["chunk"], ctx: ChunkContext) => Promise<ChunkHandlerResult>;
+
+/** Anything with these methods: console, pino, Powertools' Logger. */
+export interface ConsumerLogger {
+  debug?(message: string, ...args: unknown[]): void;
+  info?(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+export interface ChunkConsumerOptions {
+  queueUrl: string;
+  sqs: SQSClient;
+  sfn: SFNClient;
+  handler: ChunkHandler;
+  /** Chunks in hand at once, 1 to 100. Default 4. */
+  concurrency?: number;
+  /** Long polling wait of ReceiveMessage, 0 to 20 seconds. Default 20. */
+  waitTimeSeconds?: number;
+  /** What each heartbeat extends a message's visibility to, 1 to 43200 seconds. Default 120. */
+  visibilityTimeoutSeconds?: number;
+  /** Seconds between heartbeats while a handler runs; more than 0, less than visibilityTimeoutSeconds. Default 30. */
+  heartbeatSeconds?: number;
+  /** Backoff for transient AWS errors. Default { attempts: 5, baseMs: 200, maxMs: 20000 }. */
+  retry?: Partial<RetryOptions>;
+  logger?: ConsumerLogger;
+}
+
+export interface ResolvedOptions {
+  queueUrl: string;
+  sqs: SQSClient;
+  sfn: SFNClient;
+  handler: ChunkHandler;
+  concurrency: number;
+  waitTimeSeconds: number;
+  visibilityTimeoutSeconds: number;
+  heartbeatSeconds: number;
+  retry: RetryOptions;
+  logger: ConsumerLogger | undefined;
+}
+
+export const DEFAULTS = Object.freeze({
+  concurrency: 4,
+  waitTimeSeconds: 20,
+  visibilityTimeoutSeconds: 120,
+  heartbeatSeconds: 30,
+});
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
+    return String(value);
+  }
+  if (typeof value === "function") return "a function";
+  return Array.isArray(value) ? "an array" : `an object`;
+}
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer from ${min} to ${max}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function hasSend(value: unknown): boolean {
+  return (
+    value !== null && typeof value === "object" && typeof (value as { send?: unknown }).send === "function"
+  );
+}
+
+/** Checks every option once, at creation, and fills in the defaults; throws InvalidOptionError naming the option. */
+export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidOptionError(`options must be an object, got ${show(options)}`);
+  }
+  const { queueUrl, sqs, sfn, handler, logger } = options;
+  if (typeof queueUrl !== "string" || !/^https?:\/\/\S+$/.test(queueUrl)) {
+    throw new InvalidOptionError(`queueUrl must be an http(s) SQS queue URL, got ${show(queueUrl)}`);
+  }
+  if (!hasSend(sqs)) {
+    throw new InvalidOptionError(`sqs must be an SQSClient from @aws-sdk/client-sqs, got ${show(sqs)}`);
+  }
+  if (!hasSend(sfn)) {
+    throw new InvalidOptionError(`sfn must be an SFNClient from @aws-sdk/client-sfn, got ${show(sfn)}`);
+  }
+  if (typeof handler !== "function") {
+    throw new InvalidOptionError(
+      `handler must be a function (chunk, ctx) => Promise<result>, got ${show(handler)}`,
+    );
+  }
+  const concurrency = integer("concurrency", options.concurrency, DEFAULTS.concurrency, 1, 100);
+  const waitTimeSeconds = integer(
+    "waitTimeSeconds",
+    options.waitTimeSeconds,
+    DEFAULTS.waitTimeSeconds,
+    0,
+    20,
+  );
+  const visibilityTimeoutSeconds = integer(
+    "visibilityTimeoutSeconds",
+    options.visibilityTimeoutSeconds,
+    DEFAULTS.visibilityTimeoutSeconds,
+    1,
+    43_200,
+  );
+  const heartbeatSeconds = options.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds;
+  if (
+    typeof heartbeatSeconds !== "number" ||
+    !Number.isFinite(heartbeatSeconds) ||
+    heartbeatSeconds <= 0 ||
+    heartbeatSeconds >= visibilityTimeoutSeconds
+  ) {
+    throw new InvalidOptionError(
+      `heartbeatSeconds must be a number greater than 0 and less than visibilityTimeoutSeconds (${visibilityTimeoutSeconds}), got ${show(heartbeatSeconds)}`,
+    );
+  }
+  const retryIn = options.retry ?? {};
+  if (retryIn === null || typeof retryIn !== "object") {
+    throw new InvalidOptionError(`retry must be an object { attempts, baseMs, maxMs }, got ${show(retryIn)}`);
+  }
+  const attempts = integer("retry.attempts", retryIn.attempts, DEFAULT_RETRY.attempts, 1, 20);
+  const baseMs = integer("retry.baseMs", retryIn.baseMs, DEFAULT_RETRY.baseMs, 0, 60_000);
+  const maxMs = integer("retry.maxMs", retryIn.maxMs, Math.max(DEFAULT_RETRY.maxMs, baseMs), baseMs, 300_000);
+  if (
+    logger !== undefined &&
+    (logger === null ||
+      typeof logger !== "object" ||
+      typeof logger.warn !== "function" ||
+      typeof logger.error !== "function")
+  ) {
+    throw new InvalidOptionError(
+      `logger must have warn and error methods (console will do), got ${show(logger)}`,
+    );
+  }
+  return {
+    queueUrl,
+    sqs,
+    sfn,
+    handler,
+    concurrency,
+    waitTimeSeconds,
+    visibilityTimeoutSeconds,
+    heartbeatSeconds,
+    retry: { attempts, baseMs, maxMs },
+    logger,
+  };
+}
