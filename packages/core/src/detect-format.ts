@@ -40,6 +40,15 @@ export async function detectFormat(source: ByteSource): Promise<WorkbookFormat> 
   if (startsWith(head, [0x50, 0x4b, 0x05, 0x06])) return "xlsx";
   if (head.length >= 8 && head.subarray(0, 8).equals(CFB_SIGNATURE)) return rejectCompoundFile(source);
 
+  // A PDF can be NUL-free for its first kilobytes; never let it pass as text.
+  if (startsWith(head, [0x25, 0x50, 0x44, 0x46, 0x2d])) {
+    throw new UnsupportedFormatError(
+      "The file is a PDF document, not a workbook; upload an .xlsx or .csv file",
+      {
+        details: { detected: "a PDF document" },
+      },
+    );
+  }
   const utf16 = utf16Bom(head);
   if (utf16 !== undefined || !head.includes(0)) {
     rejectMarkup(utf16 === undefined ? head.toString("latin1") : new TextDecoder(utf16).decode(head));

@@ -244,6 +244,11 @@ describe("text", () => {
 describe("binary", () => {
   it.each([
     ["PDF", Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.from([0, 1, 2])]), "PDF"],
+    [
+      "PDF with no NUL in its head",
+      Buffer.from(`%PDF-1.4\n${"1 0 obj << /Type /Catalog >> endobj\n".repeat(400)}`),
+      "PDF",
+    ],
     ["PNG", Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), "PNG"],
     ["JPEG", Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]), "JPEG"],
     ["gzip", Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]), "gzip"],

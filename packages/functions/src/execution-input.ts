@@ -37,9 +37,16 @@ export const DeliverySchema = z.object({
   ResultWriterDetails: z.object({ Bucket: z.string().min(1), Key: z.string().min(1) }),
 });
 
+/** Set by the workflow's first state from the context object. */
+export const ExecutionInfoSchema = z.object({ arn: z.string().min(1), startTime: z.string().optional() });
+
 export const SummarizeInputSchema = ExecutionInputSchema.extend({
   convert: ConvertOutputSchema,
-  delivery: DeliverySchema.nullable(),
+  // With no chunks the workflow skips the Map and leaves an empty object (null is accepted too).
+  delivery: z
+    .union([DeliverySchema, z.object({}).strict(), z.null()])
+    .transform((d) => (d && "MapRunArn" in d ? (d as z.infer<typeof DeliverySchema>) : null)),
+  execution: ExecutionInfoSchema.optional(),
 });
 
 /** The state at a Catch: whatever got that far, the error, and the execution ARN from the context object. */
@@ -51,6 +58,7 @@ export const NotifyFailureInputSchema = ExecutionInputSchema.extend({
     .optional()
     .nullable(),
   executionArn: z.string().min(1).optional(),
+  execution: ExecutionInfoSchema.optional(),
 });
 
 export type SourceLocation = z.infer<typeof SourceLocationSchema>;

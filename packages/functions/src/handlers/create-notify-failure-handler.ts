@@ -32,7 +32,9 @@ export function deadLetterRecordFor(input: NotifyFailureInput, failedAt: Date): 
     v: CONTRACT_VERSION,
     kind: "upload-failure",
     uploadId: input.uploadId,
-    ...(input.executionArn ? { executionArn: input.executionArn } : {}),
+    ...(input.execution?.arn || input.executionArn
+      ? { executionArn: input.execution?.arn ?? input.executionArn }
+      : {}),
     source: input.source,
     ...(processed?.bucket ? { processed: { bucket: processed.bucket, prefix: processed.prefix ?? "" } } : {}),
     ...(cause.chunkIndex !== undefined ? { chunkIndex: cause.chunkIndex } : {}),

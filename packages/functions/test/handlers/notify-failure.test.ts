@@ -88,6 +88,15 @@ describe("notify-failure handler", () => {
     slack.status = 200;
   });
 
+  it("takes the execution ARN the workflow records in $.execution", async () => {
+    const state: Record<string, unknown> = failureState({
+      execution: { arn: EXECUTION_ARN, startTime: "2026-01-05T10:00:00Z" },
+    });
+    delete state.executionArn;
+    await handler()(state);
+    expect(sentRecord().executionArn).toBe(EXECUTION_ARN);
+  });
+
   it("sends a dead-letter record that follows the contract, then posts the alert", async () => {
     const result = await handler()(failureState());
     const record = sentRecord();

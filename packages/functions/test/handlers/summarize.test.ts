@@ -150,12 +150,15 @@ describe("summarize handler", () => {
     expect(output).toMatchObject({ chunksDelivered: 1, chunksFailed: 1, accepted: 10, rejected: 0 });
   });
 
-  it("summarizes an upload with no chunks (delivery null) without reading anything", async () => {
+  it.each([
+    ["null", null],
+    ["the workflow's empty object", {}],
+  ])("summarizes an upload with no chunks (delivery %s) without reading anything", async (_, delivery) => {
     s3.on(PutObjectCommand).resolves({});
     const output = await handler("2026-01-05T10:00:00.000Z")({
       ...executionInput(),
       convert: convertOutput({ totalRows: 0, totalChunks: 0 }),
-      delivery: null,
+      delivery,
     });
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
     expect(output).toMatchObject({
