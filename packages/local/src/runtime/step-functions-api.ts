@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StatesError, type TaskTokens } from "./task-tokens.ts";
+
+/** What the local API needs from the runtime to start and describe executions. */
+export interface ExecutionHost {
+  startExecution(request: { stateMachineArn: string; name?: string; input?: string }): {
+    executionArn: string;
+    startDate: Date;
+  };
+  describeExecution(executionArn: string): Record<string, unknown>;
+  listExecutions?(): Record<string, unknown>[];
+}
+
+type Operation = (
+  body: Record<string, unknown>,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "")
+    throw new StatesError("ValidationException", `${field} is required`);
+  return value;
+}
+
+/**
+ * The Step Functions API on loopback, in its own wire format (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Op>`),
+ * so an unmodified SFNClient reaches it with only `endpoint` changed: the admin server's task callbacks, and the
+ * start handler's StartExecution.
+ */
+export class StepFunctionsApi {
+  private server?: Server;
+  private readonly operations: Record<string, Operation>;
+
+  constructor(tokens: TaskTokens, host: ExecutionHost) {
+    this.operations = {
+      SendTaskSuccess: (body) => {
+        const token = text(body.taskToken, "taskToken");
+        let output: unknown;
+        try {
+          output = JSON.parse(text(body.output, "output"));
+        } catch {
+          throw new StatesError("InvalidOutput", "The output is not valid JSON");
+        }
+        tokens.succeed(token, output);
+        return {};
+      },
+      SendTaskFailure: (body) => {
+        tokens.fail(
+          text(body.taskToken, "taskToken"),
+          typeof body.error === "string" ? body.error : "",
+          typeof body.cause === "string" ? body.cause : "",
+        );
+        return {};
+      },
+      SendTaskHeartbeat: (body) => {
+        tokens.heartbeat(text(body.taskToken, "taskToken"));
+        return {};
+      },
+      StartExecution: (body) => {
+        const { executionArn, startDate } = host.startExecution({
+          stateMachineArn: text(body.stateMachineArn, "stateMachineArn"),
+          ...(typeof body.name === "string" ? { name: body.name } : {}),
+          ...(typeof body.input === "string" ? { input: body.input } : {}),
+        });
+        return { executionArn, startDate: startDate.getTime() / 1000 };
+      },
+      DescribeExecution: (body) => host.describeExecution(text(body.executionArn, "executionArn")),
+      ListExecutions: () => ({ executions: host.listExecutions?.() ?? [] }),
+    };
+  }
+
+  async listen(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body: Record<string, unknown>) => {
+      res.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const target = String(req.headers["x-amz-target"] ?? "");
+      const operation = this.operations[target.replace(/^AWSStepFunctions\./, "")];
+      if (req.method !== "POST" || !operation) {
+        throw new StatesError("UnknownOperationException", `Unsupported operation ${JSON.stringify(target)}`);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) throw new StatesError("ValidationException", "Request body too large");
+        chunks.push(chunk as Buffer);
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
+      reply(200, await operation(body));
+    } catch (error) {
+      const name = error instanceof StatesError ? error.name : "InternalFailure";
+      reply(error instanceof StatesError ? 400 : 500, {
+        __type: `com.amazonaws.states#${name}`,
+        message: (error as Error).message,
+      });
+    }
+  }
+}
