@@ -3,11 +3,10 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Bucket, Function as SstFunction, type StackContext } from "sst/constructs";
+import { PROCESSED_PREFIX, UPLOADS_PREFIX } from "./bucket-layout.ts";
 import { stageConfig, visibilityTimeoutSeconds } from "./stage-config.ts";
 import { UploadWorkflow } from "./upload-workflow.ts";
 
-export const UPLOADS_PREFIX = "uploads/";
-export const PROCESSED_PREFIX = "processed/";
 export const SLACK_SECRET_NAME = "SLACK_WEBHOOK_URL";
 
 /** The whole pipeline: uploads bucket, chunk queue with its dead-letter queue, the workflow, and its functions. */

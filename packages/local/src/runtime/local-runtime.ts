@@ -14,7 +14,7 @@ import {
   DeadLetterQueue,
   type NotifyFailureOutput,
 } from "@sluice/functions";
-import { PROCESSED_PREFIX, UPLOADS_PREFIX } from "../../../../stacks/pipeline-stack.ts";
+import { PROCESSED_PREFIX, UPLOADS_PREFIX } from "../../../../stacks/bucket-layout.ts";
 import {
   DEFAULT_STAGE_CONFIG,
   type StageConfig,
