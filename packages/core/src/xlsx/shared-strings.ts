@@ -1,6 +1,6 @@
 import { WorkbookCorruptError } from "../errors.ts";
 import { scanPart } from "./workbook-parts.ts";
-import { decodeCellText, needsDecoding } from "./xml-text.ts";
+import { decodeCellText, needsDecoding, utf8 } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
 
@@ -36,7 +36,7 @@ export class SharedStrings {
         `A cell refers to shared string ${index} but the table has ${this.count} strings`,
       );
     }
-    return this.pool.toString("utf8", this.offsets[index]!, this.offsets[index + 1]!);
+    return utf8(this.pool, this.offsets[index]!, this.offsets[index + 1]!);
   }
 
   byteLength(index: number): number {

@@ -18,6 +18,24 @@ export function needsDecoding(buf: Buffer, start: number, end: number): boolean 
   return false;
 }
 
+type SliceBuffer = Buffer & {
+  utf8Slice?: (start: number, end: number) => string;
+  latin1Slice?: (start: number, end: number) => string;
+};
+const proto = Buffer.prototype as SliceBuffer;
+// Node's own per-encoding slicers skip toString's argument handling, which shows up at millions of cells.
+// Feature-detected: they are not documented API.
+const hasSlicers = typeof proto.utf8Slice === "function" && typeof proto.latin1Slice === "function";
+
+/** UTF-8 bytes to a string, taking the cheaper ASCII path when every byte is ASCII. */
+export function utf8(buf: Buffer, start: number, end: number): string {
+  if (!hasSlicers) return buf.toString("utf8", start, end);
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return (buf as SliceBuffer).utf8Slice!(start, end);
+  }
+  return (buf as SliceBuffer).latin1Slice!(start, end);
+}
+
 const NAMED_ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
 
 function codePointString(code: number): string {
@@ -54,7 +72,22 @@ export function unescapeOoxml(text: string): string {
 
 /** Cell text: line ends, then entities (so `&#13;` stays CR), then `_xHHHH_`. CDATA has no entities. */
 export function decodeCellText(buf: Buffer, start: number, end: number, cdata: boolean): string {
-  if (!needsDecoding(buf, start, end)) return buf.toString("utf8", start, end);
+  let plain = true;
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80) ascii = false;
+    else if (b === AMP || b === CR || (b === UNDERSCORE && buf[i + 1] === LOWER_X)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    if (!hasSlicers) return buf.toString("utf8", start, end);
+    return ascii
+      ? (buf as SliceBuffer).latin1Slice!(start, end)
+      : (buf as SliceBuffer).utf8Slice!(start, end);
+  }
   let text = normaliseLineEnds(buf.toString("utf8", start, end));
   if (!cdata) text = decodeEntities(text);
   return unescapeOoxml(text);
