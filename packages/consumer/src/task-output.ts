@@ -148,9 +148,16 @@ export function describeFailure(thrown: unknown): FailureReport {
   const render = (m: string) =>
     JSON.stringify(code === undefined ? { message: m } : { message: m, code: error });
   let cause = render(message);
-  while (cause.length > limit) {
-    message = truncate(message, Math.max(0, message.length - (cause.length - limit) - 1));
-    cause = render(message);
+  if (cause.length > limit) {
+    // The longest cut of the message whose JSON (escapes included) fits.
+    let lo = 0;
+    let hi = Math.min(message.length, limit);
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (render(truncate(message, mid)).length <= limit) lo = mid;
+      else hi = mid - 1;
+    }
+    cause = render(truncate(message, lo));
   }
   return { error, cause };
 }

@@ -1,0 +1,86 @@
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { type ChunkConsumerOptions, createChunkConsumer, InvalidOptionError } from "../src/index.ts";
+
+const base: ChunkConsumerOptions = {
+  queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/chunks",
+  sqs: new SQSClient({ region: "eu-west-1" }),
+  sfn: new SFNClient({ region: "eu-west-1" }),
+  handler: async () => ({ accepted: 0, rejected: [] }),
+};
+
+describe("createChunkConsumer options", () => {
+  it("accepts the required options alone and starts idle", () => {
+    const consumer = createChunkConsumer(base);
+    expect(consumer.status).toEqual({ running: false, inFlight: 0, processed: 0, failed: 0 });
+  });
+
+  it.each<[string, Partial<Record<keyof ChunkConsumerOptions, unknown>>, string]>([
+    ["queueUrl missing", { queueUrl: undefined }, "queueUrl must be an http(s) SQS queue URL, got undefined"],
+    ["queueUrl a name", { queueUrl: "chunks" }, 'queueUrl must be an http(s) SQS queue URL, got "chunks"'],
+    ["sqs missing", { sqs: undefined }, "sqs must be an SQSClient from @aws-sdk/client-sqs, got undefined"],
+    ["sfn not a client", { sfn: {} }, "sfn must be an SFNClient from @aws-sdk/client-sfn, got an object"],
+    [
+      "handler missing",
+      { handler: "x" },
+      'handler must be a function (chunk, ctx) => Promise<result>, got "x"',
+    ],
+    ["concurrency 0", { concurrency: 0 }, "concurrency must be an integer from 1 to 100, got 0"],
+    ["concurrency 1.5", { concurrency: 1.5 }, "concurrency must be an integer from 1 to 100, got 1.5"],
+    ["concurrency 101", { concurrency: 101 }, "concurrency must be an integer from 1 to 100, got 101"],
+    [
+      "waitTimeSeconds 21",
+      { waitTimeSeconds: 21 },
+      "waitTimeSeconds must be an integer from 0 to 20, got 21",
+    ],
+    [
+      "visibilityTimeoutSeconds 0",
+      { visibilityTimeoutSeconds: 0 },
+      "visibilityTimeoutSeconds must be an integer from 1 to 43200, got 0",
+    ],
+    [
+      "heartbeat not below visibility",
+      { heartbeatSeconds: 120 },
+      "heartbeatSeconds must be a number greater than 0 and less than visibilityTimeoutSeconds (120), got 120",
+    ],
+    [
+      "heartbeat 0",
+      { heartbeatSeconds: 0, visibilityTimeoutSeconds: 10 },
+      "heartbeatSeconds must be a number greater than 0 and less than visibilityTimeoutSeconds (10), got 0",
+    ],
+    ["retry.attempts 0", { retry: { attempts: 0 } }, "retry.attempts must be an integer from 1 to 20, got 0"],
+    [
+      "retry.baseMs negative",
+      { retry: { baseMs: -1 } },
+      "retry.baseMs must be an integer from 0 to 60000, got -1",
+    ],
+    [
+      "retry.maxMs under baseMs",
+      { retry: { baseMs: 500, maxMs: 100 } },
+      "retry.maxMs must be an integer from 500 to 300000, got 100",
+    ],
+    [
+      "logger without error",
+      { logger: { warn() {} } },
+      "logger must have warn and error methods (console will do), got an object",
+    ],
+  ])("rejects %s with a precise message", (_, override, message) => {
+    const attempt = () => createChunkConsumer({ ...base, ...override } as ChunkConsumerOptions);
+    expect(attempt).toThrow(InvalidOptionError);
+    expect(attempt).toThrow(message);
+    try {
+      attempt();
+    } catch (error) {
+      expect(error).toMatchObject({ code: "INVALID_OPTION", message });
+    }
+  });
+
+  it("rejects a bad stop timeout and resolves stop() at once when never started", async () => {
+    const consumer = createChunkConsumer(base);
+    await expect(consumer.stop({ timeoutMs: -1 })).rejects.toThrow(
+      "stop timeoutMs must be an integer of 0 or more, got -1",
+    );
+    await expect(consumer.stop()).resolves.toEqual({ timedOut: false, abandoned: 0 });
+  });
+});

@@ -1,0 +1,117 @@
+import { TASK_FAILURE_LIMITS, TaskResultSchema } from "@sluice/core/contract";
+import { describe, expect, it } from "vitest";
+import { buildSuccessOutput, describeFailure, TASK_OUTPUT_LIMIT_BYTES } from "../src/index.ts";
+import { truncate } from "../src/task-output.ts";
+
+const chunk = { uploadId: "u1", index: 7 };
+
+describe("buildSuccessOutput", () => {
+  it("builds a TaskResult the contract accepts", () => {
+    const { result, output, messagesShortenedTo } = buildSuccessOutput(
+      { accepted: 2, rejected: [{ row: 4, code: "BAD", message: "bad" }] },
+      chunk,
+      12.6,
+    );
+    expect(result).toEqual({
+      v: 1,
+      uploadId: "u1",
+      chunkIndex: 7,
+      accepted: 2,
+      rejected: [{ row: 4, code: "BAD", message: "bad" }],
+      durationMs: 13,
+    });
+    expect(TaskResultSchema.parse(JSON.parse(output))).toEqual(result);
+    expect(messagesShortenedTo).toBeUndefined();
+  });
+
+  it("cuts codes to 64 and messages to 1000 characters", () => {
+    const { result } = buildSuccessOutput(
+      { accepted: 0, rejected: [{ row: 2, code: "C".repeat(100), message: "m".repeat(2000) }] },
+      chunk,
+      0,
+    );
+    expect(result.rejected[0]?.code).toHaveLength(64);
+    expect(result.rejected[0]?.message).toHaveLength(1000);
+  });
+
+  it.each<[string, unknown]>([
+    ["undefined", undefined],
+    ["negative accepted", { accepted: -1, rejected: [] }],
+    ["rejected not an array", { accepted: 1, rejected: {} }],
+    ["row 0", { accepted: 1, rejected: [{ row: 0, code: "X", message: "" }] }],
+    ["empty code", { accepted: 1, rejected: [{ row: 1, code: "", message: "" }] }],
+  ])("throws HANDLER_RESULT_INVALID for %s", (_, answer) => {
+    expect(() => buildSuccessOutput(answer, chunk, 0)).toThrow(
+      expect.objectContaining({ code: "HANDLER_RESULT_INVALID" }),
+    );
+  });
+
+  it("keeps every rejected row under 256 KiB by cutting all messages to one common length", () => {
+    // 500 rows × 1000 three-byte characters ≈ 1.5 MB before the rule.
+    const rejected = Array.from({ length: 500 }, (_, i) => ({
+      row: i + 2,
+      code: "INVALID",
+      message: "가".repeat(1000),
+    }));
+    const { result, output, messagesShortenedTo } = buildSuccessOutput({ accepted: 0, rejected }, chunk, 1);
+    expect(Buffer.byteLength(output, "utf8")).toBeLessThanOrEqual(TASK_OUTPUT_LIMIT_BYTES);
+    expect(result.rejected).toHaveLength(500);
+    expect(result.rejected.map((r) => r.row)).toEqual(rejected.map((r) => r.row));
+    expect(messagesShortenedTo).toBeGreaterThan(100);
+    expect(messagesShortenedTo).toBeLessThan(1000);
+    // The longest that fits: one more character would not.
+    expect(new Set(result.rejected.map((r) => r.message.length))).toEqual(new Set([messagesShortenedTo]));
+    expect(TaskResultSchema.parse(JSON.parse(output))).toEqual(result);
+  });
+
+  it("fails with TASK_RESULT_TOO_LARGE when even empty messages do not fit, instead of dropping rows", () => {
+    const rejected = Array.from({ length: 4000 }, (_, i) => ({
+      row: i + 2,
+      code: "C".repeat(64),
+      message: "m",
+    }));
+    expect(() => buildSuccessOutput({ accepted: 0, rejected }, chunk, 1)).toThrow(
+      expect.objectContaining({ code: "TASK_RESULT_TOO_LARGE" }),
+    );
+  });
+});
+
+describe("describeFailure", () => {
+  it.each<[string, unknown, string]>([
+    ["a string code", Object.assign(new Error("locked"), { code: "DB_LOCKED" }), "DB_LOCKED"],
+    ["a named error", new TypeError("x is undefined"), "TypeError"],
+    ["a plain Error", new Error("plain"), "HANDLER_ERROR"],
+    ["a thrown string", "just text", "HANDLER_ERROR"],
+    ["a numeric code", Object.assign(new RangeError("r"), { code: 42 }), "RangeError"],
+  ])("uses %s", (_, thrown, error) => {
+    expect(describeFailure(thrown).error).toBe(error);
+  });
+
+  it("puts the message (and code) in a JSON cause", () => {
+    expect(describeFailure(Object.assign(new Error("locked"), { code: "DB_LOCKED" }))).toEqual({
+      error: "DB_LOCKED",
+      cause: JSON.stringify({ message: "locked", code: "DB_LOCKED" }),
+    });
+    expect(JSON.parse(describeFailure("just text").cause)).toEqual({ message: "just text" });
+  });
+
+  it("keeps error and cause within Step Functions' limits, the cause still valid JSON", () => {
+    const thrown = Object.assign(new Error('"quoted" '.repeat(10_000)), { code: "E".repeat(300) });
+    const { error, cause } = describeFailure(thrown);
+    expect(error.length).toBeLessThanOrEqual(TASK_FAILURE_LIMITS.errorLength);
+    expect(cause.length).toBeLessThanOrEqual(TASK_FAILURE_LIMITS.causeLength);
+    expect(cause.length).toBeGreaterThan(TASK_FAILURE_LIMITS.causeLength - 50);
+    expect(JSON.parse(cause).message.endsWith("…")).toBe(true);
+  });
+});
+
+describe("truncate", () => {
+  it("never splits a surrogate pair", () => {
+    const text = `ab${"😀".repeat(5)}`;
+    for (let max = 0; max < text.length; max++) {
+      const cut = truncate(text, max);
+      expect(cut.length).toBeLessThanOrEqual(max);
+      expect(cut).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    }
+  });
+});
