@@ -1,5 +1,5 @@
 import { DATE, type DateKind, ELAPSED, NOT_DATE, TIME } from "./excel-dates.ts";
-import { attr, visitElements } from "./workbook-parts.ts";
+import { attr, MAX_LIST_ENTRIES, tooMany, visitElements } from "./workbook-parts.ts";
 import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
 
 /** Built-in number formats that show dates or times (ECMA-376 18.8.30, plus the CJK/locale ids 27-36, 50-58). */
@@ -65,6 +65,7 @@ export async function readStyles(
   const xfFormats: number[] = [];
   await visitElements(zip, info, budget, (name, tok, parents) => {
     const parent = parents[parents.length - 1];
+    if (custom.size + xfFormats.length >= MAX_LIST_ENTRIES) throw tooMany(info.name, "formats");
     if (name === "numFmt" && parent === "numFmts") {
       const id = Number(attr(tok, "numFmtId"));
       const code = attr(tok, "formatCode");

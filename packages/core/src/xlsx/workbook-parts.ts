@@ -51,6 +51,18 @@ export async function visitElements(
   await scanPart(zip, info, budget, tokenizer);
 }
 
+/**
+ * Most entries a package list may hold (sheets, relationships, cell formats). Excel's own limits are far
+ * lower (64,000 cell formats); the cap stops a small, highly compressed part from filling memory with objects.
+ */
+export const MAX_LIST_ENTRIES = 100_000;
+
+export function tooMany(part: string, what: string): WorkbookCorruptError {
+  return new WorkbookCorruptError(`The workbook part ${part} lists more than ${MAX_LIST_ENTRIES} ${what}`, {
+    details: { part },
+  });
+}
+
 export function attr(tok: XmlTokenizer, name: string): string | undefined {
   const i = tok.findAttr(name);
   if (i < 0) return undefined;
@@ -108,6 +120,7 @@ export async function readRelationships(
     const target = attr(tok, "Target");
     const type = attr(tok, "Type") ?? "";
     if (target === undefined || attr(tok, "TargetMode") === "External") return;
+    if (rels.length >= MAX_LIST_ENTRIES) throw tooMany(info.name, "relationships");
     rels.push({
       id: attr(tok, "Id") ?? "",
       type: type.slice(type.lastIndexOf("/") + 1),
@@ -189,6 +202,7 @@ export async function readWorkbookPackage(zip: ZipArchive, budget: InflateBudget
   let date1904 = false;
   await visitElements(zip, workbookInfo, budget, (name, tok, parents) => {
     if (name === "sheet" && parents[parents.length - 1] === "sheets") {
+      if (declared.length >= MAX_LIST_ENTRIES) throw tooMany(workbookPart, "sheets");
       declared.push({
         name: attr(tok, "name") ?? "",
         state: attr(tok, "state") ?? "visible",

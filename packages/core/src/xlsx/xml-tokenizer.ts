@@ -136,13 +136,6 @@ export class XmlTokenizer {
     return -1;
   }
 
-  /** Raw (undecoded) attribute value as latin1/utf8 string, or undefined. */
-  attrRaw(name: string): string | undefined {
-    const i = this.findAttr(name);
-    if (i < 0) return undefined;
-    return this.buf.toString("utf8", this.attrs[i * 4 + 2]!, this.attrs[i * 4 + 3]!);
-  }
-
   /** Local name of the current tag as a string (slow path for small parts). */
   localName(): string {
     return this.buf.toString("latin1", this.nameStart, this.nameEnd);

@@ -130,10 +130,6 @@ export class ZipArchive {
     return new ZipArchive(source, zip, entries, limits);
   }
 
-  get names(): string[] {
-    return [...this.byName.values()].map((info) => info.name);
-  }
-
   get(name: string): ZipEntryInfo | undefined {
     return this.byName.get(name.toLowerCase());
   }

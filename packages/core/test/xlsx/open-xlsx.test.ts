@@ -501,6 +501,16 @@ describe("security and limits", () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
   });
 
+  it("a package list with implausibly many entries is WORKBOOK_CORRUPT, not an out-of-memory", async () => {
+    const many = Array.from({ length: 100_001 }, (_, i) => `<xf numFmtId="${i % 50}"/>`).join("");
+    const bytes = oneSheet(ROWS, {
+      styles: `<styleSheet xmlns="${MAIN_NS}"><cellXfs>${many}</cellXfs></styleSheet>`,
+    });
+    const error = (await open(bytes).catch((e: unknown) => e)) as SluiceError;
+    expect(error.code).toBe("WORKBOOK_CORRUPT");
+    expect(error.message).toMatch(/more than 100000 formats/);
+  });
+
   it("TOO_MANY_COLUMNS when a value sits past maxColumns (styled empty cells there are fine)", async () => {
     const ok = `<row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="0"/></row>`;
     expect(await readCells(oneSheet(ok), { limits: { maxColumns: 10 } })).toEqual([[1]]);
