@@ -1,3 +1,4 @@
+export type { ChunkEnvelope, RejectedRow, TaskResult } from "@sluice/core/contract";
 export {
   ChunkConsumer,
   type ConsumerStatus,
