@@ -110,6 +110,13 @@ export class ZipArchive {
         );
       });
     } catch (error) {
+      if (error instanceof SluiceError) throw error;
+      if (await isOle2(source)) {
+        throw new WorkbookCorruptError(
+          `${source.name} is an OLE2 compound file, not an xlsx zip: a legacy .xls or a password-protected workbook`,
+          { cause: error, details: { container: "ole2" } },
+        );
+      }
       throw zipError(error, source);
     }
     const entries: ZipEntryInfo[] = [];
@@ -225,6 +232,17 @@ export class ZipArchive {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+const OLE2_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
+
+/** Encrypted OOXML and legacy .xls are OLE2 containers; format detection names them, this only explains. */
+async function isOle2(source: ByteSource): Promise<boolean> {
+  try {
+    return (await source.read(0, 8)).equals(OLE2_MAGIC);
+  } catch {
+    return false;
+  }
 }
 
 function zipError(error: unknown, source: ByteSource): SluiceError {

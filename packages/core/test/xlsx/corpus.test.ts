@@ -42,7 +42,9 @@ type Check = (file: string) => Promise<void>;
 
 /** Encrypted OOXML is an OLE2 container, not a zip: format detection reports it; to this reader it is no zip. */
 const notAZip: Check = async (file) => {
-  expect(await errorCode(() => read(file))).toBe("WORKBOOK_CORRUPT");
+  const error = (await read(file).catch((e: unknown) => e)) as { code: string; message: string };
+  expect(error.code).toBe("WORKBOOK_CORRUPT");
+  expect(error.message).toMatch(/OLE2.*password-protected/);
 };
 
 const CASES: Record<string, Check> = {
