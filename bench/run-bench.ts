@@ -344,9 +344,8 @@ function mainTable(results: CaseResult[]): string {
     const rss = rssMB(r);
     const ratio = ratioVsBaseline(results, r);
     const secs = r.wallMs / 1000;
-    // A failed run's RSS is what was polled before it died: a lower bound.
-    const rssText =
-      rss === null ? "—" : `${r.status === "ok" ? "" : "≥ "}${fmtInt(rss)}${r.rssExact ? "" : "*"}`;
+    // A figure polled from a child that died is only what was seen before it died: a lower bound.
+    const rssText = rss === null ? "—" : `${r.rssExact ? "" : "≥ "}${fmtInt(rss)}${r.rssExact ? "" : "*"}`;
     const rowsNote = r.status === "ok" && r.rows !== r.size ? ` (counted ${fmtInt(r.rows ?? 0)})` : "";
     const result =
       r.status === "ok"
@@ -461,7 +460,8 @@ async function main(): Promise<void> {
       `${opts.runs > 1 ? ` (median of ${opts.runs})` : ""}, each its own child process with ${HEAP_CAP}, one at a time. ` +
       "rows/s and MB/s are over the whole process wall time (startup included); MB/s is source-file MB per second. " +
       `Baseline for "vs baseline": exceljs streaming (xlsx), papaparse streaming (csv). Peak RSS is getrusage's ` +
-      "maxrss at exit; * marks a figure polled from /proc VmHWM every 25 ms instead (the child died), ≥ a lower bound. " +
+      "maxrss at exit; ≥ …* marks a figure polled from /proc VmHWM every 25 ms instead (the child died before " +
+      "its exit hook ran): a lower bound. " +
       "tmp MB is the peak size of the child's TMPDIR.",
     "",
   ];
