@@ -1,12 +1,16 @@
 /**
  * Writes examples/orders.xlsx: a realistic ~20k-row orders sheet (Korean names and addresses, phone numbers
- * stored as text, dates, a formula with its cached result, booleans), deterministic so it can be regenerated.
+ * stored as text, dates, a formula with its cached result, booleans), deterministic so it can be regenerated;
+ * and examples/orders-with-errors.xlsx, 2,000 rows of the same with invalid rows (rejected by the demo admin
+ * server) and a repeated order id (which makes it fail a chunk), to show the failure branch.
  * Run: npx tsx scripts/make-example-workbook.ts
  */
 import ExcelJS from "exceljs";
 
-const ROWS = 20_000;
-const OUT = new URL("../examples/orders.xlsx", import.meta.url).pathname;
+const variant = process.argv[2] === "errors" ? "errors" : "clean";
+const ROWS = variant === "errors" ? 2_000 : 20_000;
+const OUT = new URL(variant === "errors" ? "../examples/orders-with-errors.xlsx" : "../examples/orders.xlsx", import.meta.url)
+  .pathname;
 
 // mulberry32: a small seeded PRNG, so the file is the same on every run.
 function prng(seed: number) {
@@ -18,7 +22,7 @@ function prng(seed: number) {
   };
 }
 
-const random = prng(20261124);
+const random = prng(variant === "errors" ? 20261125 : 20261124);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const surnames = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"];
 const givenNames = ["민준", "서연", "도윤", "하은", "시우", "지우", "예준", "수아", "주원", "지민"];
@@ -67,15 +71,21 @@ for (let i = 1; i <= ROWS; i++) {
   const quantity = 1 + Math.floor(random() * 5);
   const orderedAt = new Date(start + Math.floor(random() * 30 * 86_400) * 1000);
   const excelRow = i + 1;
+  // The errors variant: every 97th row invalid (no phone, or a zero quantity), and row 1,501 repeats an order id.
+  const invalid = variant === "errors" && i % 97 === 0;
+  const orderNumber = variant === "errors" && i === 1500 ? 1200 : i;
   sheet
     .addRow({
-      orderId: `ORD-2026-${String(i).padStart(6, "0")}`,
+      orderId: `ORD-2026-${String(orderNumber).padStart(6, "0")}`,
       orderedAt,
       customer: pick(surnames) + pick(givenNames),
-      phone: `010-${String(1000 + Math.floor(random() * 9000))}-${String(1000 + Math.floor(random() * 9000))}`,
+      phone:
+        invalid && i % 2 === 0
+          ? null
+          : `010-${String(1000 + Math.floor(random() * 9000))}-${String(1000 + Math.floor(random() * 9000))}`,
       address: `${pick(districts)} ${1 + Math.floor(random() * 300)}`,
       item: items[itemIndex],
-      quantity,
+      quantity: invalid && i % 2 === 1 ? 0 : quantity,
       unitPrice: prices[itemIndex],
       total: { formula: `G${excelRow}*H${excelRow}`, result: quantity * prices[itemIndex]! },
       paid: random() < 0.9,

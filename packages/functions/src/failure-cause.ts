@@ -34,9 +34,15 @@ export function parseCause(cause: string | null | undefined): ParsedCause {
   const chunkIndex = object.chunkIndex;
   if (typeof chunkIndex === "number" && Number.isInteger(chunkIndex) && chunkIndex >= 0) {
     result.chunkIndex = chunkIndex;
-    const inner = typeof object.cause === "string" ? parseCause(object.cause) : undefined;
-    result.message = inner?.message || (typeof object.error === "string" ? object.error : "") || raw;
+    // The workflow's failed chunk: { chunkIndex, firstRow, lastRow, failure: { Error, Cause } }.
+    const failure = object.failure as { Error?: unknown; Cause?: unknown } | undefined;
+    const innerCause = typeof object.cause === "string" ? object.cause : failure?.Cause;
+    const inner = typeof innerCause === "string" ? parseCause(innerCause) : undefined;
+    const errorName = typeof failure?.Error === "string" ? failure.Error : undefined;
+    result.message =
+      inner?.message || (typeof object.error === "string" ? object.error : "") || errorName || raw;
     if (inner?.errorType) result.errorType = inner.errorType;
+    else if (errorName) result.errorType = errorName;
   } else if (typeof object.errorMessage === "string") {
     result.message = object.errorMessage;
     if (typeof object.errorType === "string") result.errorType = object.errorType;

@@ -25,6 +25,29 @@ describe("parseCause", () => {
       }),
       { chunkIndex: 0, message: "Task timed out", errorType: "Timeout" },
     ],
+    [
+      "the workflow's failed chunk, whose cause is the admin server's",
+      JSON.stringify({
+        chunkIndex: 2,
+        firstRow: 1002,
+        lastRow: 1501,
+        failure: {
+          Error: "DUPLICATE_ORDER",
+          Cause: JSON.stringify({ message: "Order 7 exists", code: "DUPLICATE_ORDER" }),
+        },
+      }),
+      { chunkIndex: 2, message: "Order 7 exists", errorType: "DUPLICATE_ORDER" },
+    ],
+    [
+      "the workflow's failed chunk after a heartbeat timeout (no Cause)",
+      JSON.stringify({
+        chunkIndex: 5,
+        firstRow: 2,
+        lastRow: 9,
+        failure: { Error: "States.HeartbeatTimeout" },
+      }),
+      { chunkIndex: 5, message: "States.HeartbeatTimeout", errorType: "States.HeartbeatTimeout" },
+    ],
     ["plain text", "States.Timeout after 3600 seconds", { message: "States.Timeout after 3600 seconds" }],
     ["broken JSON", '{"errorMessage": "cut', { message: '{"errorMessage": "cut' }],
     ["JSON without a message", '{"foo":1}', { message: '{"foo":1}' }],

@@ -1,11 +1,16 @@
 import { isSluiceError } from "@sluice/core";
+import "./quiet-warnings.ts";
 import { CONVERT_USAGE, runConvert } from "./commands/convert-command.ts";
+import { DEMO_USAGE, runDemo } from "./commands/demo-command.ts";
 import { ConvertProgressLine } from "./convert-progress-line.ts";
 
 const USAGE = `usage: sluice <command> [options]
 
 commands:
+  demo [file]      run a whole upload on this machine (local S3/SQS, the workflow's own state machine)
   convert <file>   convert an xlsx or csv workbook into chunks.jsonl and manifest.json
+
+${DEMO_USAGE}
 
 ${CONVERT_USAGE}`;
 
@@ -23,6 +28,11 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         line?.clear();
       }
+    }
+    case "demo": {
+      const summary = await runDemo(rest, (line) => process.stdout.write(`${line}\n`));
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return 0;
     }
     case undefined:
     case "help":

@@ -1,6 +1,8 @@
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { CONTRACT_VERSION, type DeadLetterRecord } from "@sluice/core";
 import type { DeadLetterQueue } from "../adapters/dead-letter-queue.ts";
+import { firstFailedChild } from "../adapters/map-run-failures.ts";
 import { buildFailureAlert } from "../alerts/failure-alert.ts";
 import { createWebhookUrlResolver, SlackNotifier, type SlackOutcome } from "../alerts/slack-notifier.ts";
 import { type NotifyFailureInput, NotifyFailureInputSchema, parseInput } from "../execution-input.ts";
@@ -9,6 +11,8 @@ import { type Logger, logUpload } from "../logger.ts";
 
 export interface NotifyFailureDeps {
   deadLetterQueue: DeadLetterQueue;
+  /** Reads the Map Run's results to name the chunk behind a Map failure; without it the record says less. */
+  s3?: S3Client | undefined;
   stage: string;
   region: string;
   slackWebhookUrl?: string | undefined;
@@ -43,6 +47,28 @@ export function deadLetterRecordFor(input: NotifyFailureInput, failedAt: Date): 
   };
 }
 
+const MAP_FAILED = "States.ExceedToleratedFailureThreshold";
+
+/**
+ * A Map failure's own error names no chunk; the Map Run's results do. Replaces the error with the failed
+ * chunk's (code and cause with its chunk index), keeping the input as it was when nothing can be found.
+ */
+async function withFailedChunk(
+  input: NotifyFailureInput,
+  deps: NotifyFailureDeps,
+): Promise<NotifyFailureInput> {
+  const processed = input.convert?.processed;
+  if (input.error?.Error !== MAP_FAILED || !deps.s3 || !processed?.bucket || !processed.prefix) return input;
+  try {
+    const child = await firstFailedChild(deps.s3, processed.bucket, processed.prefix);
+    if (!child) return input;
+    return { ...input, error: { Error: child.error, Cause: child.cause } };
+  } catch (error) {
+    deps.logger.warn("Could not read the Map Run's failed results", { error: (error as Error).message });
+    return input;
+  }
+}
+
 /** DLQ record first (a failure to send throws, so Step Functions retries), then the Slack alert if configured. */
 export function createHandler(deps: NotifyFailureDeps) {
   const now = deps.now ?? (() => new Date());
@@ -53,8 +79,9 @@ export function createHandler(deps: NotifyFailureDeps) {
     logger: deps.logger,
   });
   return async (event: unknown): Promise<NotifyFailureOutput> => {
-    const input = parseInput(NotifyFailureInputSchema, event, "notify-failure");
+    let input = parseInput(NotifyFailureInputSchema, event, "notify-failure");
     logUpload(deps.logger, input.uploadId);
+    input = await withFailedChunk(input, deps);
     const record = deadLetterRecordFor(input, now());
     const messageId = await deps.deadLetterQueue.send(record);
     deps.logger.error("Upload failed; dead-letter record sent", { messageId, error: record.error });

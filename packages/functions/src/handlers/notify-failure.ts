@@ -1,3 +1,4 @@
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { DeadLetterQueue } from "../adapters/dead-letter-queue.ts";
@@ -12,6 +13,7 @@ const config = loadNotifyFailureConfig();
 /** Lambda entry: the state at a Catch => a dead-letter record, then a Slack alert if a webhook is set. */
 export const handler = createHandler({
   deadLetterQueue: new DeadLetterQueue({ client: new SQSClient({}), queueUrl: config.deadLetterQueueUrl }),
+  s3: new S3Client({}),
   stage: config.stage,
   region: config.region,
   slackWebhookUrl: config.slackWebhookUrl,

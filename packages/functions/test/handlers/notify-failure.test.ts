@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { DeadLetterRecordSchema } from "@sluice/core";
@@ -16,6 +18,8 @@ import {
 import { LoopbackSlack } from "../slack-server.ts";
 
 const sqs = mockClient(SQSClient);
+const s3 = mockClient(S3Client);
+const jsonBody = (value: unknown) => Readable.from([Buffer.from(JSON.stringify(value))]);
 // client-ssm 3.699 is typed against older @smithy types than aws-sdk-client-mock 4.1 expects; the runtime is
 // the same, so the stub is typed by hand here.
 interface GetParameterStub {
@@ -86,6 +90,67 @@ describe("notify-failure handler", () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: "m-1" });
     slack.received.length = 0;
     slack.status = 200;
+  });
+
+  it("names the failed chunk and its real error when the Map failed, from the Map Run's results", async () => {
+    s3.reset();
+    const prefix = "processed/orders-0123456789ab/";
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [
+        { Key: `${prefix}manifest.json` },
+        { Key: `${prefix}chunks.jsonl` },
+        { Key: `${prefix}run-1/manifest.json` },
+      ],
+    });
+    s3.on(GetObjectCommand, { Key: `${prefix}run-1/manifest.json` }).resolves({
+      Body: jsonBody({
+        ResultFiles: {
+          FAILED: [{ Key: `${prefix}run-1/FAILED_0.json`, Size: 1 }],
+          SUCCEEDED: [],
+          PENDING: [],
+        },
+      }),
+    } as never);
+    const cause = JSON.stringify({
+      chunkIndex: 2,
+      firstRow: 1002,
+      lastRow: 1501,
+      failure: {
+        Error: "DUPLICATE_ORDER",
+        Cause: JSON.stringify({ message: "Order ORD-1 exists", code: "DUPLICATE_ORDER" }),
+      },
+    });
+    s3.on(GetObjectCommand, { Key: `${prefix}run-1/FAILED_0.json` }).resolves({
+      Body: jsonBody([
+        { Status: "ABORTED", Error: "States.Aborted" },
+        { Status: "FAILED", Error: "DUPLICATE_ORDER", Cause: cause },
+      ]),
+    } as never);
+    await handler({ s3: new S3Client({ region: "eu-west-1" }) })(
+      failureState({
+        convert: convertOutput(),
+        error: {
+          Error: "States.ExceedToleratedFailureThreshold",
+          Cause: "The specified tolerated failure threshold was exceeded",
+        },
+      }),
+    );
+    expect(sentRecord()).toMatchObject({
+      chunkIndex: 2,
+      error: { code: "DUPLICATE_ORDER", cause: "Order ORD-1 exists" },
+    });
+  });
+
+  it("keeps the Map's own error when its results cannot be read", async () => {
+    s3.reset();
+    s3.on(ListObjectsV2Command).rejects(new Error("AccessDenied"));
+    await handler({ s3: new S3Client({ region: "eu-west-1" }) })(
+      failureState({
+        convert: convertOutput(),
+        error: { Error: "States.ExceedToleratedFailureThreshold", Cause: "exceeded" },
+      }),
+    );
+    expect(sentRecord().error).toEqual({ code: "States.ExceedToleratedFailureThreshold", cause: "exceeded" });
   });
 
   it("takes the execution ARN the workflow records in $.execution", async () => {

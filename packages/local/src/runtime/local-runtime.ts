@@ -111,6 +111,7 @@ export class LocalRuntime extends EventEmitter {
     const deadLetterQueue = new DeadLetterQueue({ client: sqs, queueUrl: emulator.queueUrls.deadLetters });
     const notify = createNotifyFailureHandler({
       deadLetterQueue,
+      s3,
       stage: "local",
       region: PLACEHOLDER.region,
       slackWebhookUrl: options.slackWebhookUrl,

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { StateMachine } from "aws-local-stepfunctions";
 import { type DistributedMapState, runMapRun } from "./map-run.ts";
+import { evaluatePayload, usesJsonToString } from "./payload-template.ts";
 import { StatesError } from "./task-tokens.ts";
 
 type StateDefinition = Record<string, unknown> & { Type: string };
@@ -50,6 +51,32 @@ export interface LocalWorkflowOptions {
 }
 
 const LOCAL_MAP_RUN_RESOURCE = "arn:aws:lambda:us-east-1:000000000000:function:sluice-local-map-run";
+const LOCAL_PASS_RESOURCE = "arn:aws:lambda:us-east-1:000000000000:function:sluice-local-pass";
+
+/**
+ * aws-local-stepfunctions' States.JsonToString does not escape quotes inside nested strings (its output is not
+ * JSON), so a Pass state that uses it runs as a Task of the same name whose handler evaluates the very same
+ * Parameters correctly. Returns the rewritten states and the handlers for them.
+ */
+function withLocalJsonToString(states: Record<string, StateDefinition>) {
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const rewritten: Record<string, StateDefinition> = {};
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type !== "Pass" || !usesJsonToString(state.Parameters)) {
+      rewritten[name] = state;
+      continue;
+    }
+    const kept = ["InputPath", "ResultPath", "OutputPath", "Next", "End", "Comment"];
+    rewritten[name] = {
+      Type: "Task",
+      Resource: LOCAL_PASS_RESOURCE,
+      ...Object.fromEntries(kept.filter((k) => k in state).map((k) => [k, state[k]])),
+    };
+    const parameters = state.Parameters;
+    handlers[name] = async (input) => evaluatePayload(parameters, input, {});
+  }
+  return { states: rewritten, handlers };
+}
 const WAIT_FOR_TOKEN = /^arn:aws:states:::sqs:sendMessage\.waitForTaskToken$/;
 
 function isDistributedMap(state: StateDefinition): boolean {
@@ -116,12 +143,15 @@ export class LocalWorkflow extends EventEmitter {
   private readonly maps: Record<string, DistributedMapState>;
   private readonly executions = new Map<string, ExecutionRecord>();
   private mapRuns = 0;
+  private readonly passHandlers: Record<string, (input: unknown) => Promise<unknown>>;
 
   constructor(private readonly options: LocalWorkflowOptions) {
     super();
     const prepared = withLocalMapRuns(options.asl);
     this.maps = prepared.maps;
-    this.machine = new StateMachine(prepared.asl as never, {
+    const local = withLocalJsonToString(prepared.asl.States);
+    this.passHandlers = local.handlers;
+    this.machine = new StateMachine({ ...prepared.asl, States: local.states } as never, {
       validationOptions: { checkPaths: true, checkArn: true },
     });
   }
@@ -194,7 +224,7 @@ export class LocalWorkflow extends EventEmitter {
   }
 
   private handlers(executionArn: string, signal: AbortSignal) {
-    const handlers: Record<string, (input: never) => Promise<never>> = {};
+    const handlers = { ...this.passHandlers } as unknown as Record<string, (input: never) => Promise<never>>;
     for (const [name, state] of Object.entries(this.options.asl.States)) {
       const fn = functionName(state.Resource);
       if (state.Type === "Task" && fn) {
@@ -228,6 +258,10 @@ export class LocalWorkflow extends EventEmitter {
   }
 
   private readonly children = new WeakMap<DistributedMapState, StateMachine>();
+  private readonly childPassHandlers = new WeakMap<
+    DistributedMapState,
+    Record<string, (input: unknown) => Promise<unknown>>
+  >();
 
   private startChild(
     map: DistributedMapState,
@@ -239,15 +273,20 @@ export class LocalWorkflow extends EventEmitter {
     let machine = this.children.get(map);
     if (!machine) {
       const { ProcessorConfig: _config, ...definition } = map.ItemProcessor as Record<string, unknown>;
-      machine = new StateMachine(definition as never, {
+      const local = withLocalJsonToString(definition.States as Record<string, StateDefinition>);
+      machine = new StateMachine({ ...definition, States: local.states } as never, {
         validationOptions: { checkPaths: true, checkArn: true },
       });
       this.children.set(map, machine);
+      this.childPassHandlers.set(map, local.handlers);
     }
     const controller = new AbortController();
     const abortChild = () => controller.abort();
     parentSignal.addEventListener("abort", abortChild, { once: true });
-    const handlers: Record<string, (input: never) => Promise<never>> = {};
+    const handlers = { ...this.childPassHandlers.get(map) } as unknown as Record<
+      string,
+      (input: never) => Promise<never>
+    >;
     for (const [stateName, state] of Object.entries(
       map.ItemProcessor.States as Record<string, StateDefinition>,
     )) {

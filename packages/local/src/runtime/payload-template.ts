@@ -14,10 +14,22 @@ export function readPath(path: string, input: unknown, context: unknown): unknow
   return value;
 }
 
+const JSON_TO_STRING = /^States\.JsonToString\((\$[^()]*)\)$/;
+
+/** True for a template value this evaluator computes that aws-local-stepfunctions gets wrong. */
+export function usesJsonToString(template: unknown): boolean {
+  if (template === null || typeof template !== "object") return false;
+  return Object.entries(template).some(
+    ([key, value]) =>
+      (key.endsWith(".$") && typeof value === "string" && JSON_TO_STRING.test(value)) ||
+      usesJsonToString(value),
+  );
+}
+
 /**
  * Evaluates a payload template (Parameters, ItemSelector, ItemReader/ResultWriter Parameters): keys ending in
- * `.$` take the value at their path. Only reference paths are needed by the workflow's Map; an intrinsic
- * function here is reported instead of being half-supported.
+ * `.$` take the value at their path, or `States.JsonToString(<path>)`. Other intrinsic functions are reported
+ * instead of being half-supported.
  */
 export function evaluatePayload(template: unknown, input: unknown, context: unknown): unknown {
   if (Array.isArray(template)) return template.map((t) => evaluatePayload(t, input, context));
@@ -25,6 +37,11 @@ export function evaluatePayload(template: unknown, input: unknown, context: unkn
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(template)) {
     if (key.endsWith(".$")) {
+      const jsonToString = typeof value === "string" ? JSON_TO_STRING.exec(value) : null;
+      if (jsonToString) {
+        out[key.slice(0, -2)] = JSON.stringify(readPath(jsonToString[1]!, input, context));
+        continue;
+      }
       if (typeof value !== "string" || !value.startsWith("$")) {
         throw new StatesError(
           "States.Runtime",

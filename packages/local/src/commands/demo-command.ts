@@ -1,0 +1,189 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { createChunkConsumer } from "@sluice/consumer";
+import { DeadLetterRecordSchema, InvalidOptionError } from "@sluice/core";
+import { createDemoAdminHandler, createDemoAdminStore } from "../demo-admin-handler.ts";
+import { LocalRuntime, type RuntimeEvent } from "../runtime/local-runtime.ts";
+import { ProgressBar, UploadProgress } from "../upload-progress.ts";
+
+export const DEMO_USAGE = `usage: sluice demo [file] [--fail] [--concurrency N] [--chunk-rows N] [--chunk-bytes N] [--slack-webhook URL] [--out DIR]
+
+Runs a whole upload on this machine: the workbook lands in a local S3 bucket, the real start handler starts the
+workflow's own state machine, chunks go through a local SQS queue to a demo admin server, and the summary (or the
+dead-letter record and Slack alert) comes back. No AWS account needed.
+  file            default: examples/orders.xlsx (20,000 orders)
+  --fail          use examples/orders-with-errors.xlsx: rejected rows, then a chunk the admin server refuses
+  --slack-webhook post alerts there (default: $SLACK_WEBHOOK_URL; unset: the Block Kit JSON is saved under --out)`;
+
+const EXAMPLES = fileURLToPath(new URL("../../../../examples/", import.meta.url));
+
+export interface DemoSummary {
+  uploadId: string;
+  status: string;
+  rows: number;
+  accepted: number;
+  rejected: number;
+  chunks: number;
+  seconds: number;
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new InvalidOptionError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/** `sluice demo`: one upload through the local runtime, told as it happens. Lines for people go to `say`. */
+export async function runDemo(argv: string[], say: (line: string) => void): Promise<DemoSummary> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        fail: { type: "boolean" },
+        concurrency: { type: "string" },
+        "chunk-rows": { type: "string" },
+        "chunk-bytes": { type: "string" },
+        "slack-webhook": { type: "string" },
+        out: { type: "string" },
+      },
+    }));
+  } catch (error) {
+    throw new InvalidOptionError(`${(error as Error).message}\n${DEMO_USAGE}`);
+  }
+  if (positionals.length > 1) throw new InvalidOptionError(`expected at most one file\n${DEMO_USAGE}`);
+  const file = positionals[0] ?? `${EXAMPLES}${values.fail ? "orders-with-errors.xlsx" : "orders.xlsx"}`;
+  const concurrency = positiveInt("concurrency", values.concurrency as string | undefined) ?? 4;
+  const chunkRows = positiveInt("chunk-rows", values["chunk-rows"] as string | undefined);
+  const chunkBytes = positiveInt("chunk-bytes", values["chunk-bytes"] as string | undefined);
+  const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+    throw new InvalidOptionError(
+      `cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message}`,
+    );
+  });
+  const slackWebhookUrl = (values["slack-webhook"] as string | undefined) ?? process.env.SLACK_WEBHOOK_URL;
+
+  const started = performance.now();
+  const runtime = await LocalRuntime.start({
+    config: {
+      maxConcurrency: concurrency,
+      ...(chunkRows ? { chunkRows } : {}),
+      ...(chunkBytes ? { chunkBytes } : {}),
+    },
+    ...(slackWebhookUrl ? { slackWebhookUrl } : {}),
+    outDir: (values.out as string | undefined) ?? "out",
+    retryIntervalMs: 500,
+  });
+  const progress = new UploadProgress();
+  const bar = process.stderr.isTTY ? new ProgressBar() : undefined;
+  let alertPath: string | undefined;
+  runtime.on("progress", (event: RuntimeEvent) => {
+    progress.apply(event);
+    if (event.type === "converted") {
+      say(
+        `converted: ${event.totalRows.toLocaleString("en")} rows in ${event.totalChunks} chunks (known before delivery starts)`,
+      );
+    }
+    if (event.type === "alert_saved") alertPath = event.path;
+  });
+  const ticker = bar ? setInterval(() => bar.update(progress.snapshot()), 200) : undefined;
+
+  const sqs = new SQSClient(runtime.emulator.clientConfig);
+  const consumer = createChunkConsumer({
+    queueUrl: runtime.queueUrls.chunks,
+    sqs,
+    sfn: runtime.sfnClient(),
+    concurrency,
+    waitTimeSeconds: 1,
+    heartbeatSeconds: 10,
+    visibilityTimeoutSeconds: 60,
+    handler: createDemoAdminHandler(createDemoAdminStore()),
+  });
+  try {
+    consumer.start();
+    say(`uploading ${basename(file)} to s3://${runtime.bucket}/uploads/ (local emulator)`);
+    const upload = await runtime.upload(bytes, basename(file));
+    say(`execution ${upload.uploadId} started (Map concurrency ${runtime.config.maxConcurrency})`);
+    const record = await runtime.waitForExecution(upload.executionArn);
+    if (ticker) clearInterval(ticker);
+    bar?.update(progress.snapshot());
+    bar?.stop();
+    await consumer.stop({ timeoutMs: 5_000 });
+
+    const snapshot = progress.snapshot();
+    const seconds = Math.round((performance.now() - started) / 100) / 10;
+    say(`execution ${record.status}: ${record.executionArn}`);
+    say(`peak chunks in flight: ${progress.peakInFlight} (MaxConcurrency ${runtime.config.maxConcurrency})`);
+    if (record.status === "SUCCEEDED") {
+      const summary = record.output as {
+        rows: number;
+        accepted: number;
+        rejected: number;
+        chunks: number;
+        summaryKey: string;
+      };
+      say(
+        `summary: ${summary.rows.toLocaleString("en")} rows, ${summary.chunks} chunks, ${summary.accepted.toLocaleString("en")} accepted, ${summary.rejected} rejected (s3://${runtime.bucket}/${summary.summaryKey})`,
+      );
+      return {
+        uploadId: upload.uploadId,
+        status: record.status,
+        rows: summary.rows,
+        accepted: summary.accepted,
+        rejected: summary.rejected,
+        chunks: summary.chunks,
+        seconds,
+      };
+    }
+    say(`error ${record.error}: ${record.cause}`);
+    const deadLetter = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: runtime.queueUrls.deadLetters,
+        MaxNumberOfMessages: 1,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    for (const message of deadLetter.Messages ?? []) {
+      const parsed = DeadLetterRecordSchema.safeParse(JSON.parse(message.Body ?? "null"));
+      if (parsed.success) {
+        say(`dead-letter record: ${JSON.stringify(parsed.data)}`);
+        await sqs.send(
+          new DeleteMessageCommand({
+            QueueUrl: runtime.queueUrls.deadLetters,
+            ReceiptHandle: message.ReceiptHandle,
+          }),
+        );
+      }
+    }
+    say(
+      alertPath
+        ? `Slack alert (no webhook set): saved to ${alertPath}`
+        : "Slack alert: posted to the webhook",
+    );
+    say(
+      `the original upload stays at s3://${runtime.bucket}/uploads/${basename(file)}: nothing to upload again`,
+    );
+    return {
+      uploadId: upload.uploadId,
+      status: record.status,
+      rows: snapshot.totalRows,
+      accepted: snapshot.accepted,
+      rejected: snapshot.rejected,
+      chunks: snapshot.totalChunks,
+      seconds,
+    };
+  } finally {
+    if (ticker) clearInterval(ticker);
+    bar?.stop();
+    if (consumer.status.running) await consumer.stop({ timeoutMs: 1_000 });
+    sqs.destroy();
+    await runtime.stop();
+  }
+}
