@@ -9,8 +9,10 @@ import ExcelJS from "exceljs";
 
 const variant = process.argv[2] === "errors" ? "errors" : "clean";
 const ROWS = variant === "errors" ? 2_000 : 20_000;
-const OUT = new URL(variant === "errors" ? "../examples/orders-with-errors.xlsx" : "../examples/orders.xlsx", import.meta.url)
-  .pathname;
+const OUT = new URL(
+  variant === "errors" ? "../examples/orders-with-errors.xlsx" : "../examples/orders.xlsx",
+  import.meta.url,
+).pathname;
 
 // mulberry32: a small seeded PRNG, so the file is the same on every run.
 function prng(seed: number) {
