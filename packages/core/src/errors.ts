@@ -141,4 +141,7 @@ export function isSluiceError(error: unknown): error is SluiceError {
 }
 
 /** Codes worth retrying as they are (transient I/O); every other code is a property of the input. */
-export const RETRYABLE_ERROR_CODES = ["SOURCE_READ_FAILED", "OUTPUT_WRITE_FAILED"] as const satisfies readonly ErrorCode[];
+export const RETRYABLE_ERROR_CODES = [
+  "SOURCE_READ_FAILED",
+  "OUTPUT_WRITE_FAILED",
+] as const satisfies readonly ErrorCode[];
