@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
-import { Bucket, Function as SstFunction, type StackContext } from "sst/constructs";
+import { Bucket, Config, Function as SstFunction, type StackContext } from "sst/constructs";
 import { PROCESSED_PREFIX, UPLOADS_PREFIX } from "./bucket-layout.ts";
 import { stageConfig, visibilityTimeoutSeconds } from "./stage-config.ts";
 import { UploadWorkflow } from "./upload-workflow.ts";
@@ -42,8 +42,10 @@ export function Pipeline({ stack, app }: StackContext) {
   });
   const uploads = bucket.cdk.bucket;
 
-  // SST v2 keeps secrets in SSM at this path; `npx sst secrets set SLACK_WEBHOOK_URL <url> --stage <stage>`.
-  const slackParameter = `/sst/${app.name}/${app.stage}/Secret/${SLACK_SECRET_NAME}/value`;
+  // An SST Config.Secret: `npx sst secrets set SLACK_WEBHOOK_URL <url> --stage <stage>` stores it in SSM at the
+  // path below. The notify function reads that parameter itself (not `bind`), so an unset secret means no post.
+  const slackSecret = new Config.Secret(stack, SLACK_SECRET_NAME);
+  const slackParameter = `/sst/${app.name}/${app.stage}/Secret/${slackSecret.name}/value`;
   const common = {
     runtime: "nodejs22.x" as const,
     architecture: "arm_64" as const,

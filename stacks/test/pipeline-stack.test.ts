@@ -87,6 +87,22 @@ describe("Pipeline stack", () => {
     expect(props.VisibilityTimeout).toBeGreaterThan(DEFAULT_STAGE_CONFIG.heartbeatSeconds);
   });
 
+  it("reads the Slack webhook from the stage's SST secret, and may only read that parameter", () => {
+    const notify = resources[functionId("notify-failure")]!;
+    const variables = (notify.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.SLACK_WEBHOOK_PARAMETER).toBe("/sst/sluice/test/Secret/SLACK_WEBHOOK_URL/value");
+    const policies = Object.values(resources).filter((r) => r.Type === "AWS::IAM::Policy");
+    const ssm = policies.flatMap((p) =>
+      (
+        p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }
+      ).Statement.filter((s) => [s.Action].flat().includes("ssm:GetParameter")),
+    );
+    expect(ssm).toHaveLength(1);
+    expect(JSON.stringify(ssm[0]!.Resource)).toContain(
+      "parameter/sst/sluice/test/Secret/SLACK_WEBHOOK_URL/value",
+    );
+  });
+
   it("runs every function of ours on nodejs22.x", () => {
     for (const handler of ["start", "convert", "summarize", "notify-failure"]) {
       expect(resources[functionId(handler)]!.Properties.Runtime).toBe("nodejs22.x");

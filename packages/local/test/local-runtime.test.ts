@@ -189,6 +189,30 @@ describe("the local runtime", () => {
     expect(record.status).toBe("SUCCEEDED");
   });
 
+  it("sends nothing more once a chunk has failed the upload", async () => {
+    const runtime = await runtimeWith({ config: { chunkRows: 10, maxConcurrency: 2 } });
+    const sent: { index: number; at: number }[] = [];
+    runtime.on("progress", (e: RuntimeEvent) => {
+      if (e.type === "chunk_sent") sent.push({ index: e.index, at: Date.now() });
+    });
+    const stale: number[] = [];
+    const consumer = consume(runtime, async (chunk) => {
+      if (chunk.index === 1) throw Object.assign(new Error("refused"), { code: "REFUSED" });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return { accepted: chunk.rows.length, rejected: [] };
+    });
+    consumer.on("token_stale", (e) => stale.push(e.chunkIndex ?? -1));
+    const upload = await runtime.upload(csv(200), "orders.csv");
+    const record = await runtime.waitForExecution(upload.executionArn);
+    expect(record.status).toBe("FAILED");
+    const failedAt = record.stopDate!.getTime();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(sent.length).toBeLessThan(20);
+    expect(sent.filter((s) => s.at > failedAt)).toEqual([]);
+    // The chunk still in the admin server's hands when the upload failed: its answer finds a stale token.
+    expect(stale).toContain(0);
+  });
+
   it("never has more chunks in flight than the Map's MaxConcurrency", async () => {
     const runtime = await runtimeWith({ config: { chunkRows: 20, maxConcurrency: 3 } });
     const progress = new UploadProgress();
