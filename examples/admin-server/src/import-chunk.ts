@@ -222,7 +222,12 @@ async function importTransaction(
     }
     rejected.sort((a, b) => a.row - b.row);
 
-    if (options.delayMs) await sleep(options.delayMs, undefined, signal ? { signal } : {});
+    if (options.delayMs) {
+      // Rejects with an AbortError: report the consumer's reason (stale token, stopping) instead.
+      await sleep(options.delayMs, undefined, signal ? { signal } : {}).catch((error: unknown) => {
+        throw signal?.aborted ? signal.reason : error;
+      });
+    }
     signal?.throwIfAborted();
     await client.query(
       `update imported_chunks set accepted = $3, rejected = $4::jsonb, duration_ms = $5, imported_at = now()

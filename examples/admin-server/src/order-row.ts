@@ -160,8 +160,10 @@ export function validateOrderRow({ row, data }: ChunkRow): ValidatedRow {
       .map((issue) => {
         const name = String(issue.path[0] ?? "row");
         const value = data[name];
-        const shown = blank(value) || issue.code === "custom" ? "" : ` (${JSON.stringify(value)})`;
-        return `${name}${shown} ${blank(value) && issue.code !== "custom" ? "is required" : issue.message}`;
+        const crossField = issue.code === "custom" && issue.params?.code !== undefined;
+        if (crossField) return `${name} ${issue.message}`;
+        if (blank(value)) return `${name} is required`;
+        return `${name} (${JSON.stringify(value)}) ${issue.message}`;
       })
       .join("; ");
     return { ok: false, rejected: { row, code, message: message.slice(0, 1000) } };

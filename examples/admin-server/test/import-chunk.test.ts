@@ -1,0 +1,238 @@
+import type pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createPool, migrate } from "../src/db.ts";
+import { type PostgresHandle, startPostgres } from "../src/embedded-postgres.ts";
+import { ImportError, importChunk } from "../src/import-chunk.ts";
+import { chunkOf, orderData, orderId } from "./support/orders.ts";
+
+let postgres: PostgresHandle;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  pool = createPool(postgres.url, 10);
+  await migrate(pool);
+  await migrate(pool); // idempotent
+});
+afterAll(async () => {
+  await pool?.end();
+  await postgres?.stop();
+});
+beforeEach(async () => {
+  await pool.query("truncate orders, imported_chunks");
+});
+
+const options = () => ({ pool, timeZone: "Asia/Seoul" });
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+async function count(sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`select (${sql})::int as n`, params);
+  return rows[0]!.n;
+}
+
+describe("importChunk against PostgreSQL", () => {
+  it("inserts valid rows with their typed values, the upload and the source row", async () => {
+    const chunk = chunkOf(
+      "up-1",
+      0,
+      range(1, 50).map((n) => orderData(n)),
+    );
+    const result = await importChunk(options(), chunk);
+    expect(result).toEqual({ accepted: 50, rejected: [], replayed: false });
+    expect(await count("select count(*) from orders")).toBe(50);
+
+    const { rows } = await pool.query(
+      `select order_id, ordered_at, quantity, unit_price::text, total::text, paid, to_char(delivery_date, 'YYYY-MM-DD') as delivery_date,
+              memo, upload_id, source_row from orders where order_id = $1`,
+      [orderId(4)],
+    );
+    expect(rows[0]).toEqual({
+      order_id: "ORD-2026-000004",
+      // 2026-10-05T04:15:30 in Asia/Seoul (+09:00)
+      ordered_at: new Date("2026-10-04T19:15:30Z"),
+      quantity: 5,
+      unit_price: "5900.00",
+      total: "29500.00",
+      paid: true,
+      delivery_date: "2026-11-05",
+      memo: "배송 전 연락 바랍니다",
+      upload_id: "up-1",
+      source_row: 5,
+    });
+    const ledger = await pool.query("select * from imported_chunks");
+    expect(ledger.rows).toMatchObject([
+      { upload_id: "up-1", chunk_index: 0, rows: 50, accepted: 50, rejected: [] },
+    ]);
+  });
+
+  it("accepts csv strings for numbers and booleans", async () => {
+    const data = orderData(7, { Quantity: "3", "Unit Price": "8900", Total: "26700", Paid: "TRUE" });
+    const result = await importChunk(options(), chunkOf("up-csv", 0, [data]));
+    expect(result.accepted).toBe(1);
+    const { rows } = await pool.query("select quantity, paid from orders");
+    expect(rows).toEqual([{ quantity: 3, paid: true }]);
+  });
+
+  it("rejects invalid rows with a code and a reason and imports the rest", async () => {
+    const chunk = chunkOf("up-2", 0, [
+      orderData(1),
+      orderData(2, { Quantity: 0, Total: 0 }),
+      orderData(3, { Phone: null }),
+      orderData(4, { Total: 1 }),
+      orderData(5, { "Order ID": "12345" }),
+      orderData(6, { "Delivery Date": "2026-02-30" }),
+      orderData(7, { Paid: "maybe", "Ordered At": "yesterday" }),
+      orderData(8),
+    ]);
+    const result = await importChunk(options(), chunk);
+    expect(result.accepted).toBe(2);
+    expect(result.rejected).toEqual([
+      { row: 3, code: "INVALID_VALUE", message: "Quantity (0) must be at least 1" },
+      { row: 4, code: "MISSING_VALUE", message: "Phone is required" },
+      { row: 5, code: "TOTAL_MISMATCH", message: "Total 1 is not Quantity × Unit Price (29500)" },
+      { row: 6, code: "INVALID_VALUE", message: 'Order ID ("12345") must look like ORD-2026-000123' },
+      {
+        row: 7,
+        code: "INVALID_VALUE",
+        message: 'Delivery Date ("2026-02-30") must be a date like 2026-10-22',
+      },
+      {
+        row: 8,
+        code: "INVALID_VALUE",
+        message:
+          'Ordered At ("yesterday") must be a date and time like 2026-10-20T09:30:00; Paid ("maybe") must be true or false',
+      },
+    ]);
+    const ids = (await pool.query("select order_id from orders order by order_id")).rows.map(
+      (r) => r.order_id,
+    );
+    expect(ids).toEqual([orderId(1), orderId(8)]);
+    const ledger = await pool.query("select accepted, rejected from imported_chunks");
+    expect(ledger.rows[0]).toEqual({ accepted: 2, rejected: result.rejected });
+  });
+
+  it("imports the same chunk delivered twice once, and answers the second time with the recorded result", async () => {
+    const chunk = chunkOf("up-3", 4, [
+      ...range(1, 30).map((n) => orderData(n)),
+      orderData(31, { Quantity: -1 }),
+    ]);
+    const first = await importChunk(options(), chunk);
+    const again = await importChunk(options(), chunk);
+    expect(first.replayed).toBe(false);
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await count("select count(*) from orders")).toBe(30);
+    expect(await count("select count(*) from imported_chunks")).toBe(1);
+  });
+
+  it("imports the same chunk once when two deliveries race (a redelivery and a Map retry at once)", async () => {
+    const chunk = chunkOf(
+      "up-4",
+      0,
+      range(1, 200).map((n) => orderData(n)),
+    );
+    const results = await Promise.all(range(1, 4).map(() => importChunk(options(), chunk)));
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    for (const r of results) expect(r).toMatchObject({ accepted: 200, rejected: [] });
+    expect(await count("select count(*) from orders")).toBe(200);
+  });
+
+  it("rejects an order id repeated inside a chunk, or already imported by another upload, as DUPLICATE_ORDER", async () => {
+    await importChunk(
+      options(),
+      chunkOf(
+        "first-upload",
+        0,
+        range(1, 10).map((n) => orderData(n)),
+        2,
+      ),
+    );
+    const result = await importChunk(
+      options(),
+      chunkOf("second-upload", 0, [orderData(20), orderData(5), orderData(21), orderData(20)], 2),
+    );
+    expect(result.accepted).toBe(2);
+    expect(result.rejected).toEqual([
+      {
+        row: 3,
+        code: "DUPLICATE_ORDER",
+        message: "Order ORD-2026-000005 was already imported by upload first-upload (row 6)",
+      },
+      {
+        row: 5,
+        code: "DUPLICATE_ORDER",
+        message: "Order ORD-2026-000020 appears again in this file (first at row 2)",
+      },
+    ]);
+    // The order keeps the values and the origin of its first import.
+    const { rows } = await pool.query("select upload_id, source_row from orders where order_id = $1", [
+      orderId(5),
+    ]);
+    expect(rows).toEqual([{ upload_id: "first-upload", source_row: 6 }]);
+    expect(await count("select count(*) from orders")).toBe(12);
+  });
+
+  it("counts honestly when concurrent chunks of different uploads share order ids", async () => {
+    const chunks = range(0, 5).map((i) =>
+      chunkOf(
+        `racer-${i}`,
+        0,
+        range(1, 300).map((n) => orderData(n + i * 50)),
+      ),
+    );
+    const results = await Promise.all(chunks.map((c) => importChunk(options(), c)));
+    const accepted = results.reduce((sum, r) => sum + r.accepted, 0);
+    const duplicates = results.reduce((sum, r) => sum + r.rejected.length, 0);
+    const distinct = 300 + 5 * 50;
+    expect(await count("select count(*) from orders")).toBe(distinct);
+    expect(accepted).toBe(distinct);
+    expect(accepted + duplicates).toBe(6 * 300);
+    for (const r of results) for (const rej of r.rejected) expect(rej.code).toBe("DUPLICATE_ORDER");
+  });
+
+  it("is all or nothing: a database error at the last step leaves no orders and no ledger row", async () => {
+    // A real failure inside the transaction: the ledger's final update raises, after the orders were inserted.
+    await pool.query(`
+      create or replace function refuse_ledger() returns trigger language plpgsql as $$
+      begin
+        if new.upload_id = 'doomed' then raise exception 'ledger is read-only for %', new.upload_id; end if;
+        return new;
+      end $$;
+      create trigger refuse_ledger before update on imported_chunks for each row execute function refuse_ledger();`);
+    try {
+      const chunk = chunkOf(
+        "doomed",
+        0,
+        range(1, 100).map((n) => orderData(n)),
+      );
+      const error = await importChunk(options(), chunk).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ImportError);
+      expect(error).toMatchObject({ code: "DATABASE_ERROR" });
+      expect((error as Error).message).toContain("ledger is read-only for doomed");
+      expect(await count("select count(*) from orders")).toBe(0);
+      expect(await count("select count(*) from imported_chunks")).toBe(0);
+      // Nothing half-done blocks the next delivery of the same chunk.
+      await pool.query("drop trigger refuse_ledger on imported_chunks");
+      expect(await importChunk(options(), chunk)).toMatchObject({ accepted: 100, replayed: false });
+    } finally {
+      await pool.query(
+        "drop trigger if exists refuse_ledger on imported_chunks; drop function if exists refuse_ledger()",
+      );
+    }
+  });
+
+  it("rolls back when the consumer aborts the chunk (stale token, stop timeout) and fails with the abort reason", async () => {
+    const controller = new AbortController();
+    const chunk = chunkOf(
+      "aborted",
+      0,
+      range(1, 20).map((n) => orderData(n)),
+    );
+    const running = importChunk({ ...options(), delayMs: 5_000 }, chunk, controller.signal);
+    setTimeout(
+      () => controller.abort(Object.assign(new Error("token stale"), { code: "TASK_TOKEN_STALE" })),
+      200,
+    );
+    await expect(running).rejects.toMatchObject({ code: "TASK_TOKEN_STALE" });
+    expect(await count("select count(*) from orders")).toBe(0);
+    expect(await count("select count(*) from imported_chunks")).toBe(0);
+  });
+});
