@@ -1,9 +1,12 @@
-import { CONTRACT_VERSION, chunkIdFor } from "./contract.ts";
+import { CONTRACT_VERSION, chunkIdFor } from "./contract-version.ts";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
 export interface ChunkSink {
-  /** `line` is the chunk serialized as one JSON line (no trailing newline). */
-  writeChunk(line: string, meta: ChunkMeta): Promise<void>;
+  /**
+   * `line` is one chunk as a JSON Lines line: UTF-8 JSON followed by "\n". The bytes are the sink's to keep.
+   * Backpressure: the next chunk is not written before the returned promise settles.
+   */
+  writeChunk(line: Buffer, meta: ChunkMeta): Promise<void>;
 }
 
 export interface ChunkMeta {
@@ -12,25 +15,33 @@ export interface ChunkMeta {
   firstRow: number;
   lastRow: number;
   rows: number;
+  /** Bytes of the chunk's JSON, without the newline. */
   bytes: number;
 }
 
 export interface ChunkBounds {
   /** Rows per chunk at most. */
   rows: number;
-  /** Serialized bytes of one chunk line (envelope included) at most. */
+  /** Serialized bytes of one chunk (envelope included, newline not) at most. */
   bytes: number;
 }
 
 export const DEFAULT_CHUNK_BOUNDS: Readonly<ChunkBounds> = Object.freeze({ rows: 500, bytes: 200 * 1024 });
 
+export type AddResult = { added: true } | { added: false; bytes: number };
+
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
+const MAX_UTF8_PER_UNIT = 3;
+
 /**
- * Packs already-serialized rows into chunk lines bounded by row count and by bytes. Rows are serialized once
- * by the caller; this only measures and concatenates, so chunking costs little beside JSON itself.
+ * Packs serialized rows into chunk lines bounded by row count and by bytes. Each row's JSON is encoded once,
+ * straight into a reused buffer, so rows waiting for their chunk are bytes off the JS heap rather than strings
+ * the garbage collector has to promote and sweep.
  */
 export class ChunkWriter {
-  private readonly rowsJson: string[] = [];
-  private pendingBytes = 0;
+  private readonly body: Buffer;
+  private bodyBytes = 0;
+  private rowCount = 0;
   private firstRow = 0;
   private lastRow = 0;
   private nextIndex = 0;
@@ -44,20 +55,22 @@ export class ChunkWriter {
     private readonly sink: ChunkSink,
   ) {
     const widest = 999_999_999_999;
-    this.envelopeBytes = Buffer.byteLength(this.envelope(widest, widest, widest));
+    this.envelopeBytes = Buffer.byteLength(this.envelope(widest, widest, widest)) + 2;
+    this.body = Buffer.allocUnsafe(Math.max(0, bounds.bytes - this.envelopeBytes));
   }
 
   get chunks(): number {
     return this.nextIndex;
   }
 
+  /** Bytes of all chunk lines written so far, newlines included (the size of chunks.jsonl). */
   get bytes(): number {
     return this.totalBytes;
   }
 
   /** The largest serialized row that fits in a chunk on its own. */
   get maxRowBytes(): number {
-    return this.bounds.bytes - this.envelopeBytes - 2;
+    return this.body.length;
   }
 
   private envelope(index: number, firstRow: number, lastRow: number): string {
@@ -66,40 +79,46 @@ export class ChunkWriter {
     )},"firstRow":${firstRow},"lastRow":${lastRow},"rows":[`;
   }
 
-  /** Adds a row (its JSON and byte length); the caller has checked `rowBytes <= maxRowBytes`. */
-  async add(rowJson: string, rowBytes: number, row: number): Promise<void> {
-    const separator = this.rowsJson.length > 0 ? 1 : 0;
-    if (
-      this.rowsJson.length >= this.bounds.rows ||
-      (this.rowsJson.length > 0 &&
-        this.envelopeBytes + this.pendingBytes + separator + rowBytes + 2 > this.bounds.bytes)
-    ) {
-      await this.flush();
+  /** Adds a row's JSON; a row too large for any chunk is not added, and its size is returned. */
+  async add(rowJson: string, row: number): Promise<AddResult> {
+    const room = this.body.length;
+    // A UTF-16 unit is at least one UTF-8 byte, so a string longer than the room can never fit.
+    if (rowJson.length > room) return { added: false, bytes: Buffer.byteLength(rowJson) };
+    if (this.rowCount >= this.bounds.rows) await this.flush();
+    const separator = this.rowCount > 0 ? 1 : 0;
+    if (this.bodyBytes + separator + rowJson.length * MAX_UTF8_PER_UNIT > room) {
+      // Near the end of the room: measure exactly before deciding.
+      const bytes = Buffer.byteLength(rowJson);
+      if (bytes > room) return { added: false, bytes };
+      if (this.bodyBytes + separator + bytes > room) await this.flush();
     }
-    if (this.rowsJson.length === 0) this.firstRow = row;
-    else this.pendingBytes += 1;
-    this.rowsJson.push(rowJson);
-    this.pendingBytes += rowBytes;
+    if (this.rowCount === 0) this.firstRow = row;
+    else this.body[this.bodyBytes++] = 0x2c; // ","
+    this.bodyBytes += this.body.write(rowJson, this.bodyBytes);
+    this.rowCount++;
     this.lastRow = row;
+    return { added: true };
   }
 
   async flush(): Promise<void> {
-    if (this.rowsJson.length === 0) return;
+    if (this.rowCount === 0) return;
     const index = this.nextIndex++;
-    const line = `${this.envelope(index, this.firstRow, this.lastRow)}${this.rowsJson.join(",")}]}`;
-    const bytes = Buffer.byteLength(line);
+    const head = Buffer.from(this.envelope(index, this.firstRow, this.lastRow));
+    const line = Buffer.allocUnsafe(head.length + this.bodyBytes + 3);
+    head.copy(line, 0);
+    this.body.copy(line, head.length, 0, this.bodyBytes);
+    line.write("]}\n", head.length + this.bodyBytes, "latin1");
     const meta: ChunkMeta = {
       index,
       chunkId: chunkIdFor(this.uploadId, index),
       firstRow: this.firstRow,
       lastRow: this.lastRow,
-      rows: this.rowsJson.length,
-      bytes,
+      rows: this.rowCount,
+      bytes: line.length - 1,
     };
-    this.rowsJson.length = 0;
-    this.pendingBytes = 0;
-    // +1 for the newline the jsonl file puts after each line.
-    this.totalBytes += bytes + 1;
+    this.rowCount = 0;
+    this.bodyBytes = 0;
+    this.totalBytes += line.length;
     await this.sink.writeChunk(line, meta);
   }
 }

@@ -4,7 +4,9 @@ import { z } from "zod";
  * The message contract, version 1: every component that writes or reads a chunk, a manifest, a task result or
  * a dead-letter record imports these schemas, so there is one shape of each message.
  */
-export const CONTRACT_VERSION = 1 as const;
+import { CONTRACT_VERSION } from "./contract-version.ts";
+
+export { CONTRACT_VERSION, chunkIdFor } from "./contract-version.ts";
 
 export const CellValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -68,10 +70,6 @@ export type Chunk = z.infer<typeof ChunkSchema>;
 export type ChunkRow = z.infer<typeof ChunkRowSchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type RowIssue = z.infer<typeof RowIssueSchema>;
-
-export function chunkIdFor(uploadId: string, index: number): string {
-  return `${uploadId}/${String(index).padStart(6, "0")}`;
-}
 
 /** Totals known once the workbook is converted, before any chunk is delivered. */
 export const UploadTotalsSchema = z.object({

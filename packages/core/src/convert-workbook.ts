@@ -1,6 +1,7 @@
 import type { ByteSource } from "./byte-source.ts";
 import { type ChunkBounds, type ChunkSink, ChunkWriter, DEFAULT_CHUNK_BOUNDS } from "./chunk-writer.ts";
-import { CONTRACT_VERSION, type Manifest, type RowIssue } from "./contract.ts";
+import type { Manifest, RowIssue } from "./contract.ts";
+import { CONTRACT_VERSION } from "./contract-version.ts";
 import { openCsv } from "./csv/open-csv.ts";
 import { detectFormat } from "./detect-format.ts";
 import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";
@@ -126,17 +127,16 @@ export async function convertWorkbook(input: {
         }
         json += "}";
 
-        const rowBytes = Buffer.byteLength(json);
-        if (rowBytes > writer.maxRowBytes) {
+        const added = await writer.add(json, raw.row);
+        if (!added.added) {
           pushSample(rowErrors, {
             row: raw.row,
             code: "ROW_TOO_LARGE",
-            message: `Row ${raw.row} serializes to ${rowBytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
+            message: `Row ${raw.row} serializes to ${added.bytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
           });
           continue;
         }
         totalRows++;
-        await writer.add(json, rowBytes, raw.row);
       }
       options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
     }

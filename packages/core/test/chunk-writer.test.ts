@@ -7,8 +7,9 @@ function collect() {
   return {
     lines,
     sink: {
-      async writeChunk(line: string, meta: ChunkMeta) {
-        lines.push({ line, meta });
+      async writeChunk(line: Buffer, meta: ChunkMeta) {
+        expect(line.at(-1)).toBe(0x0a);
+        lines.push({ line: line.subarray(0, -1).toString("utf8"), meta });
       },
     },
   };
@@ -25,7 +26,7 @@ describe("ChunkWriter", () => {
     const writer = new ChunkWriter("up-1", { rows: 3, bytes: 100_000 }, sink);
     for (let row = 2; row < 10; row++) {
       const { json, bytes } = rowJson(row, `r${row}`);
-      await writer.add(json, bytes, row);
+      await writer.add(json, row);
     }
     await writer.flush();
     expect(lines.map((l) => l.meta.rows)).toEqual([3, 3, 2]);
@@ -48,7 +49,7 @@ describe("ChunkWriter", () => {
       for (let row = 1; row <= 300; row++) {
         const { json, bytes } = rowJson(row, "한글".repeat(row % 37));
         expect(bytes).toBeLessThanOrEqual(writer.maxRowBytes);
-        await writer.add(json, bytes, row);
+        await writer.add(json, row);
       }
       await writer.flush();
       for (const { line, meta } of lines) {
@@ -66,7 +67,7 @@ describe("ChunkWriter", () => {
     const prefix = JSON.stringify({ row: 7, data: { text: "" } }).length;
     const { json, bytes } = rowJson(7, "x".repeat(writer.maxRowBytes - prefix));
     expect(bytes).toBe(writer.maxRowBytes);
-    await writer.add(json, bytes, 7);
+    await writer.add(json, 7);
     await writer.flush();
     expect(lines).toHaveLength(1);
     expect(lines[0]!.meta.bytes).toBeLessThanOrEqual(2048);

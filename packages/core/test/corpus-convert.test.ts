@@ -385,8 +385,8 @@ async function convert(file: string) {
   const source = await openFileSource(corpusFile(file), file);
   const lines: string[] = [];
   const sink = {
-    async writeChunk(line: string, _meta: ChunkMeta) {
-      lines.push(line);
+    async writeChunk(line: Buffer, _meta: ChunkMeta) {
+      lines.push(line.toString("utf8"));
     },
   };
   try {

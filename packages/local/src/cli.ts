@@ -1,7 +1,6 @@
 import { isSluiceError } from "@sluice/core";
 import "./quiet-warnings.ts";
 import { CONVERT_USAGE, runConvert } from "./commands/convert-command.ts";
-import { DEMO_USAGE, runDemo } from "./commands/demo-command.ts";
 import { ConvertProgressLine } from "./convert-progress-line.ts";
 
 const USAGE = `usage: sluice <command> [options]
@@ -10,9 +9,9 @@ commands:
   demo [file]      run a whole upload on this machine (local S3/SQS, the workflow's own state machine)
   convert <file>   convert an xlsx or csv workbook into chunks.jsonl and manifest.json
 
-${DEMO_USAGE}
+${CONVERT_USAGE}
 
-${CONVERT_USAGE}`;
+Run "sluice demo --help" for the demo's options.`;
 
 /** Exit codes: 0 done, 1 a failure worth retrying (I/O), 2 bad input or usage. */
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +29,12 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case "demo": {
+      // Loaded on demand: the local runtime brings the AWS SDK and the CDK, which `convert` has no use for.
+      const { DEMO_USAGE, runDemo } = await import("./commands/demo-command.ts");
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`${DEMO_USAGE}\n`);
+        return 0;
+      }
       const summary = await runDemo(rest, (line) => process.stdout.write(`${line}\n`));
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       return 0;

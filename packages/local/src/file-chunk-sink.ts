@@ -34,8 +34,8 @@ export class FileChunkSink implements ChunkSink {
     }
   }
 
-  async writeChunk(line: string, _meta: ChunkMeta): Promise<void> {
-    if (!this.stream.write(`${line}\n`)) {
+  async writeChunk(line: Buffer, _meta: ChunkMeta): Promise<void> {
+    if (!this.stream.write(line)) {
       const [error] = await Promise.race([
         once(this.stream, "drain").then(() => [undefined]),
         once(this.stream, "error"),

@@ -83,11 +83,11 @@ export class S3ChunkSink implements ChunkSink {
     );
   }
 
-  async writeChunk(line: string, _meta: ChunkMeta): Promise<void> {
+  async writeChunk(line: Buffer, _meta: ChunkMeta): Promise<void> {
     if (this.state !== "open")
       throw new OutputWriteError(`The chunk sink is ${this.state}; no more chunks can be written`);
     if (this.failure !== undefined) throw this.writeFailed(this.failure);
-    if (this.body.write(`${line}\n`)) return;
+    if (this.body.write(line)) return;
     // Wait until the upload has taken the buffered bytes, or has failed (then it never will).
     try {
       await Promise.race([once(this.body, "drain"), this.finished]);

@@ -43,6 +43,9 @@ function line(index: number, bytes = 100 * 1024): string {
   return `${head}${"x".repeat(bytes - head.length - 3)}"]}`;
 }
 
+/** The line as the chunk writer hands it over: bytes with the newline. */
+const chunkLine = (index: number, bytes?: number) => Buffer.from(`${line(index, bytes)}\n`);
+
 const meta = (index: number) => ({
   index,
   chunkId: chunkIdFor("up-1", index),
@@ -72,8 +75,8 @@ describe("S3ChunkSink", () => {
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
     expect(sink.chunksKey).toBe("processed/up-1/chunks.jsonl");
     expect(sink.manifestKey).toBe("processed/up-1/manifest.json");
-    await sink.writeChunk(line(0, 200), meta(0));
-    await sink.writeChunk(line(1, 300), meta(1));
+    await sink.writeChunk(chunkLine(0, 200), meta(0));
+    await sink.writeChunk(chunkLine(1, 300), meta(1));
     await sink.commit(manifest(2));
 
     const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
@@ -87,7 +90,7 @@ describe("S3ChunkSink", () => {
   it("streams a large chunks.jsonl as a multipart upload, parts in order, manifest after completion", async () => {
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
     const lines = Array.from({ length: 120 }, (_, i) => line(i));
-    for (const [i, l] of lines.entries()) await sink.writeChunk(l, meta(i));
+    for (const [i, l] of lines.entries()) await sink.writeChunk(Buffer.from(`${l}\n`), meta(i));
     await sink.commit(manifest(lines.length));
 
     const parts = s3.commandCalls(UploadPartCommand).map((c) => c.args[0].input);
@@ -121,7 +124,7 @@ describe("S3ChunkSink", () => {
     let written = 0;
     const writing = (async () => {
       for (let i = 0; i < 100; i++) {
-        await sink.writeChunk(line(i), meta(i));
+        await sink.writeChunk(chunkLine(i), meta(i));
         written++;
       }
     })();
@@ -138,20 +141,20 @@ describe("S3ChunkSink", () => {
 
   it("abort() after parts were sent aborts the multipart upload and completes nothing", async () => {
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
-    for (let i = 0; i < 70; i++) await sink.writeChunk(line(i), meta(i));
+    for (let i = 0; i < 70; i++) await sink.writeChunk(chunkLine(i), meta(i));
     await sink.abort();
     expect(s3.commandCalls(AbortMultipartUploadCommand).map((c) => c.args[0].input)).toEqual([
       { Bucket: "out", Key: sink.chunksKey, UploadId: "mpu-1" },
     ]);
     expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
-    await expect(sink.writeChunk(line(0), meta(0))).rejects.toBeInstanceOf(OutputWriteError);
+    await expect(sink.writeChunk(chunkLine(0), meta(0))).rejects.toBeInstanceOf(OutputWriteError);
     await sink.abort();
   });
 
   it("abort() before a part was full writes nothing at all", async () => {
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
-    await sink.writeChunk(line(0), meta(0));
+    await sink.writeChunk(chunkLine(0), meta(0));
     await sink.abort();
     expect(s3.calls()).toHaveLength(0);
   });
@@ -160,7 +163,7 @@ describe("S3ChunkSink", () => {
     s3.on(UploadPartCommand).rejects(serviceError("SlowDown", "Please reduce your request rate", 503));
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
     const error = await (async () => {
-      for (let i = 0; i < 200; i++) await sink.writeChunk(line(i), meta(i));
+      for (let i = 0; i < 200; i++) await sink.writeChunk(chunkLine(i), meta(i));
       await sink.commit(manifest(200));
     })().then(
       () => undefined,
@@ -180,7 +183,7 @@ describe("S3ChunkSink", () => {
     );
     s3.on(DeleteObjectCommand).resolves({});
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
-    await sink.writeChunk(line(0, 500), meta(0));
+    await sink.writeChunk(chunkLine(0, 500), meta(0));
     await expect(sink.commit(manifest(1))).rejects.toMatchObject({ code: "OUTPUT_WRITE_FAILED" });
     expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
       { Bucket: "out", Key: sink.chunksKey },
