@@ -456,8 +456,9 @@ async function main(): Promise<void> {
   const header = [
     `## sluice bench, ${started.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
-    `Node ${process.version}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; one run per case` +
-      `${opts.runs > 1 ? ` (median of ${opts.runs})` : ""}, each its own child process with ${HEAP_CAP}, one at a time. ` +
+    `Node ${process.version}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+      `${opts.runs > 1 ? `median of ${opts.runs} runs per case` : "one run per case"}, ` +
+      `each its own child process with ${HEAP_CAP}, one at a time. ` +
       "rows/s and MB/s are over the whole process wall time (startup included); MB/s is source-file MB per second. " +
       `Baseline for "vs baseline": exceljs streaming (xlsx), papaparse streaming (csv). Peak RSS is getrusage's ` +
       "maxrss at exit; ≥ …* marks a figure polled from /proc VmHWM every 25 ms instead (the child died before " +
