@@ -52,16 +52,17 @@ function checkBounds(options: ConvertOptions): ChunkBounds {
   return { rows, bytes };
 }
 
-function jsonValue(value: CellValue | undefined): string {
-  if (value === null || value === undefined) return "null";
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value);
-    case "number":
-      return Number.isFinite(value) ? String(value) : "null";
-    default:
-      return value ? "true" : "false";
-  }
+type RowRecord = { row: number; data: Record<string, CellValue>; warnings?: unknown };
+type RowFactory = (cells: (CellValue | undefined)[], row: number) => RowRecord;
+
+/**
+ * A function that makes `{ row, data: { <name>: cells[<column>] ?? null, ... } }` for this header. Names go in
+ * as computed keys of JSON string literals, so any header text (even `__proto__`) is an ordinary own key.
+ * Non-finite numbers become null when stringified, as JSON requires.
+ */
+function rowFactory(columns: number[], names: string[]): RowFactory {
+  const fields = columns.map((column, k) => `[${JSON.stringify(names[k])}]: c[${column}] ?? null`).join(", ");
+  return new Function("c", "row", `return { row, data: { ${fields} } };`) as RowFactory;
 }
 
 function pushSample(list: { count: number; samples: RowIssue[] }, issue: RowIssue): void {
@@ -86,14 +87,13 @@ export async function convertWorkbook(input: {
   const warnings = { count: 0, samples: [] as RowIssue[] };
   const rowErrors = { count: 0, samples: [] as RowIssue[] };
   let header: Header | undefined;
-  // JSON key prefixes (`"name":`) in key order, rebuilt only when the header grows.
-  let keys: string[] = [];
-  let columns: number[] = [];
+  // Builds a row's object with one fixed shape per header, rebuilt only when the header grows: JSON.stringify of
+  // such objects is V8's fast path, and a row makes one object and one string, not a string per value.
+  let makeRow: RowFactory = rowFactory([], []);
   let totalRows = 0;
 
   const refreshKeys = (h: Header) => {
-    columns = h.columns.slice();
-    keys = columns.map((c, i) => `${i === 0 ? "" : ","}${JSON.stringify(h.nameOf(c))}:`);
+    makeRow = rowFactory(h.columns, h.names);
   };
 
   await guard(async () => {
@@ -113,19 +113,17 @@ export async function convertWorkbook(input: {
         if (raw.warnings) for (const w of raw.warnings) if (header.ensure(w.column)) grew = true;
         if (grew) refreshKeys(header);
 
-        let json = `{"row":${raw.row},"data":{`;
-        for (let k = 0; k < columns.length; k++) json += keys[k] + jsonValue(cells[columns[k]!]);
-        json += "}";
+        const record = makeRow(cells, raw.row);
         if (raw.warnings && raw.warnings.length > 0) {
           const named = raw.warnings.map((w) => ({
             column: header!.nameOf(w.column),
             code: w.code,
             message: w.message,
           }));
-          json += `,"warnings":${JSON.stringify(named)}`;
+          record.warnings = named;
           for (const w of named) pushSample(warnings, { row: raw.row, ...w });
         }
-        json += "}";
+        const json = JSON.stringify(record);
 
         const added = await writer.add(json, raw.row);
         if (!added.added) {

@@ -26,7 +26,8 @@ function headerText(value: CellValue | undefined): string {
 export class Header {
   /** Names by column index; undefined where no column is known yet. */
   private readonly byColumn: (string | undefined)[] = [];
-  private readonly used = new Set<string>();
+  // `__proto__` would be lost by the many JSON consumers that copy objects key by key (zod among them).
+  private readonly used = new Set<string>(["__proto__"]);
   /** Known column indexes in sheet order (the key order of every row). */
   readonly columns: number[] = [];
   readonly row: number;
