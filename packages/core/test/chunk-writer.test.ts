@@ -25,7 +25,7 @@ describe("ChunkWriter", () => {
     const { lines, sink } = collect();
     const writer = new ChunkWriter("up-1", { rows: 3, bytes: 100_000 }, sink);
     for (let row = 2; row < 10; row++) {
-      const { json, bytes } = rowJson(row, `r${row}`);
+      const { json } = rowJson(row, `r${row}`);
       await writer.add(json, row);
     }
     await writer.flush();
