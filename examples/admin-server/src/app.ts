@@ -50,6 +50,7 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
       pool,
       timeZone: config.importTimeZone,
       delayMs: config.importDelayMs,
+      onInserted: (e) => log("info", "chunk_rows_inserted", { ...e }),
       onImported: (e) =>
         log("info", e.replayed ? "chunk_replayed_from_ledger" : "chunk_imported", {
           uploadId: e.uploadId,

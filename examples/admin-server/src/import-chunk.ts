@@ -29,6 +29,8 @@ export interface ImportChunkOptions {
   timeZone?: string;
   /** Test/demo knob: hold the transaction open this long after inserting the rows, before the ledger commit. */
   delayMs?: number;
+  /** Called inside the transaction once the rows are inserted, before the ledger update and the commit. */
+  onInserted?: (event: { uploadId: string; chunkIndex: number; inserted: number }) => void;
   /** Called after every chunk, e.g. for logs. */
   onImported?: (event: ImportedEvent) => void;
 }
@@ -221,6 +223,7 @@ async function importTransaction(
       }
     }
     rejected.sort((a, b) => a.row - b.row);
+    options.onInserted?.({ uploadId: chunk.uploadId, chunkIndex: chunk.index, inserted: accepted });
 
     if (options.delayMs) {
       // Rejects with an AbortError: report the consumer's reason (stale token, stopping) instead.
