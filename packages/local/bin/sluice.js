@@ -1,6 +1,24 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI in this same process (no build step, and one pid to measure in benchmarks).
-import { register } from "tsx/esm/api";
+// Runs the bundled CLI (dist/, built by `npm ci` / `npm install`) when it is newer than every source it was
+// built from; otherwise the TypeScript sources through tsx, in this same process either way.
+import { readFileSync, statSync } from "node:fs";
 
-register();
-await import("../src/cli.ts");
+const dist = new URL("../dist/", import.meta.url);
+
+function bundleIsFresh() {
+  try {
+    const built = statSync(new URL("cli.mjs", dist)).mtimeMs;
+    const sources = JSON.parse(readFileSync(new URL("sources.json", dist), "utf8"));
+    return sources.every((source) => statSync(source).mtimeMs <= built);
+  } catch {
+    return false;
+  }
+}
+
+if (process.env.SLUICE_FROM_SOURCE !== "1" && bundleIsFresh()) {
+  await import(new URL("cli.mjs", dist).href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("../src/cli.ts");
+}

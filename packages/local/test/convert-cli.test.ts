@@ -9,7 +9,15 @@ const BIN = new URL("../bin/sluice.js", import.meta.url).pathname;
 let dir: string;
 
 function sluice(...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8" });
+  return sluiceWith({}, ...args);
+}
+
+function sluiceWith(env: Record<string, string>, ...args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -57,6 +65,15 @@ describe("sluice convert", () => {
     expect(rows).toHaveLength(1234);
     expect(rows[0]).toEqual({ row: 2, data: { id: "1", name: "이름 1", qty: "0" } });
     expect(rows.at(-1)!.row).toBe(1235);
+  });
+
+  it("gives the same output from the TypeScript sources as from the bundle", async () => {
+    expect(sluiceWith({ SLUICE_FROM_SOURCE: "1" }, "convert", "orders.csv", "--out", "out/src").code).toBe(0);
+    expect(sluice("convert", "orders.csv", "--out", "out/bundle").code).toBe(0);
+    const [fromSource, fromBundle] = await Promise.all(
+      ["out/src", "out/bundle"].map((d) => readFile(join(dir, d, "chunks.jsonl"), "utf8")),
+    );
+    expect(fromSource).toBe(fromBundle);
   });
 
   it("produces the same chunks when run again", async () => {

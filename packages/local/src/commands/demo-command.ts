@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
 import { DeadLetterRecordSchema, InvalidOptionError } from "@sluice/core";
 import { createDemoAdminHandler, createDemoAdminStore } from "../demo-admin-handler.ts";
+import { EXAMPLES_DIR } from "../paths.ts";
 import { LocalRuntime, type RuntimeEvent } from "../runtime/local-runtime.ts";
 import { ProgressBar, UploadProgress } from "../upload-progress.ts";
 
@@ -17,8 +17,6 @@ dead-letter record and Slack alert) comes back. No AWS account needed.
   file            default: examples/orders.xlsx (20,000 orders)
   --fail          use examples/orders-with-errors.xlsx: rejected rows, then a chunk the admin server refuses
   --slack-webhook post alerts there (default: $SLACK_WEBHOOK_URL; unset: the Block Kit JSON is saved under --out)`;
-
-const EXAMPLES = fileURLToPath(new URL("../../../../examples/", import.meta.url));
 
 export interface DemoSummary {
   uploadId: string;
@@ -59,7 +57,7 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
     throw new InvalidOptionError(`${(error as Error).message}\n${DEMO_USAGE}`);
   }
   if (positionals.length > 1) throw new InvalidOptionError(`expected at most one file\n${DEMO_USAGE}`);
-  const file = positionals[0] ?? `${EXAMPLES}${values.fail ? "orders-with-errors.xlsx" : "orders.xlsx"}`;
+  const file = positionals[0] ?? join(EXAMPLES_DIR, values.fail ? "orders-with-errors.xlsx" : "orders.xlsx");
   const concurrency = positiveInt("concurrency", values.concurrency as string | undefined) ?? 4;
   const chunkRows = positiveInt("chunk-rows", values["chunk-rows"] as string | undefined);
   const chunkBytes = positiveInt("chunk-bytes", values["chunk-bytes"] as string | undefined);
