@@ -1,0 +1,316 @@
+/**
+ * The admin server's peak RSS and rows/s while an orders workbook is imported into PostgreSQL:
+ * - sluice: the local runtime in this process converts the upload and feeds chunks; the admin server
+ *   (src/main.ts) is a child process consuming them with @sluice/consumer;
+ * - naive: the same admin server code receives the xlsx and reads it in-process with exceljs
+ *   (`workbook.xlsx.readFile`), then imports with the same transaction per 500 rows (bench/naive-import.ts).
+ * Both children run with --max-old-space-size=256. Peak RSS: the child's VmHWM polled from /proc/<pid>/status,
+ * and getrusage's maxRSS at exit (bench/peak-rss-hook.mjs) when the child exits normally; the larger is shown.
+ * Rows/s: rows imported / wall time from the upload (sluice) or the process start (naive) to the last commit.
+ * PostgreSQL: embedded (or DATABASE_URL), tables dropped before each run.
+ *
+ *   npx tsx examples/admin-server/bench/admin-server-bench.ts --quick            # 10k rows
+ *   npx tsx examples/admin-server/bench/admin-server-bench.ts --sizes 100k,1m
+ *
+ * Workbooks are generated once into bench/.data/admin-server/ (git-ignored) and reused.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import ExcelJS from "exceljs";
+import pg from "pg";
+import { LocalRuntime } from "../../../packages/local/src/runtime/local-runtime.ts";
+import { startPostgres } from "../src/embedded-postgres.ts";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const DATA = join(ROOT, "bench/.data/admin-server");
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const NAIVE = fileURLToPath(new URL("./naive-import.ts", import.meta.url));
+const RSS_HOOK = join(ROOT, "bench/peak-rss-hook.mjs");
+const HEAP_MB = 256;
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "100k,1m" },
+    quick: { type: "boolean", default: false },
+    modes: { type: "string", default: "sluice,naive" },
+  },
+});
+const sizes = (values.quick ? "10k" : values.sizes)
+  .split(",")
+  .map((s) => s.trim().toLowerCase())
+  .map((s) => {
+    const m = /^(\d+)(k|m)?$/.exec(s);
+    if (!m) throw new Error(`bad size ${s}: use e.g. 10k, 100k, 1m`);
+    return Number(m[1]) * (m[2] === "m" ? 1_000_000 : m[2] === "k" ? 1_000 : 1);
+  });
+const modes = values.modes.split(",") as ("sluice" | "naive")[];
+const label = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+
+interface Result {
+  mode: string;
+  rows: number;
+  rowsPerSecond: number | null;
+  peakRssMb: number | null;
+  outcome: string;
+  seconds: number;
+}
+
+async function main() {
+  await mkdir(DATA, { recursive: true });
+  const postgres = await startPostgres();
+  const results: Result[] = [];
+  try {
+    for (const rows of sizes) {
+      const file = await workbook(rows);
+      for (const mode of modes) {
+        await resetDatabase(postgres.url);
+        const result =
+          mode === "sluice"
+            ? await runSluice(file, rows, postgres.url)
+            : await runNaive(file, rows, postgres.url);
+        results.push(result);
+        console.error(`# ${JSON.stringify(result)}`);
+      }
+    }
+  } finally {
+    await postgres.stop();
+  }
+  console.log(
+    `\nAdmin server importing an orders xlsx into PostgreSQL, --max-old-space-size=${HEAP_MB} (node ${process.version})\n`,
+  );
+  console.log("| mode | rows | rows/s | admin server peak RSS MB | outcome |");
+  console.log("| --- | ---: | ---: | ---: | --- |");
+  for (const r of results) {
+    console.log(
+      `| ${r.mode} | ${r.rows.toLocaleString("en")} | ${r.rowsPerSecond === null ? "–" : Math.round(r.rowsPerSecond).toLocaleString("en")} | ${r.peakRssMb === null ? "–" : r.peakRssMb.toFixed(0)} | ${r.outcome} |`,
+    );
+  }
+}
+
+/** orders-<n>.xlsx with the columns of examples/orders.xlsx, written with exceljs's streaming writer. */
+async function workbook(rows: number): Promise<string> {
+  const file = join(DATA, `orders-${label(rows)}.xlsx`);
+  if (existsSync(file)) return file;
+  const started = performance.now();
+  const partial = `${file}.partial`;
+  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: partial,
+    useSharedStrings: true,
+    useStyles: true,
+  });
+  const sheet = writer.addWorksheet("Orders");
+  sheet.columns = [
+    { header: "Order ID", key: "orderId", width: 18 },
+    { header: "Ordered At", key: "orderedAt", width: 20, style: { numFmt: "yyyy-mm-dd hh:mm:ss" } },
+    { header: "Customer", key: "customer", width: 10 },
+    { header: "Phone", key: "phone", width: 15 },
+    { header: "Address", key: "address", width: 40 },
+    { header: "Item", key: "item", width: 18 },
+    { header: "Quantity", key: "quantity", width: 9 },
+    { header: "Unit Price", key: "unitPrice", width: 11, style: { numFmt: "#,##0" } },
+    { header: "Total", key: "total", width: 11, style: { numFmt: "#,##0" } },
+    { header: "Paid", key: "paid", width: 6 },
+    { header: "Delivery Date", key: "deliveryDate", width: 13, style: { numFmt: "yyyy-mm-dd" } },
+    { header: "Memo", key: "memo", width: 20 },
+  ];
+  const surnames = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"];
+  const given = ["민준", "서연", "도윤", "하은", "시우", "지우", "예준", "수아", "주원", "지민"];
+  const districts = [
+    "서울특별시 강남구 테헤란로",
+    "부산광역시 해운대구 센텀중앙로",
+    "경기도 성남시 분당구 판교역로",
+  ];
+  const items = [
+    "생수 2L x 6",
+    "즉석밥 12개입",
+    "계란 30구",
+    "우유 1L",
+    "사과 3kg",
+    "커피 원두 1kg",
+    "휴지 30롤",
+  ];
+  const prices = [5900, 14900, 8900, 2800, 24000, 32000, 18900];
+  const start = Date.UTC(2026, 9, 1);
+  for (let i = 1; i <= rows; i++) {
+    const k = i % items.length;
+    const quantity = 1 + (i % 5);
+    const orderedAt = new Date(start + ((i * 7919) % (30 * 86_400)) * 1000);
+    sheet
+      .addRow({
+        orderId: `ORD-${2026 + Math.floor((i - 1) / 1_000_000)}-${String(((i - 1) % 1_000_000) + 1).padStart(6, "0")}`,
+        orderedAt,
+        customer: surnames[i % 10]! + given[(i * 3) % 10]!,
+        phone: `010-${String(1000 + ((i * 31) % 9000))}-${String(1000 + ((i * 17) % 9000))}`,
+        address: `${districts[i % 3]} ${1 + (i % 300)}`,
+        item: items[k],
+        quantity,
+        unitPrice: prices[k],
+        total: { formula: `G${i + 1}*H${i + 1}`, result: quantity * prices[k]! },
+        paid: i % 10 !== 0,
+        deliveryDate: new Date(
+          Date.UTC(orderedAt.getUTCFullYear(), orderedAt.getUTCMonth(), orderedAt.getUTCDate() + 2),
+        ),
+        memo: i % 5 === 0 ? "배송 전 연락 바랍니다" : null,
+      })
+      .commit();
+  }
+  sheet.commit();
+  await writer.commit();
+  await rm(file, { force: true });
+  const { rename } = await import("node:fs/promises");
+  await rename(partial, file);
+  const { size } = await stat(file);
+  console.error(
+    `# wrote ${file} (${rows} rows, ${(size / 1e6).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return file;
+}
+
+async function resetDatabase(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query("drop table if exists orders, imported_chunks");
+  await client.end();
+}
+
+async function countOrders(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ n: number }>("select count(*)::int as n from orders");
+  await client.end();
+  return rows[0]!.n;
+}
+
+/** Spawns a measured child: --max-old-space-size, the exit-time maxRSS hook, VmHWM polling. */
+function measuredChild(script: string, args: string[], env: Record<string, string>) {
+  const rssFile = join(tmpdir(), `sluice-bench-rss-${process.pid}-${Date.now()}`);
+  const child = spawn(
+    process.execPath,
+    [`--max-old-space-size=${HEAP_MB}`, "--import", RSS_HOOK, "--import", "tsx", script, ...args],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        SLUICE_BENCH_RSS_FILE: rssFile,
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let polledKb = 0;
+  const poll = setInterval(async () => {
+    try {
+      const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+      const hwm = /VmHWM:\s+(\d+)/.exec(status);
+      if (hwm) polledKb = Math.max(polledKb, Number(hwm[1]));
+    } catch {
+      // exited
+    }
+  }, 50);
+  let stdout = "";
+  let stderr = "";
+  const listeners: ((line: string) => void)[] = [];
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+    for (const l of listeners) l(stdout);
+  });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr = (stderr + d).slice(-20_000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    onStdout: (l: (all: string) => void) => listeners.push(l),
+    async peakMb(): Promise<number> {
+      clearInterval(poll);
+      const hooked = Number(await readFile(rssFile, "utf8").catch(() => "0"));
+      await rm(rssFile, { force: true });
+      return Math.max(polledKb, hooked) / 1024;
+    },
+  };
+}
+
+function outcomeOf(exit: { code: number | null; signal: NodeJS.Signals | null }, stderr: string): string {
+  if (/heap out of memory|Allocation failed|JavaScript heap/i.test(stderr)) return "OOM";
+  return exit.signal ? `killed (${exit.signal})` : `exit ${exit.code}`;
+}
+
+async function runSluice(file: string, rows: number, databaseUrl: string): Promise<Result> {
+  const runtime = await LocalRuntime.start({ outDir: join(tmpdir(), "sluice-bench-out") });
+  const { region, endpoint, credentials } = runtime.emulator.clientConfig;
+  const admin = measuredChild(MAIN, [], {
+    DATABASE_URL: databaseUrl,
+    CHUNK_QUEUE_URL: runtime.queueUrls.chunks,
+    AWS_REGION: region,
+    AWS_ENDPOINT_URL_SQS: endpoint,
+    AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    CONSUMER_CONCURRENCY: "4",
+    WAIT_TIME_SECONDS: "1",
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      admin.onStdout((all) => all.includes('"msg":"listening"') && resolve());
+      void admin.exited.then(() => reject(new Error(`admin server exited: ${admin.stderr()}`)));
+    });
+    const started = performance.now();
+    const upload = await runtime.upload(await readFile(file), `orders-${label(rows)}.xlsx`);
+    const record = await Promise.race([
+      runtime.waitForExecution(upload.executionArn),
+      admin.exited.then((exit) => ({ status: outcomeOf(exit, admin.stderr()) }) as const),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    const imported = await countOrders(databaseUrl).catch(() => 0);
+    admin.child.kill("SIGTERM");
+    const exit = await admin.exited;
+    const peakRssMb = await admin.peakMb();
+    const ok = record.status === "SUCCEEDED" && imported === rows;
+    return {
+      mode: "sluice (consumer, chunks)",
+      rows,
+      rowsPerSecond: ok ? rows / seconds : null,
+      peakRssMb,
+      outcome: ok
+        ? "OK"
+        : `${record.status}${exit.code ? ` / ${outcomeOf(exit, admin.stderr())}` : ""}, ${imported} rows in db`,
+      seconds,
+    };
+  } finally {
+    admin.child.kill("SIGKILL");
+    await runtime.stop();
+  }
+}
+
+async function runNaive(file: string, rows: number, databaseUrl: string): Promise<Result> {
+  const started = performance.now();
+  const naive = measuredChild(NAIVE, [file, `naive-${label(rows)}`], { DATABASE_URL: databaseUrl });
+  const exit = await naive.exited;
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssMb = await naive.peakMb();
+  const imported = await countOrders(databaseUrl).catch(() => 0);
+  const ok = exit.code === 0 && imported === rows;
+  return {
+    mode: "naive (exceljs readFile in the server)",
+    rows,
+    rowsPerSecond: ok ? rows / seconds : null,
+    peakRssMb,
+    outcome: ok ? "OK" : `${outcomeOf(exit, naive.stderr())}, ${imported} rows in db`,
+    seconds,
+  };
+}
+
+await main();
