@@ -138,7 +138,7 @@ const INSERT_ORDERS = `
 insert into orders (order_id, ordered_at, customer, phone, address, item, quantity, unit_price, total, paid,
                     delivery_date, memo, upload_id, source_row)
 select o.order_id,
-       case when o.ordered_at ~ '(Z|[+-]\\d{2}:?\\d{2})$' then o.ordered_at::timestamptz
+       case when o.ordered_at ~ 'T.*(Z|[+-]\\d{2}:?\\d{2})$' then o.ordered_at::timestamptz
             else o.ordered_at::timestamp at time zone $14 end,
        o.customer, o.phone, o.address, o.item, o.quantity, o.unit_price, o.total, o.paid,
        o.delivery_date, o.memo, $13, o.source_row

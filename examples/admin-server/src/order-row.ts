@@ -55,8 +55,9 @@ const decimal = z.preprocess(
     .max(1e12, "is too large"),
 );
 
+// A workbook cell at midnight converts to a bare date ("2026-10-30"): that is a time of 00:00.
 const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 function realDate(y: string, m: string, d: string): boolean {
@@ -82,8 +83,11 @@ export const OrderRowSchema = z
       .trim()
       .refine((v) => {
         const m = DATE_TIME.exec(v);
-        return m !== null && realDate(m[1]!, m[2]!, m[3]!) && Number(m[4]) < 24 && Number(m[5]) < 60;
-      }, "must be a date and time like 2026-10-20T09:30:00"),
+        return (
+          m !== null && realDate(m[1]!, m[2]!, m[3]!) && Number(m[4] ?? 0) < 24 && Number(m[5] ?? 0) < 60
+        );
+      }, "must be a date and time like 2026-10-20T09:30:00")
+      .transform((v) => (v.length === 10 ? `${v}T00:00:00` : v.replace(" ", "T"))),
     Customer: text(200),
     Phone: z.preprocess(
       (v) => (typeof v === "string" ? v.trim() : v),

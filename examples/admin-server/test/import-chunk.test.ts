@@ -66,10 +66,17 @@ describe("importChunk against PostgreSQL", () => {
 
   it("accepts csv strings for numbers and booleans", async () => {
     const data = orderData(7, { Quantity: "3", "Unit Price": "8900", Total: "26700", Paid: "TRUE" });
-    const result = await importChunk(options(), chunkOf("up-csv", 0, [data]));
-    expect(result.accepted).toBe(1);
-    const { rows } = await pool.query("select quantity, paid from orders");
-    expect(rows).toEqual([{ quantity: 3, paid: true }]);
+    // A midnight timestamp comes out of the converter as a bare date; an explicit offset is kept.
+    const midnight = orderData(8, { "Ordered At": "2026-10-30" });
+    const withOffset = orderData(9, { "Ordered At": "2026-10-30 12:00:00+02:00" });
+    const result = await importChunk(options(), chunkOf("up-csv", 0, [data, midnight, withOffset]));
+    expect(result).toMatchObject({ accepted: 3, rejected: [] });
+    const { rows } = await pool.query("select quantity, paid, ordered_at from orders order by order_id");
+    expect(rows).toEqual([
+      { quantity: 3, paid: true, ordered_at: new Date("2026-10-07T22:15:30Z") },
+      { quantity: 4, paid: true, ordered_at: new Date("2026-10-29T15:00:00Z") },
+      { quantity: 5, paid: false, ordered_at: new Date("2026-10-30T10:00:00Z") },
+    ]);
   });
 
   it("rejects invalid rows with a code and a reason and imports the rest", async () => {

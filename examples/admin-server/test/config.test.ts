@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, describeConfig, loadConfig } from "../src/config.ts";
+
+const base = {
+  DATABASE_URL: "postgres://admin:secret@db.internal:5432/shop",
+  CHUNK_QUEUE_URL: "https://sqs.ap-northeast-2.amazonaws.com/123456789012/sluice-prod-chunks",
+  AWS_REGION: "ap-northeast-2",
+};
+
+describe("loadConfig", () => {
+  it("reads AWS settings with defaults and no endpoints", () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({
+      databaseUrl: base.DATABASE_URL,
+      chunkQueueUrl: base.CHUNK_QUEUE_URL,
+      region: "ap-northeast-2",
+      sqsEndpoint: undefined,
+      sfnEndpoint: undefined,
+      port: 3000,
+      concurrency: 4,
+      heartbeatSeconds: 30,
+      visibilityTimeoutSeconds: 120,
+      importDelayMs: 0,
+    });
+    expect(describeConfig(config).databaseUrl).toBe("postgres://admin:***@db.internal:5432/shop");
+  });
+
+  it("fails at start naming every missing or malformed variable", () => {
+    const error = (() => {
+      try {
+        loadConfig({ DATABASE_URL: "mysql://x", CONSUMER_CONCURRENCY: "0", HEARTBEAT_SECONDS: "200" });
+      } catch (e) {
+        return e;
+      }
+    })() as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.problems).toEqual([
+      'DATABASE_URL must be a postgres: or postgresql: URL, got "mysql://x"',
+      "CHUNK_QUEUE_URL is required (stack output ChunkQueueUrl)",
+      "AWS_REGION is required (e.g. ap-northeast-2)",
+      'CONSUMER_CONCURRENCY must be an integer from 1 to 100, got "0"',
+      "HEARTBEAT_SECONDS (200) must be less than VISIBILITY_TIMEOUT_SECONDS (120)",
+    ]);
+  });
+
+  it("takes the local runtime's endpoints", () => {
+    const config = loadConfig({
+      ...base,
+      AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:4566",
+      AWS_ENDPOINT_URL_SFN: "http://127.0.0.1:8083",
+      PORT: "0",
+    });
+    expect(config).toMatchObject({
+      sqsEndpoint: "http://127.0.0.1:4566",
+      sfnEndpoint: "http://127.0.0.1:8083",
+      port: 0,
+    });
+  });
+});
