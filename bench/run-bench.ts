@@ -31,6 +31,7 @@ import {
   type Variant,
   workbookPath,
 } from "./generate-workbooks.ts";
+import { type PipelineResult, pipelineTable, runPipeline } from "./pipeline-bench.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -83,6 +84,8 @@ interface Options {
   runs: number;
   timeoutMs: number;
   sluiceBin: string;
+  /** Also run the end-to-end pipeline benchmark (pipeline-bench.ts). */
+  pipeline: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -93,6 +96,7 @@ function parseArgs(argv: string[]): Options {
     runs: 1,
     timeoutMs: 300_000,
     sluiceBin: path.join(ROOT, "packages/local/bin/sluice.js"),
+    pipeline: true,
   };
   const list = (v: string | undefined): string[] => (v ?? "").split(",").filter((s) => s.length > 0);
   for (let i = 0; i < argv.length; i++) {
@@ -115,6 +119,7 @@ function parseArgs(argv: string[]): Options {
     } else if (arg === "--runs") opts.runs = Math.max(1, Number.parseInt(value(), 10) || 1);
     else if (arg === "--timeout-s") opts.timeoutMs = Math.max(1, Number(value())) * 1000;
     else if (arg === "--sluice-bin") opts.sluiceBin = path.resolve(value());
+    else if (arg === "--no-pipeline") opts.pipeline = false;
     else throw new Error(`unknown option ${arg}`);
   }
   opts.sizes.sort((a, b) => a - b);
@@ -470,6 +475,24 @@ async function main(): Promise<void> {
   const flat = flatTable(results, opts.sizes);
   if (flat) sections.push("Sluice peak RSS, small vs large (flat check):", "", flat, "");
   sections.push("Targets (shared/perf-anchors.md):", "", ...targets(results, opts.sizes), "");
+  if (opts.pipeline) {
+    const pipelines: PipelineResult[] = [];
+    for (const size of opts.sizes) {
+      process.stderr.write(`pipeline ${sizeLabel(size)} (xlsx-inline, no-op admin server) … `);
+      const r = await runPipeline(size);
+      pipelines.push(r);
+      process.stderr.write(
+        `${r.status} ${r.seconds.toFixed(1)} s, consumer ${Math.round(r.consumerPeakMB)} MB\n`,
+      );
+    }
+    sections.push(
+      "End to end through the local pipeline (upload → convert → Distributed Map, MaxConcurrency 4 → SQS → a " +
+        "no-op admin server in its own process → summary):",
+      "",
+      pipelineTable(pipelines),
+      "",
+    );
+  }
   const report = sections.join("\n");
   process.stdout.write(report);
   // Keep a copy beside the data, so a long run's result survives a closed terminal.

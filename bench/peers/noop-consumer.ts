@@ -1,0 +1,37 @@
+/**
+ * The admin server of the pipeline benchmark: the real consumer SDK with a handler that accepts every row and
+ * does nothing else, so its peak RSS is what consuming costs. Runs until SIGTERM, then stops gracefully and
+ * prints how many chunks and rows it answered.
+ */
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { createChunkConsumer } from "@sluice/consumer";
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+const region = env("AWS_REGION");
+let rows = 0;
+const consumer = createChunkConsumer({
+  queueUrl: env("CHUNK_QUEUE_URL"),
+  sqs: new SQSClient({ region, endpoint: env("AWS_ENDPOINT_URL_SQS"), credentials }),
+  sfn: new SFNClient({ region, endpoint: env("AWS_ENDPOINT_URL_SFN"), credentials }),
+  concurrency: Number(process.env.CONSUMER_CONCURRENCY ?? 4),
+  waitTimeSeconds: 1,
+  heartbeatSeconds: 30,
+  visibilityTimeoutSeconds: 120,
+  handler: async (chunk) => {
+    rows += chunk.rows.length;
+    return { accepted: chunk.rows.length, rejected: [] };
+  },
+});
+consumer.start();
+process.stdout.write("ready\n");
+process.once("SIGTERM", async () => {
+  await consumer.stop({ timeoutMs: 10_000 });
+  process.stdout.write(`${JSON.stringify({ chunks: consumer.status.processed, rows })}\n`);
+  process.exit(0);
+});
