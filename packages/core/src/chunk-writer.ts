@@ -30,6 +30,8 @@ export const DEFAULT_CHUNK_BOUNDS: Readonly<ChunkBounds> = Object.freeze({ rows:
 
 export type AddResult = { added: true } | { added: false; bytes: number };
 
+const ADDED: AddResult = Object.freeze({ added: true });
+
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_UTF8_PER_UNIT = 3;
 
@@ -79,25 +81,28 @@ export class ChunkWriter {
     )},"firstRow":${firstRow},"lastRow":${lastRow},"rows":[`;
   }
 
-  /** Adds a row's JSON; a row too large for any chunk is not added, and its size is returned. */
-  async add(rowJson: string, row: number): Promise<AddResult> {
+  /**
+   * Adds a row's JSON; a row too large for any chunk is not added, and its size is returned. Synchronous unless
+   * the chunk is full and has to be flushed first (then a promise): a million rows make no million awaits.
+   */
+  add(rowJson: string, row: number): AddResult | Promise<AddResult> {
     const room = this.body.length;
     // A UTF-16 unit is at least one UTF-8 byte, so a string longer than the room can never fit.
     if (rowJson.length > room) return { added: false, bytes: Buffer.byteLength(rowJson) };
-    if (this.rowCount >= this.bounds.rows) await this.flush();
+    if (this.rowCount >= this.bounds.rows) return this.flush().then(() => this.add(rowJson, row));
     const separator = this.rowCount > 0 ? 1 : 0;
     if (this.bodyBytes + separator + rowJson.length * MAX_UTF8_PER_UNIT > room) {
       // Near the end of the room: measure exactly before deciding.
       const bytes = Buffer.byteLength(rowJson);
       if (bytes > room) return { added: false, bytes };
-      if (this.bodyBytes + separator + bytes > room) await this.flush();
+      if (this.bodyBytes + separator + bytes > room) return this.flush().then(() => this.add(rowJson, row));
     }
     if (this.rowCount === 0) this.firstRow = row;
     else this.body[this.bodyBytes++] = 0x2c; // ","
     this.bodyBytes += this.body.write(rowJson, this.bodyBytes);
     this.rowCount++;
     this.lastRow = row;
-    return { added: true };
+    return ADDED;
   }
 
   async flush(): Promise<void> {

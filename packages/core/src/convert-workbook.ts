@@ -125,7 +125,8 @@ export async function convertWorkbook(input: {
         }
         const json = JSON.stringify(record);
 
-        const added = await writer.add(json, raw.row);
+        let added = writer.add(json, raw.row);
+        if (added instanceof Promise) added = await added;
         if (!added.added) {
           pushSample(rowErrors, {
             row: raw.row,
