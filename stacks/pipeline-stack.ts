@@ -70,7 +70,13 @@ export function Pipeline({ stack, app }: StackContext) {
     handler: `${handlers}/summarize.handler`,
     memorySize: 512,
     timeout: "5 minutes",
-    environment: { ...common.environment, BUCKET_NAME: uploads.bucketName, PROCESSED_PREFIX },
+    environment: {
+      ...common.environment,
+      BUCKET_NAME: uploads.bucketName,
+      PROCESSED_PREFIX,
+      SLACK_NOTIFY_SUCCESS: String(config.notifySuccess),
+      SLACK_WEBHOOK_PARAMETER: slackParameter,
+    },
   });
   const notifyFailureFunction = new SstFunction(stack, "NotifyFailure", {
     ...common,
@@ -85,51 +91,40 @@ export function Pipeline({ stack, app }: StackContext) {
     },
   });
 
+  // Least privilege, spelled out: each function gets exactly these actions on exactly these resources.
+  const allow = (
+    fn: SstFunction,
+    actions: string[],
+    resources: string[],
+    conditions?: Record<string, unknown>,
+  ) =>
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }),
+    );
   const objects = (prefix: string) => uploads.arnForObjects(`${prefix}*`);
-  convertFunction.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ["s3:GetObject", "s3:GetObjectVersion"],
-      resources: [objects(UPLOADS_PREFIX)],
-    }),
+  const listProcessed = (fn: SstFunction) =>
+    allow(fn, ["s3:ListBucket"], [uploads.bucketArn], {
+      StringLike: { "s3:prefix": [`${PROCESSED_PREFIX}*`] },
+    });
+  const slackParameterArn = `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:parameter${slackParameter}`;
+
+  allow(convertFunction, ["s3:GetObject", "s3:GetObjectVersion"], [objects(UPLOADS_PREFIX)]);
+  allow(convertFunction, ["s3:PutObject", "s3:AbortMultipartUpload"], [objects(PROCESSED_PREFIX)]);
+  allow(
+    summarizeFunction,
+    ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+    [objects(PROCESSED_PREFIX)],
   );
-  convertFunction.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
-      resources: [objects(PROCESSED_PREFIX)],
-    }),
+  listProcessed(summarizeFunction);
+  allow(summarizeFunction, ["ssm:GetParameter"], [slackParameterArn]);
+  allow(
+    notifyFailureFunction,
+    ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+    [objects(PROCESSED_PREFIX)],
   );
-  summarizeFunction.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ["s3:GetObject", "s3:PutObject"],
-      resources: [objects(PROCESSED_PREFIX)],
-    }),
-  );
-  summarizeFunction.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ["s3:ListBucket"],
-      resources: [uploads.bucketArn],
-      conditions: { StringLike: { "s3:prefix": [`${PROCESSED_PREFIX}*`] } },
-    }),
-  );
-  notifyFailureFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [objects(PROCESSED_PREFIX)] }),
-  );
-  notifyFailureFunction.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ["s3:ListBucket"],
-      resources: [uploads.bucketArn],
-      conditions: { StringLike: { "s3:prefix": [`${PROCESSED_PREFIX}*`] } },
-    }),
-  );
-  notifyFailureFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [deadLetterQueue.queueArn] }),
-  );
-  notifyFailureFunction.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ["ssm:GetParameter"],
-      resources: [`arn:${stack.partition}:ssm:${stack.region}:${stack.account}:parameter${slackParameter}`],
-    }),
-  );
+  listProcessed(notifyFailureFunction);
+  allow(notifyFailureFunction, ["sqs:SendMessage"], [deadLetterQueue.queueArn]);
+  allow(notifyFailureFunction, ["ssm:GetParameter"], [slackParameterArn]);
 
   const workflow = new UploadWorkflow(stack, "UploadWorkflow", {
     bucket: uploads,

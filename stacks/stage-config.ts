@@ -16,6 +16,8 @@ export interface StageConfig {
   chunkRetries: number;
   /** Receives of one message before SQS moves it to the dead-letter queue. */
   maxReceiveCount: number;
+  /** Post a Slack summary for every successful upload too (failures are always alerted). */
+  notifySuccess: boolean;
 }
 
 export const DEFAULT_STAGE_CONFIG: Readonly<StageConfig> = Object.freeze({
@@ -26,9 +28,10 @@ export const DEFAULT_STAGE_CONFIG: Readonly<StageConfig> = Object.freeze({
   chunkTimeoutSeconds: 3600,
   chunkRetries: 2,
   maxReceiveCount: 5,
+  notifySuccess: false,
 });
 
-const VARIABLES: Record<keyof StageConfig, string> = {
+const VARIABLES: Record<Exclude<keyof StageConfig, "notifySuccess">, string> = {
   maxConcurrency: "SLUICE_MAX_CONCURRENCY",
   chunkRows: "SLUICE_CHUNK_ROWS",
   chunkBytes: "SLUICE_CHUNK_BYTES",
@@ -43,12 +46,19 @@ export const MAX_CHUNK_BYTES = 240 * 1024;
 
 export function stageConfig(env: Record<string, string | undefined> = process.env): StageConfig {
   const config = { ...DEFAULT_STAGE_CONFIG };
-  for (const key of Object.keys(VARIABLES) as (keyof StageConfig)[]) {
+  for (const key of Object.keys(VARIABLES) as (keyof typeof VARIABLES)[]) {
     const raw = env[VARIABLES[key]];
     if (raw === undefined || raw === "") continue;
     if (!/^\d+$/.test(raw))
       throw new Error(`${VARIABLES[key]} must be a whole number, got ${JSON.stringify(raw)}`);
     config[key] = Number(raw);
+  }
+  const notify = env.SLUICE_NOTIFY_SUCCESS;
+  if (notify !== undefined && notify !== "") {
+    if (notify !== "true" && notify !== "false") {
+      throw new Error(`SLUICE_NOTIFY_SUCCESS must be true or false, got ${JSON.stringify(notify)}`);
+    }
+    config.notifySuccess = notify === "true";
   }
   const fail = (message: string) => {
     throw new Error(`invalid stage config: ${message}`);

@@ -97,10 +97,20 @@ describe("Pipeline stack", () => {
         p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }
       ).Statement.filter((s) => [s.Action].flat().includes("ssm:GetParameter")),
     );
-    expect(ssm).toHaveLength(1);
-    expect(JSON.stringify(ssm[0]!.Resource)).toContain(
-      "parameter/sst/sluice/test/Secret/SLACK_WEBHOOK_URL/value",
-    );
+    // notify-failure (alerts) and summarize (the optional success message), each for that one parameter.
+    expect(ssm).toHaveLength(2);
+    for (const statement of ssm) {
+      expect(JSON.stringify(statement.Resource)).toContain(
+        "parameter/sst/sluice/test/Secret/SLACK_WEBHOOK_URL/value",
+      );
+    }
+    const summarize = resources[functionId("summarize")]!;
+    expect(
+      (summarize.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+    ).toMatchObject({
+      SLACK_NOTIFY_SUCCESS: "false",
+      SLACK_WEBHOOK_PARAMETER: "/sst/sluice/test/Secret/SLACK_WEBHOOK_URL/value",
+    });
   });
 
   it("runs every function of ours on nodejs22.x", () => {
