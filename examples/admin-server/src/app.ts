@@ -42,10 +42,6 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
     heartbeatSeconds: config.heartbeatSeconds,
     visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
     waitTimeSeconds: config.waitTimeSeconds,
-    logger: {
-      warn: (...a) => log("warn", "consumer", { detail: a.map(String) }),
-      error: (...a) => log("error", "consumer", { detail: a.map(String) }),
-    },
     handler: createImportChunkHandler({
       pool,
       timeZone: config.importTimeZone,

@@ -186,9 +186,9 @@ describe("the admin server against the local runtime", () => {
     await second.waitFor((l) => l.msg === "token_stale" && l.chunkIndex === killedChunk, 10_000);
     const imported = [...first.logged("chunk_imported"), ...second.logged("chunk_imported")];
     expect(imported.filter((l) => l.chunkIndex === killedChunk)).toHaveLength(1);
-    // Each of the 15 chunks was imported by exactly one transaction, whatever the deliveries.
-    expect(new Set(imported.map((l) => l.chunkIndex)).size).toBe(15);
-    expect(imported).toHaveLength(15);
+    // No chunk was imported by two transactions, whatever the deliveries. (The ledger below is the full proof:
+    // a process killed between a commit and its log line would leave one chunk_imported line missing.)
+    expect(new Set(imported.map((l) => l.chunkIndex)).size).toBe(imported.length);
 
     await expectEveryRowOnce(upload.uploadId, rows);
     expect(await scalar("select count(*) from imported_chunks where upload_id = $1", [upload.uploadId])).toBe(
