@@ -6,12 +6,44 @@ import { ConvertProgressLine } from "./convert-progress-line.ts";
 const USAGE = `usage: sluice <command> [options]
 
 commands:
-  demo [file]      run a whole upload on this machine (local S3/SQS, the workflow's own state machine)
-  convert <file>   convert an xlsx or csv workbook into chunks.jsonl and manifest.json
+  demo [file]             run a whole upload on this machine (local S3/SQS, the workflow's own state machine)
+  convert <file>          convert an xlsx or csv workbook into chunks.jsonl and manifest.json
+  serve                   run the local runtime until Ctrl-C; prints the endpoints an admin server needs
+  upload <file>           upload a workbook to a running "sluice serve" (--force: process it again)
+  status <upload-id>      totals, chunks done / in flight / failed, rate and ETA (AWS or --endpoint)
+  redrive <upload-id>     run a failed upload's unsuccessful chunks again (--dlq: move DLQ chunks back)
+  reprocess <upload-id>   with --force: a new execution <upload-id>-r2 for the same source object
 
 ${CONVERT_USAGE}
 
-Run "sluice demo --help" for the demo's options.`;
+Run "sluice <command> --help" for a command's options.`;
+
+/** Commands that print human lines, then their result as a JSON last line; loaded on demand. */
+const JSON_COMMANDS: Record<
+  string,
+  () => Promise<{ usage: string; run: (argv: string[], say: (line: string) => void) => Promise<unknown> }>
+> = {
+  status: async () => {
+    const m = await import("./commands/status-command.ts");
+    return { usage: m.STATUS_USAGE, run: m.runStatus };
+  },
+  redrive: async () => {
+    const m = await import("./commands/redrive-command.ts");
+    return { usage: m.REDRIVE_USAGE, run: (argv, say) => m.runRedrive(argv, say) };
+  },
+  reprocess: async () => {
+    const m = await import("./commands/reprocess-command.ts");
+    return { usage: m.REPROCESS_USAGE, run: m.runReprocess };
+  },
+  upload: async () => {
+    const m = await import("./commands/upload-command.ts");
+    return { usage: m.UPLOAD_USAGE, run: (argv, say) => m.runUpload(argv, say) };
+  },
+  serve: async () => {
+    const m = await import("./commands/serve-command.ts");
+    return { usage: m.SERVE_USAGE, run: (argv, say) => m.runServe(argv, say) };
+  },
+};
 
 /** Exit codes: 0 done, 1 a failure worth retrying (I/O), 2 bad input or usage. */
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +69,20 @@ async function main(argv: string[]): Promise<number> {
       }
       const summary = await runDemo(rest, (line) => process.stdout.write(`${line}\n`));
       process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return 0;
+    }
+    case "status":
+    case "redrive":
+    case "reprocess":
+    case "upload":
+    case "serve": {
+      const { usage, run } = await JSON_COMMANDS[command]!();
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`${usage}\n`);
+        return 0;
+      }
+      const result = await run(rest, (line) => process.stdout.write(`${line}\n`));
+      if (command !== "serve") process.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
     }
     case undefined:

@@ -25,6 +25,7 @@ import { type Emulator, startEmulator } from "./emulator.ts";
 import { type Asl, type ExecutionRecord, LocalWorkflow } from "./local-workflow.ts";
 import { StepFunctionsApi } from "./step-functions-api.ts";
 import { StatesError, TaskTokens } from "./task-tokens.ts";
+import { workflowOperations } from "./workflow-operations.ts";
 
 export interface LocalRuntimeOptions {
   /** Stage settings, as `sst deploy` would take them (concurrency, chunk size, heartbeat...). */
@@ -223,6 +224,7 @@ export class LocalRuntime extends EventEmitter {
         return describe(record);
       },
       listExecutions: () => workflow.all.map(describe),
+      ...workflowOperations(workflow),
     });
     const endpoint = await api.listen();
     runtime = new LocalRuntime(config, emulator, endpoint, workflow, api, tokens);

@@ -2,7 +2,7 @@ import "./promise-with-resolvers.ts";
 import { EventEmitter } from "node:events";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { StateMachine } from "aws-local-stepfunctions";
-import { type DistributedMapState, runMapRun } from "./map-run.ts";
+import { createMapRunRecord, type DistributedMapState, type MapRunRecord, runMapRun } from "./map-run.ts";
 import { evaluatePayload, usesJsonToString } from "./payload-template.ts";
 import { StatesError } from "./task-tokens.ts";
 
@@ -26,7 +26,19 @@ export interface ExecutionRecord {
   output?: unknown;
   error?: string;
   cause?: string;
+  /** How many times RedriveExecution restarted it (same ARN). */
+  redriveCount: number;
+  redriveDate?: Date;
   done: Promise<ExecutionRecord>;
+}
+
+/** One event of GetExecutionHistory, in the API's shape (timestamps in epoch seconds). */
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: number;
+  type: string;
+  [details: string]: unknown;
 }
 
 /** A Lambda function run in-process: the real handler, with clients pointed at the local emulator. */
@@ -142,8 +154,19 @@ export class LocalWorkflow extends EventEmitter {
   private readonly machine: StateMachine;
   private readonly maps: Record<string, DistributedMapState>;
   private readonly executions = new Map<string, ExecutionRecord>();
-  private mapRuns = 0;
+  private mapRunCounter = 0;
   private readonly passHandlers: Record<string, (input: unknown) => Promise<unknown>>;
+  private readonly localAsl: Asl;
+  /** Machines that start at a given state: what a redrive resumes from. */
+  private readonly resumeMachines = new Map<string, StateMachine>();
+  private readonly histories = new Map<string, HistoryEvent[]>();
+  private readonly mapRunsByExecution = new Map<string, MapRunRecord[]>();
+  private readonly mapRunsByArn = new Map<string, MapRunRecord>();
+  /** The Task or Map state whose failure ended the execution, and the raw input it last entered with. */
+  private readonly failedStates = new Map<string, string>();
+  private readonly enteredInputs = new Map<string, Map<string, unknown>>();
+  /** Executions being redriven from this (Map) state: the Map Run that failed there runs again. */
+  private readonly redriving = new Map<string, string>();
 
   constructor(private readonly options: LocalWorkflowOptions) {
     super();
@@ -151,9 +174,106 @@ export class LocalWorkflow extends EventEmitter {
     this.maps = prepared.maps;
     const local = withLocalJsonToString(prepared.asl.States);
     this.passHandlers = local.handlers;
-    this.machine = new StateMachine({ ...prepared.asl, States: local.states } as never, {
+    this.localAsl = { ...prepared.asl, States: local.states };
+    this.machine = new StateMachine(this.localAsl as never, {
       validationOptions: { checkPaths: true, checkArn: true },
     });
+  }
+
+  /** The Map Runs an execution started (ListMapRuns), oldest first. */
+  mapRunsOf(executionArn: string): MapRunRecord[] {
+    return this.mapRunsByExecution.get(executionArn) ?? [];
+  }
+
+  mapRun(mapRunArn: string): MapRunRecord | undefined {
+    return this.mapRunsByArn.get(mapRunArn);
+  }
+
+  /** GetExecutionHistory's events: execution start/end/redrive, state entered/exited, Map Runs. */
+  history(executionArn: string): HistoryEvent[] | undefined {
+    return this.histories.get(executionArn);
+  }
+
+  /**
+   * RedriveExecution: a FAILED or ABORTED execution resumes (same ARN, RUNNING again) from the Task or Map
+   * state whose failure ended it, with the input that state had; a Map Run that failed there runs only the
+   * items that did not succeed, keeping the earlier results. Steps that succeeded are not run again.
+   */
+  redrive(executionArn: string): ExecutionRecord {
+    const record = this.executions.get(executionArn);
+    if (!record) throw new StatesError("ExecutionDoesNotExist", `Execution does not exist: ${executionArn}`);
+    if (record.status === "RUNNING" || record.status === "SUCCEEDED") {
+      throw new StatesError(
+        "ExecutionNotRedrivable",
+        `Execution is ${record.status}; only a failed or aborted execution can be redriven: ${executionArn}`,
+      );
+    }
+    const state = this.failedStates.get(executionArn);
+    const input = state === undefined ? undefined : this.enteredInputs.get(executionArn)?.get(state);
+    if (state === undefined || input === undefined) {
+      throw new StatesError(
+        "ExecutionNotRedrivable",
+        `The local runtime redrives executions that failed in a Task or Map state; ${executionArn} did not`,
+      );
+    }
+    delete record.stopDate;
+    delete record.error;
+    delete record.cause;
+    delete record.output;
+    Object.assign(record, {
+      status: "RUNNING",
+      redriveCount: record.redriveCount + 1,
+      redriveDate: new Date(),
+    });
+    this.redriving.set(executionArn, state);
+    this.failedStates.delete(executionArn);
+    this.pushEvent(executionArn, "ExecutionRedriven", {
+      executionRedrivenEventDetails: { redriveCount: record.redriveCount },
+    });
+    this.run(record, this.machineFrom(state), input);
+    return record;
+  }
+
+  private machineFrom(state: string): StateMachine {
+    let machine = this.resumeMachines.get(state);
+    if (!machine) {
+      machine = new StateMachine({ ...this.localAsl, StartAt: state } as never, {
+        validationOptions: { checkPaths: true, checkArn: true },
+      });
+      this.resumeMachines.set(state, machine);
+    }
+    return machine;
+  }
+
+  private pushEvent(executionArn: string, type: string, details: Record<string, unknown> = {}): void {
+    const events = this.histories.get(executionArn);
+    if (!events) return;
+    const id = events.length + 1;
+    events.push({ id, previousEventId: id - 1, timestamp: Date.now() / 1000, type, ...details });
+  }
+
+  /** Turns the library's event log into history events; resolves when the run's log closes. */
+  private async recordHistory(
+    executionArn: string,
+    logs: AsyncGenerator<{ type: string; state?: { name: string; input: unknown; output?: unknown } }>,
+  ): Promise<void> {
+    const entered = this.enteredInputs.get(executionArn) ?? new Map<string, unknown>();
+    this.enteredInputs.set(executionArn, entered);
+    for await (const event of logs) {
+      const state = event.state;
+      if (!state || (event.type !== "StateEntered" && event.type !== "StateExited")) continue;
+      const type = this.options.asl.States[state.name]?.Type ?? "Task";
+      if (event.type === "StateEntered") {
+        entered.set(state.name, state.input);
+        this.pushEvent(executionArn, `${type}StateEntered`, {
+          stateEnteredEventDetails: { name: state.name, input: JSON.stringify(state.input ?? null) },
+        });
+      } else {
+        this.pushEvent(executionArn, `${type}StateExited`, {
+          stateExitedEventDetails: { name: state.name, output: JSON.stringify(state.output ?? null) },
+        });
+      }
+    }
   }
 
   get all(): ExecutionRecord[] {
@@ -168,9 +288,30 @@ export class LocalWorkflow extends EventEmitter {
     const executionArn = `${this.options.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
     if (this.executions.has(executionArn))
       throw new StatesError("ExecutionAlreadyExists", `Execution already exists: ${executionArn}`);
-    const startDate = new Date();
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: this.options.stateMachineArn,
+      name,
+      status: "RUNNING",
+      startDate: new Date(),
+      input,
+      redriveCount: 0,
+      done: undefined as unknown as Promise<ExecutionRecord>,
+    };
+    this.executions.set(executionArn, record);
+    this.histories.set(executionArn, []);
+    this.pushEvent(executionArn, "ExecutionStarted", {
+      executionStartedEventDetails: { input: JSON.stringify(input), inputDetails: { truncated: false } },
+    });
+    this.run(record, this.machine, input);
+    this.emit("execution_started", record);
+    return record;
+  }
+
+  private run(record: ExecutionRecord, machine: StateMachine, input: unknown): void {
+    const { executionArn } = record;
     const controller = new AbortController();
-    const run = this.machine.run(input as never, {
+    const run = machine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: this.handlers(executionArn, controller.signal) as never,
         ...(this.options.retryIntervalMs === undefined
@@ -178,23 +319,34 @@ export class LocalWorkflow extends EventEmitter {
           : { retryIntervalOverrides: this.retryOverrides(this.options.asl) }),
       },
       context: {
-        Execution: { Id: executionArn, Name: name, StartTime: startDate.toISOString(), Input: input },
+        Execution: {
+          Id: executionArn,
+          Name: record.name,
+          StartTime: record.startDate.toISOString(),
+          Input: record.input,
+          RedriveCount: record.redriveCount,
+        },
       } as never,
     });
-    const record: ExecutionRecord = {
-      executionArn,
-      stateMachineArn: this.options.stateMachineArn,
-      name,
-      status: "RUNNING",
-      startDate,
-      input,
-      done: undefined as unknown as Promise<ExecutionRecord>,
-    };
+    const logged = this.recordHistory(executionArn, run.eventLogs as never);
+    // The log closes when the run ends; wait for it (briefly) so the history is complete when `done` settles.
+    const historyComplete = () =>
+      Promise.race([logged, new Promise((resolve) => setTimeout(resolve, 200).unref())]);
     record.done = run.result.then(
-      (output) => Object.assign(record, { status: "SUCCEEDED" as const, output, stopDate: new Date() }),
-      (error: Error & { cause?: Error }) => {
+      async (output) => {
+        await historyComplete();
+        this.pushEvent(executionArn, "ExecutionSucceeded", {
+          executionSucceededEventDetails: { output: JSON.stringify(output) },
+        });
+        return Object.assign(record, { status: "SUCCEEDED" as const, output, stopDate: new Date() });
+      },
+      async (error: Error & { cause?: Error }) => {
         controller.abort();
+        await historyComplete();
         const failure = error.cause instanceof Error ? error.cause : error;
+        this.pushEvent(executionArn, "ExecutionFailed", {
+          executionFailedEventDetails: { error: failure.name, cause: failure.message },
+        });
         return Object.assign(record, {
           status: "FAILED" as const,
           error: failure.name,
@@ -204,9 +356,6 @@ export class LocalWorkflow extends EventEmitter {
       },
     );
     record.done.then((r) => this.emit("execution_finished", r));
-    this.executions.set(executionArn, record);
-    this.emit("execution_started", record);
-    return record;
   }
 
   private retryOverrides(asl: Asl): Record<string, number> {
@@ -234,9 +383,11 @@ export class LocalWorkflow extends EventEmitter {
         handlers[name] = (async (event: unknown) => {
           try {
             const output = await lambda(event);
+            if (this.failedStates.get(executionArn) === name) this.failedStates.delete(executionArn);
             this.emit("task_succeeded", { executionArn, state: name, output });
             return output;
           } catch (error) {
+            this.failedStates.set(executionArn, name);
             throw asLambdaError(error);
           }
         }) as never;
@@ -244,14 +395,43 @@ export class LocalWorkflow extends EventEmitter {
     }
     for (const [name, map] of Object.entries(this.maps)) {
       handlers[name] = (async (input: unknown) => {
-        const mapRunId = `run-${++this.mapRuns}`;
-        return runMapRun(map, input, {
-          s3: this.options.s3,
+        const runs = this.mapRunsByExecution.get(executionArn) ?? [];
+        this.mapRunsByExecution.set(executionArn, runs);
+        // A redrive from this state runs the Map Run that failed here again; otherwise a new Map Run.
+        let run =
+          this.redriving.get(executionArn) === name
+            ? runs.findLast((r) => r.stateName === name && r.status !== "SUCCEEDED")
+            : undefined;
+        this.redriving.delete(executionArn);
+        if (!run) {
+          run = createMapRunRecord(map, name, executionArn, `run-${++this.mapRunCounter}`);
+          runs.push(run);
+          this.mapRunsByArn.set(run.mapRunArn, run);
+        }
+        this.pushEvent(
           executionArn,
-          mapRunId,
-          startChild: (childInput, childName) =>
-            this.startChild(map, childInput, childName, executionArn, signal),
-        });
+          run.redriveCount > 0 || run.stopDate ? "MapRunRedriven" : "MapRunStarted",
+          {
+            mapRunStartedEventDetails: { mapRunArn: run.mapRunArn },
+          },
+        );
+        try {
+          const output = await runMapRun(map, input, {
+            s3: this.options.s3,
+            run,
+            startChild: (childInput, childName) =>
+              this.startChild(map, childInput, childName, executionArn, signal),
+          });
+          if (this.failedStates.get(executionArn) === name) this.failedStates.delete(executionArn);
+          this.pushEvent(executionArn, "MapRunSucceeded");
+          return output;
+        } catch (error) {
+          this.failedStates.set(executionArn, name);
+          this.pushEvent(executionArn, "MapRunFailed", {
+            mapRunFailedEventDetails: { error: (error as Error).name, cause: (error as Error).message },
+          });
+          throw error;
+        }
       }) as never;
     }
     return handlers;

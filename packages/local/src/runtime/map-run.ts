@@ -24,17 +24,111 @@ export interface ChildRun {
   abort(): void;
 }
 
+/** Item counts as DescribeMapRun reports them (`itemCounts`; locally `executionCounts` are the same numbers). */
+export interface MapRunCounts {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  aborted: number;
+  total: number;
+  resultsWritten: number;
+  failuresNotRedrivable: number;
+  pendingRedrive: number;
+}
+
+export type MapRunStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+
+/**
+ * One Map Run as the local Step Functions API describes it, updated live while it runs. It outlives the run:
+ * a redrive runs the same Map Run again, skipping the items in `succeeded` and keeping their results.
+ */
+export interface MapRunRecord {
+  mapRunArn: string;
+  mapRunId: string;
+  executionArn: string;
+  stateName: string;
+  status: MapRunStatus;
+  startDate: Date;
+  stopDate?: Date;
+  maxConcurrency: number;
+  toleratedFailureCount: number;
+  toleratedFailurePercentage: number;
+  /** Items read from the ItemReader so far (the whole file once the reader is done). */
+  total: number;
+  running: number;
+  failed: number;
+  timedOut: number;
+  aborted: number;
+  resultsWritten: number;
+  redriveCount: number;
+  redriveDate?: Date;
+  /** The child results of the items that succeeded, by item index; kept across redrives. */
+  succeeded: Map<number, ChildRecord>;
+}
+
+/** A new Map Run record for `state`, RUNNING, with nothing read yet. */
+export function createMapRunRecord(
+  state: DistributedMapState,
+  stateName: string,
+  executionArn: string,
+  mapRunId: string,
+): MapRunRecord {
+  return {
+    mapRunArn: `${executionArn.replace(":execution:", ":mapRun:")}/${mapRunId}`,
+    mapRunId,
+    executionArn,
+    stateName,
+    status: "RUNNING",
+    startDate: new Date(),
+    maxConcurrency: state.MaxConcurrency ?? 0,
+    toleratedFailureCount: state.ToleratedFailureCount ?? 0,
+    toleratedFailurePercentage: state.ToleratedFailurePercentage ?? 0,
+    total: 0,
+    running: 0,
+    failed: 0,
+    timedOut: 0,
+    aborted: 0,
+    resultsWritten: 0,
+    redriveCount: 0,
+    succeeded: new Map(),
+  };
+}
+
+/** The counts DescribeMapRun returns, from a live record. */
+export function mapRunCounts(run: MapRunRecord): MapRunCounts {
+  const succeeded = run.succeeded.size;
+  const unsuccessful = run.failed + run.timedOut + run.aborted;
+  const pending = Math.max(0, run.total - succeeded - run.running - unsuccessful);
+  return {
+    pending,
+    running: run.running,
+    succeeded,
+    failed: run.failed,
+    timedOut: run.timedOut,
+    aborted: run.aborted,
+    total: run.total,
+    resultsWritten: run.resultsWritten,
+    failuresNotRedrivable: 0,
+    pendingRedrive: run.status === "RUNNING" ? 0 : unsuccessful,
+  };
+}
+
 export interface MapRunOptions {
   s3: S3Client;
-  executionArn: string;
-  mapRunId: string;
+  /**
+   * The Map Run's live record (see createMapRunRecord). When it already holds succeeded items (a redrive),
+   * only the other items run again, and the results written count every item once.
+   */
+  run: MapRunRecord;
   /** Starts one child execution of the ItemProcessor with the selected item as its input. */
   startChild(input: unknown, name: string): ChildRun;
   /** Children per result file (AWS splits by size; locally by count, to keep memory flat). */
   resultsPerFile?: number;
 }
 
-interface ChildRecord {
+export interface ChildRecord {
   ExecutionArn: string;
   Name: string;
   Input: string;
@@ -83,8 +177,38 @@ export async function runMapRun(
   input: unknown,
   options: MapRunOptions,
 ): Promise<unknown> {
-  const { s3, mapRunId } = options;
-  const mapRunArn = `${options.executionArn.replace(":execution:", ":mapRun:")}/${mapRunId}`;
+  const { run } = options;
+  const redrive = run.succeeded.size > 0 || run.failed + run.timedOut + run.aborted > 0;
+  Object.assign(run, {
+    status: "RUNNING",
+    running: 0,
+    failed: 0,
+    timedOut: 0,
+    aborted: 0,
+    resultsWritten: 0,
+  });
+  delete run.stopDate;
+  if (redrive) {
+    run.redriveCount++;
+    run.redriveDate = new Date();
+  }
+  try {
+    const output = await mapRunItems(state, input, options);
+    Object.assign(run, { status: "SUCCEEDED", stopDate: new Date() });
+    return output;
+  } catch (error) {
+    Object.assign(run, { status: "FAILED", stopDate: new Date() });
+    throw error;
+  }
+}
+
+async function mapRunItems(
+  state: DistributedMapState,
+  input: unknown,
+  options: MapRunOptions,
+): Promise<unknown> {
+  const { s3, run } = options;
+  const { mapRunArn, mapRunId } = run;
   if (state.ItemReader.ReaderConfig?.InputType !== "JSONL") {
     throw new StatesError("States.Runtime", "The local Map Run reads JSONL item readers only");
   }
@@ -103,6 +227,7 @@ export async function runMapRun(
   const toleratedCount = state.ToleratedFailureCount ?? 0;
   const running = new Set<ChildRun>();
   const records: ChildRecord[] = [];
+  const earlier = new Set(run.succeeded.keys());
   let failures = 0;
   let items = 0;
   let stopped = false;
@@ -117,6 +242,7 @@ export async function runMapRun(
     const startDate = new Date().toISOString();
     const child = options.startChild(selected, name);
     running.add(child);
+    run.running++;
     const base = {
       ExecutionArn: `${mapRunArn.replace(":mapRun:", ":execution:")}:${name}`,
       Name: name,
@@ -127,18 +253,23 @@ export async function runMapRun(
     };
     child.result
       .then(
-        (output) =>
-          records.push({
+        (output) => {
+          run.succeeded.set(index, {
             ...base,
             StopDate: new Date().toISOString(),
             Status: "SUCCEEDED",
             Output: JSON.stringify(output),
             OutputDetails: { Included: true },
-          }),
+          });
+        },
         (error: Error & { cause?: Error }) => {
           const failure = error.cause instanceof Error ? error.cause : error;
           const aborted = stopped && failure.name === "ExecutionAbortedError";
           if (!aborted) failures++;
+          if (aborted) run.aborted++;
+          else if (failure.name === "States.Timeout" || failure.name === "States.HeartbeatTimeout")
+            run.timedOut++;
+          else run.failed++;
           records.push({
             ...base,
             StopDate: new Date().toISOString(),
@@ -150,6 +281,7 @@ export async function runMapRun(
       )
       .finally(() => {
         running.delete(child);
+        run.running--;
         slotFreed?.();
       });
   };
@@ -163,9 +295,13 @@ export async function runMapRun(
     });
 
   for await (const item of jsonLines(body)) {
+    const index = items++;
+    if (index >= run.total) run.total = index + 1;
+    // A redrive runs only the items that did not succeed before.
+    if (earlier.has(index)) continue;
     while (running.size >= maxConcurrency && failures <= toleratedCount) await waitForSlot();
     if (failures > toleratedCount) break;
-    launch(item, items++);
+    launch(item, index);
   }
   while (running.size > 0) {
     if (failures > toleratedCount && !stopped) {
@@ -176,7 +312,9 @@ export async function runMapRun(
   }
   body.destroy();
 
-  const details = await writeResults(state, input, records, mapRunArn, mapRunId, options);
+  const succeeded = [...run.succeeded.entries()].sort(([a], [b]) => a - b).map(([, record]) => record);
+  const details = await writeResults(state, input, [...succeeded, ...records], mapRunArn, mapRunId, options);
+  run.resultsWritten = details ? succeeded.length + records.length : 0;
   if (failures > toleratedCount) {
     throw new StatesError(
       "States.ExceedToleratedFailureThreshold",

@@ -10,6 +10,14 @@ export interface ExecutionHost {
   };
   describeExecution(executionArn: string): Record<string, unknown>;
   listExecutions?(): Record<string, unknown>[];
+  /** ListMapRuns: the Map Runs an execution started, in the API's shape. */
+  listMapRuns?(executionArn: string): Record<string, unknown>[];
+  /** DescribeMapRun, in the API's shape (throws ResourceNotFound). */
+  describeMapRun?(mapRunArn: string): Record<string, unknown>;
+  /** GetExecutionHistory's events, oldest first (throws ExecutionDoesNotExist). */
+  getExecutionHistory?(executionArn: string): Record<string, unknown>[];
+  /** RedriveExecution (throws ExecutionDoesNotExist, ExecutionNotRedrivable). */
+  redriveExecution?(executionArn: string): { redriveDate: Date };
 }
 
 type Operation = (
@@ -24,10 +32,42 @@ function text(value: unknown, field: string): string {
   return value;
 }
 
+function supported<T>(operation: T | undefined, name: string): T {
+  if (!operation) throw new StatesError("UnknownOperationException", `Unsupported operation ${name}`);
+  return operation;
+}
+
+/** maxResults/nextToken paging as the API does it (nextToken here: the offset of the next page). */
+function page(
+  items: Record<string, unknown>[],
+  maxResults: unknown,
+  nextToken: unknown,
+  key: string,
+): Record<string, unknown> {
+  const size = typeof maxResults === "number" && maxResults > 0 ? Math.min(maxResults, 1000) : 100;
+  const start = typeof nextToken === "string" && /^\d+$/.test(nextToken) ? Number(nextToken) : 0;
+  if (typeof nextToken === "string" && !/^\d+$/.test(nextToken))
+    throw new StatesError("InvalidToken", "Invalid nextToken");
+  const end = start + size;
+  return { [key]: items.slice(start, end), ...(end < items.length ? { nextToken: String(end) } : {}) };
+}
+
+/** includeExecutionData: false leaves inputs and outputs out of the events. */
+function withoutData(event: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(event).map(([key, value]) => {
+      if (!key.endsWith("EventDetails") || typeof value !== "object" || value === null) return [key, value];
+      const { input: _input, output: _output, ...rest } = value as Record<string, unknown>;
+      return [key, rest];
+    }),
+  );
+}
+
 /**
  * The Step Functions API on loopback, in its own wire format (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Op>`),
- * so an unmodified SFNClient reaches it with only `endpoint` changed: the admin server's task callbacks, and the
- * start handler's StartExecution.
+ * so an unmodified SFNClient reaches it with only `endpoint` changed: the admin server's task callbacks, the
+ * start handler's StartExecution, and what `sluice status`/`sluice redrive` call (DescribeExecution,
+ * GetExecutionHistory, ListMapRuns, DescribeMapRun, RedriveExecution).
  */
 export class StepFunctionsApi {
   private server?: Server;
@@ -68,6 +108,27 @@ export class StepFunctionsApi {
       },
       DescribeExecution: (body) => host.describeExecution(text(body.executionArn, "executionArn")),
       ListExecutions: () => ({ executions: host.listExecutions?.() ?? [] }),
+      ListMapRuns: (body) => ({
+        mapRuns: supported(host.listMapRuns, "ListMapRuns")(text(body.executionArn, "executionArn")),
+      }),
+      DescribeMapRun: (body) =>
+        supported(host.describeMapRun, "DescribeMapRun")(text(body.mapRunArn, "mapRunArn")),
+      GetExecutionHistory: (body) => {
+        const all = supported(
+          host.getExecutionHistory,
+          "GetExecutionHistory",
+        )(text(body.executionArn, "executionArn"));
+        const events = body.reverseOrder === true ? [...all].reverse() : all;
+        const data = body.includeExecutionData === false ? events.map(withoutData) : events;
+        return page(data, body.maxResults, body.nextToken, "events");
+      },
+      RedriveExecution: (body) => {
+        const { redriveDate } = supported(
+          host.redriveExecution,
+          "RedriveExecution",
+        )(text(body.executionArn, "executionArn"));
+        return { redriveDate: redriveDate.getTime() / 1000 };
+      },
     };
   }
 

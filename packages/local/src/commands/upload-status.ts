@@ -1,0 +1,211 @@
+import {
+  DescribeExecutionCommand,
+  DescribeMapRunCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListMapRunsCommand,
+  type SFNClient,
+} from "@aws-sdk/client-sfn";
+import { InvalidOptionError } from "@sluice/core";
+import { executionArnFor } from "./step-functions-options.ts";
+
+export interface ProgressInput {
+  totalRows: number | null;
+  totalChunks: number | null;
+  succeeded: number;
+  running: number;
+  /** Failed, timed out and aborted chunks. */
+  failed: number;
+  /** When delivery started (the Map Run's start, or its last redrive), ms since the epoch. */
+  startedAt: number | null;
+  /** When delivery stopped, if it did. */
+  stoppedAt: number | null;
+  now: number;
+}
+
+export interface Progress {
+  chunksDone: number;
+  chunksInFlight: number;
+  chunksFailed: number;
+  chunksPending: number | null;
+  /** Chunks done of the total, 0-100, one decimal. */
+  percent: number | null;
+  chunksPerSecond: number | null;
+  /** Estimated from the mean rows per chunk. */
+  rowsPerSecond: number | null;
+  /** Seconds until every chunk is done at the current rate; 0 when done; null when unknown or stopped. */
+  etaSeconds: number | null;
+}
+
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Rate and ETA from counts and times: pure, so the command's arithmetic is tested on its own. */
+export function computeProgress(input: ProgressInput): Progress {
+  const { totalChunks, totalRows, succeeded, running, failed } = input;
+  const elapsedSeconds =
+    input.startedAt === null ? 0 : ((input.stoppedAt ?? input.now) - input.startedAt) / 1000;
+  const chunksPerSecond = elapsedSeconds > 0 && succeeded > 0 ? succeeded / elapsedSeconds : null;
+  const rowsPerChunk = totalChunks && totalRows !== null ? totalRows / totalChunks : null;
+  const remaining = totalChunks === null ? null : Math.max(0, totalChunks - succeeded);
+  let etaSeconds: number | null = null;
+  if (remaining === 0) etaSeconds = 0;
+  else if (remaining !== null && chunksPerSecond !== null && input.stoppedAt === null)
+    etaSeconds = Math.ceil(remaining / chunksPerSecond);
+  return {
+    chunksDone: succeeded,
+    chunksInFlight: running,
+    chunksFailed: failed,
+    chunksPending: totalChunks === null ? null : Math.max(0, totalChunks - succeeded - running - failed),
+    percent: totalChunks ? round((100 * succeeded) / totalChunks, 1) : totalChunks === 0 ? 100 : null,
+    chunksPerSecond: chunksPerSecond === null ? null : round(chunksPerSecond, 2),
+    rowsPerSecond:
+      chunksPerSecond === null || rowsPerChunk === null ? null : Math.round(chunksPerSecond * rowsPerChunk),
+    etaSeconds,
+  };
+}
+
+export interface UploadStatus extends Progress {
+  uploadId: string;
+  executionArn: string;
+  status: string;
+  startDate: string;
+  stopDate?: string;
+  error?: string;
+  cause?: string;
+  redriveCount: number;
+  totalRows: number | null;
+  totalChunks: number | null;
+  mapRun?: { mapRunArn: string; status: string; maxConcurrency: number; redriveCount: number };
+  /** The completion summary (the execution's output) once it SUCCEEDED. */
+  summary?: unknown;
+}
+
+interface ConvertTotals {
+  totalRows: number;
+  totalChunks: number;
+}
+
+/** The convert step's totals, from its state-exited event (`Convert workbook`: output.convert). */
+export function totalsFromHistory(events: HistoryEvent[]): ConvertTotals | undefined {
+  for (const event of events) {
+    const output = event.stateExitedEventDetails?.output;
+    if (!event.type?.endsWith("StateExited") || !output) continue;
+    try {
+      const convert = (JSON.parse(output) as { convert?: Partial<ConvertTotals> })?.convert;
+      if (typeof convert?.totalRows === "number" && typeof convert.totalChunks === "number")
+        return { totalRows: convert.totalRows, totalChunks: convert.totalChunks };
+    } catch {
+      // Not JSON: not the convert step's output.
+    }
+  }
+  return undefined;
+}
+
+async function convertTotals(sfn: SFNClient, executionArn: string): Promise<ConvertTotals | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({
+        executionArn,
+        maxResults: 100,
+        includeExecutionData: true,
+        nextToken,
+      }),
+    );
+    const totals = totalsFromHistory(page.events ?? []);
+    if (totals) return totals;
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+/**
+ * Where an upload stands, from the Step Functions API alone (the same calls against AWS and the local
+ * runtime): DescribeExecution for its status, GetExecutionHistory for the convert step's totals (known before
+ * any chunk is delivered), ListMapRuns + DescribeMapRun for the chunks done, in flight and failed.
+ */
+export async function fetchUploadStatus(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  uploadId: string,
+  now = Date.now(),
+): Promise<UploadStatus> {
+  const executionArn = executionArnFor(stateMachineArn, uploadId);
+  const execution = await sfn.send(new DescribeExecutionCommand({ executionArn })).catch((error: Error) => {
+    if (error.name === "ExecutionDoesNotExist")
+      throw new InvalidOptionError(`no upload ${JSON.stringify(uploadId)}: ${executionArn} does not exist`);
+    throw error;
+  });
+  const totals = await convertTotals(sfn, executionArn);
+  const [latest] = (await sfn.send(new ListMapRunsCommand({ executionArn, maxResults: 1 }))).mapRuns ?? [];
+  const mapRun = latest?.mapRunArn
+    ? await sfn.send(new DescribeMapRunCommand({ mapRunArn: latest.mapRunArn }))
+    : undefined;
+  const counts = mapRun?.itemCounts;
+  const progress = computeProgress({
+    totalRows: totals?.totalRows ?? null,
+    totalChunks: totals?.totalChunks ?? null,
+    succeeded: counts?.succeeded ?? 0,
+    running: counts?.running ?? 0,
+    failed: (counts?.failed ?? 0) + (counts?.timedOut ?? 0) + (counts?.aborted ?? 0),
+    startedAt: mapRun?.startDate?.getTime() ?? null,
+    stoppedAt: mapRun?.stopDate?.getTime() ?? (mapRun ? null : (execution.stopDate?.getTime() ?? null)),
+    now,
+  });
+  const status = execution.status ?? "UNKNOWN";
+  return {
+    uploadId,
+    executionArn,
+    status,
+    startDate: (execution.startDate ?? new Date(now)).toISOString(),
+    ...(execution.stopDate ? { stopDate: execution.stopDate.toISOString() } : {}),
+    ...(execution.error ? { error: execution.error } : {}),
+    ...(execution.cause ? { cause: execution.cause } : {}),
+    redriveCount: execution.redriveCount ?? 0,
+    totalRows: totals?.totalRows ?? null,
+    totalChunks: totals?.totalChunks ?? null,
+    ...progress,
+    ...(mapRun?.mapRunArn
+      ? {
+          mapRun: {
+            mapRunArn: mapRun.mapRunArn,
+            status: mapRun.status ?? "UNKNOWN",
+            maxConcurrency: mapRun.maxConcurrency ?? 0,
+            redriveCount: mapRun.redriveCount ?? 0,
+          },
+        }
+      : {}),
+    ...(status === "SUCCEEDED" && execution.output ? { summary: JSON.parse(execution.output) } : {}),
+  };
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+/** The human summary `sluice status` prints before its JSON line. */
+export function describeStatus(status: UploadStatus): string[] {
+  const n = (value: number) => value.toLocaleString("en");
+  const lines = [
+    `upload ${status.uploadId}: ${status.status}${status.redriveCount ? ` (redriven ${status.redriveCount}x)` : ""}`,
+  ];
+  if (status.totalRows === null || status.totalChunks === null) lines.push("totals: not converted yet");
+  else lines.push(`totals: ${n(status.totalRows)} rows in ${n(status.totalChunks)} chunks`);
+  if (status.mapRun) {
+    lines.push(
+      `chunks: ${n(status.chunksDone)} done, ${n(status.chunksInFlight)} in flight (MaxConcurrency ${status.mapRun.maxConcurrency}), ${n(status.chunksFailed)} failed${status.chunksPending === null ? "" : `, ${n(status.chunksPending)} pending`}${status.percent === null ? "" : ` (${status.percent}%)`}`,
+    );
+    const rate =
+      status.chunksPerSecond === null
+        ? "rate: not measured yet"
+        : `rate: ${status.chunksPerSecond} chunks/s${status.rowsPerSecond === null ? "" : ` (~${n(status.rowsPerSecond)} rows/s)`}`;
+    lines.push(status.etaSeconds === null ? rate : `${rate}, ETA ${duration(status.etaSeconds)}`);
+  } else if (status.totalChunks !== null) {
+    lines.push("chunks: delivery not started");
+  }
+  if (status.error) lines.push(`error ${status.error}: ${status.cause ?? ""}`);
+  return lines;
+}
