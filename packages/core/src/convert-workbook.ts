@@ -97,6 +97,14 @@ export async function convertWorkbook(input: {
   };
 
   await guard(async () => {
+    try {
+      await readAll();
+    } finally {
+      await opened.close?.();
+    }
+  });
+
+  async function readAll(): Promise<void> {
     for await (const batch of opened.rows()) {
       for (const raw of batch) {
         if (header === undefined) {
@@ -140,7 +148,7 @@ export async function convertWorkbook(input: {
       options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
     }
     await writer.flush();
-  });
+  }
 
   if (header === undefined)
     throw new EmptyWorkbookError(`The sheet ${JSON.stringify(opened.sheet)} has no non-empty row`);

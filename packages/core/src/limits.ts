@@ -11,6 +11,12 @@ export interface ReadLimits {
   maxRows: number;
   /** Characters in one cell (Excel's own maximum is 32,767). */
   maxCellLength: number;
+  /**
+   * Not a limit but a memory budget: shared-strings text beyond this many bytes moves to a temp file (read back
+   * through a small cache), so memory stays flat for workbooks with millions of unique strings. 0 keeps it all
+   * in memory.
+   */
+  sharedStringsMemoryBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ReadLimits> = Object.freeze({
@@ -20,6 +26,7 @@ export const DEFAULT_LIMITS: Readonly<ReadLimits> = Object.freeze({
   maxColumns: 16_384,
   maxRows: 2_000_000,
   maxCellLength: 32_767,
+  sharedStringsMemoryBytes: 32 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<ReadLimits> = {}): ReadLimits {

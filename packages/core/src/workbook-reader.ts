@@ -36,6 +36,8 @@ export interface OpenedSheet {
   /** Facts about the source worth putting in the manifest (encoding, delimiter, date system...). */
   details: Record<string, string | number | boolean>;
   rows(): AsyncIterable<RawRow[]>;
+  /** Gives back what the reader holds beyond memory (e.g. a temp file); the rows cannot be read after this. */
+  close?(): Promise<void>;
 }
 
 export interface OpenSheetOptions {

@@ -40,7 +40,9 @@ export async function openXlsx(source: ByteSource, options: OpenSheetOptions): P
       );
     }
     const styles = await readStyles(zip, pkg.stylesPart, budget);
-    const sharedStrings = await readSharedStrings(zip, pkg.sharedStringsPart, budget);
+    const sharedStrings = await readSharedStrings(zip, pkg.sharedStringsPart, budget, {
+      memoryBytes: limits.sharedStringsMemoryBytes,
+    });
     const metadataBytes = budget.inflated;
     const sheets: SheetInfo[] = worksheets.map((sheet) => ({ name: sheet.name, visible: sheet.visible }));
     const ctx = { sharedStrings, styles, date1904: pkg.date1904, limits, sheet: chosen.name };
@@ -49,6 +51,9 @@ export async function openXlsx(source: ByteSource, options: OpenSheetOptions): P
       sheets,
       sheet: chosen.name,
       details: { dateSystem: pkg.date1904 ? 1904 : 1900, sharedStrings: sharedStrings.count },
+      async close() {
+        sharedStrings.close();
+      },
       rows(): AsyncIterable<RawRow[]> {
         // Each pass over the sheet counts from the metadata already inflated, not from an earlier pass.
         return scanSheetRows(zip, sheetEntry, { inflated: metadataBytes }, ctx);

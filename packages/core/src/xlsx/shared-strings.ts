@@ -1,33 +1,76 @@
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { WorkbookCorruptError } from "../errors.ts";
 import { scanPart } from "./workbook-parts.ts";
 import { decodeCellText, needsDecoding, utf8 } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
 
+/** How a large table leaves memory: text beyond `memoryBytes` goes to a temp file read back in cached blocks. */
+export interface SpillOptions {
+  /** Text bytes kept in memory before spilling (0: never spill). */
+  memoryBytes: number;
+  /** Directory of the temp file (default: the system temp dir, /tmp in Lambda). */
+  dir?: string;
+  blockBytes?: number;
+  cacheBlocks?: number;
+}
+
+interface Spill {
+  fd: number;
+  /** File offset of the first staged byte (everything before it is in the file). */
+  staged: number;
+  cache: Map<number, Buffer>;
+  blockBytes: number;
+  cacheBlocks: number;
+}
+
+const STAGE_BYTES = 1024 * 1024;
+const closeOnCollect = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+});
+
 /**
- * The shared-strings table kept compact: one growing buffer of UTF-8 bytes plus an offsets array, decoded to a
- * JS string only when a cell uses it. A million JS strings would cost hundreds of MB of heap; this costs about
- * the text's own size.
+ * The shared-strings table kept compact: the text as UTF-8 bytes plus an offsets array, decoded to a JS string
+ * only when a cell uses it (a million JS strings would cost hundreds of MB of heap). Past `memoryBytes` of text
+ * the bytes go to an already-unlinked temp file and come back through a small block cache, so memory stays flat
+ * however large the table: strings are read in about the order they were written (first use), and the few used
+ * everywhere stay cached. If no temp file can be made the table simply stays in memory.
  */
 export class SharedStrings {
   private pool: Buffer;
   private used = 0;
   /** offsets[i]..offsets[i+1] is string i. */
   private offsets = new Uint32Array(1024);
+  private spill: Spill | undefined;
   count = 0;
 
   /**
    * @param sizeHint the part's inflated size from the zip directory: the decoded text is never longer than
-   * its XML. Allocated uninitialised, untouched pages cost no RSS, and the pool never has to be copied to grow
-   * (doubling would briefly hold two copies). The hint is only a hint: the pool still grows if it lied.
+   * its XML. Allocated uninitialised, untouched pages cost no RSS, so the pool rarely has to be copied to grow.
    */
-  constructor(sizeHint = 0) {
-    this.pool = Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.min(sizeHint, 1024 ** 3)));
+  constructor(
+    sizeHint = 0,
+    private readonly spillOptions: SpillOptions = { memoryBytes: 0 },
+  ) {
+    const cap = spillOptions.memoryBytes > 0 ? spillOptions.memoryBytes : 1024 ** 3;
+    this.pool = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(64 * 1024, sizeHint)));
   }
 
-  /** Bytes of text held. */
+  /** Bytes of text held (in memory or spilled). */
   get bytes(): number {
     return this.used;
+  }
+
+  /** True once the text went to a temp file. */
+  get spilled(): boolean {
+    return this.spill !== undefined;
   }
 
   get(index: number): string {
@@ -36,17 +79,57 @@ export class SharedStrings {
         `A cell refers to shared string ${index} but the table has ${this.count} strings`,
       );
     }
-    return utf8(this.pool, this.offsets[index]!, this.offsets[index + 1]!);
+    const start = this.offsets[index]!;
+    const end = this.offsets[index + 1]!;
+    const spill = this.spill;
+    if (!spill) return utf8(this.pool, start, end);
+    if (start >= spill.staged) return utf8(this.pool, start - spill.staged, end - spill.staged);
+    const block = Math.floor(start / spill.blockBytes);
+    const blockStart = block * spill.blockBytes;
+    if (end - blockStart > spill.blockBytes) {
+      // Longer than what is left of its block: read it alone.
+      const bytes = Buffer.allocUnsafe(end - start);
+      readSync(spill.fd, bytes, 0, bytes.length, start);
+      return utf8(bytes, 0, bytes.length);
+    }
+    return utf8(this.block(spill, block), start - blockStart, end - blockStart);
+  }
+
+  private block(spill: Spill, index: number): Buffer {
+    const cached = spill.cache.get(index);
+    if (cached) {
+      // Most recently used last: Map keeps insertion order, so the first key is the one to evict.
+      spill.cache.delete(index);
+      spill.cache.set(index, cached);
+      return cached;
+    }
+    const bytes = Buffer.allocUnsafe(spill.blockBytes);
+    readSync(spill.fd, bytes, 0, bytes.length, index * spill.blockBytes);
+    spill.cache.set(index, bytes);
+    if (spill.cache.size > spill.cacheBlocks) spill.cache.delete(spill.cache.keys().next().value!);
+    return bytes;
   }
 
   byteLength(index: number): number {
     return this.offsets[index + 1]! - this.offsets[index]!;
   }
 
+  /** Makes room for `extra` bytes at the end of the pool (staging, once spilled). */
   private reserve(extra: number): void {
+    if (this.used + extra > 0xffff_ffff)
+      throw new WorkbookCorruptError("The shared-strings table is larger than 4 GB");
+    const spill = this.spill;
+    if (spill) {
+      if (this.used - spill.staged + extra > this.pool.length) this.flushStage(spill, extra);
+      return;
+    }
     const needed = this.used + extra;
     if (needed <= this.pool.length) return;
-    if (needed > 0xffff_ffff) throw new WorkbookCorruptError("The shared-strings table is larger than 4 GB");
+    const limit = this.spillOptions.memoryBytes;
+    if (limit > 0 && needed > limit && this.startSpill()) {
+      this.reserve(extra);
+      return;
+    }
     let size = this.pool.length * 2;
     while (size < needed) size *= 2;
     const bigger = Buffer.allocUnsafeSlow(Math.min(size, 0xffff_ffff));
@@ -54,16 +137,47 @@ export class SharedStrings {
     this.pool = bigger;
   }
 
+  private startSpill(): boolean {
+    const dir = this.spillOptions.dir ?? tmpdir();
+    const path = join(dir, `sluice-sst-${process.pid}-${randomBytes(6).toString("hex")}`);
+    let fd: number;
+    try {
+      fd = openSync(path, "wx+", 0o600);
+      // Unlinked at once: the file lives only as long as the descriptor, even if the process dies.
+      unlinkSync(path);
+    } catch {
+      return false;
+    }
+    closeOnCollect.register(this, fd, this);
+    writeSync(fd, this.pool, 0, this.used, 0);
+    this.spill = {
+      fd,
+      staged: this.used,
+      cache: new Map(),
+      blockBytes: this.spillOptions.blockBytes ?? 64 * 1024,
+      cacheBlocks: this.spillOptions.cacheBlocks ?? 256,
+    };
+    this.pool = Buffer.allocUnsafeSlow(STAGE_BYTES);
+    return true;
+  }
+
+  private flushStage(spill: Spill, extra: number): void {
+    const length = this.used - spill.staged;
+    writeSync(spill.fd, this.pool, 0, length, spill.staged);
+    spill.staged = this.used;
+    if (extra > this.pool.length) this.pool = Buffer.allocUnsafeSlow(extra);
+  }
+
   appendBytes(buf: Buffer, start: number, end: number): void {
     this.reserve(end - start);
-    buf.copy(this.pool, this.used, start, end);
+    buf.copy(this.pool, this.used - (this.spill?.staged ?? 0), start, end);
     this.used += end - start;
   }
 
   appendString(text: string): void {
     const bytes = Buffer.byteLength(text, "utf8");
     this.reserve(bytes);
-    this.pool.write(text, this.used, bytes, "utf8");
+    this.pool.write(text, this.used - (this.spill?.staged ?? 0), bytes, "utf8");
     this.used += bytes;
   }
 
@@ -76,6 +190,24 @@ export class SharedStrings {
       this.offsets = bigger;
     }
     this.offsets[this.count] = this.used;
+  }
+
+  /** Writes what is staged, after the last string: from now on the table is only read. */
+  seal(): void {
+    const spill = this.spill;
+    if (!spill || this.used === spill.staged) return;
+    this.flushStage(spill, 0);
+    this.pool = Buffer.alloc(0);
+  }
+
+  /** Gives the temp file back; the table cannot be read after this. */
+  close(): void {
+    const spill = this.spill;
+    if (!spill) return;
+    this.spill = undefined;
+    closeOnCollect.unregister(this);
+    closeSync(spill.fd);
+    spill.cache.clear();
   }
 }
 
@@ -159,14 +291,21 @@ export async function readSharedStrings(
   zip: ZipArchive,
   partName: string | undefined,
   budget: InflateBudget,
+  spill: SpillOptions = { memoryBytes: 0 },
 ): Promise<SharedStrings> {
   const info = partName === undefined ? undefined : zip.get(partName);
   if (!info) return new SharedStrings();
-  const table = new SharedStrings(info.entry.uncompressedSize);
+  const table = new SharedStrings(info.entry.uncompressedSize, spill);
   // Count attributes are ignored on purpose: they are often wrong (MalformedSSTCount.xlsx).
   const handler = new SharedStringsHandler(table);
   const tokenizer = new XmlTokenizer(info.name, handler, ["si", "t", "rPh"]);
   handler.tokenizer = tokenizer;
-  await scanPart(zip, info, budget, tokenizer);
+  try {
+    await scanPart(zip, info, budget, tokenizer);
+  } catch (error) {
+    table.close();
+    throw error;
+  }
+  table.seal();
   return table;
 }

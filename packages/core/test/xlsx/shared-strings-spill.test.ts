@@ -1,0 +1,89 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ExcelJS from "exceljs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openFileSource } from "../../src/byte-source.ts";
+import { resolveLimits } from "../../src/limits.ts";
+import { openXlsx } from "../../src/xlsx/open-xlsx.ts";
+import { SharedStrings } from "../../src/xlsx/shared-strings.ts";
+
+let dir = "";
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sluice-sst-"));
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const text = (i: number) => `${i % 7 === 0 ? "서울특별시 강남구 " : "item "}${i}${"·".repeat(i % 13)}`;
+
+describe("SharedStrings spilling to a temp file", () => {
+  it.each([
+    ["in memory", 0],
+    ["spilled after 4 KiB", 4096],
+  ])("gives back every string %s, in any order, across block boundaries", (_, memoryBytes) => {
+    const table = new SharedStrings(0, { memoryBytes, dir, blockBytes: 256, cacheBlocks: 3 });
+    const strings = Array.from({ length: 3000 }, (_, i) => text(i));
+    strings.push("x".repeat(1000)); // longer than a block
+    for (const s of strings) {
+      table.appendString(s);
+      table.finish();
+    }
+    table.seal();
+    expect(table.spilled).toBe(memoryBytes > 0);
+    expect(table.count).toBe(strings.length);
+    const order = [...strings.keys()].sort((a, b) => ((a * 7919) % 3001) - ((b * 7919) % 3001));
+    for (const i of order) expect(table.get(i)).toBe(strings[i]);
+    table.close();
+  });
+
+  it("leaves no file behind, even before it is closed", async () => {
+    const table = new SharedStrings(0, { memoryBytes: 1024, dir });
+    for (let i = 0; i < 500; i++) {
+      table.appendString(text(i));
+      table.finish();
+    }
+    table.seal();
+    expect(table.spilled).toBe(true);
+    expect((await readdir(dir)).filter((f) => f.startsWith("sluice-sst-"))).toEqual([]);
+    expect(table.get(499)).toBe(text(499));
+    table.close();
+  });
+
+  it("stays in memory when no temp file can be made", () => {
+    const table = new SharedStrings(0, { memoryBytes: 1024, dir: join(dir, "missing", "dir") });
+    for (let i = 0; i < 500; i++) {
+      table.appendString(text(i));
+      table.finish();
+    }
+    table.seal();
+    expect(table.spilled).toBe(false);
+    expect(table.get(123)).toBe(text(123));
+  });
+
+  it("reads a workbook the same whether its shared strings are spilled or not", async () => {
+    const file = join(dir, "unique.xlsx");
+    const writer = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useSharedStrings: true });
+    const sheet = writer.addWorksheet("Data");
+    sheet.addRow(["id", "name", "city"]).commit();
+    for (let i = 1; i <= 4000; i++)
+      sheet.addRow([i, `고객 ${i}`, i % 3 === 0 ? "부산" : `city ${i % 97}`]).commit();
+    sheet.commit();
+    await writer.commit();
+
+    const read = async (sharedStringsMemoryBytes: number) => {
+      const source = await openFileSource(file);
+      const opened = await openXlsx(source, { limits: resolveLimits({ sharedStringsMemoryBytes }) });
+      const rows: unknown[] = [];
+      for await (const batch of opened.rows()) rows.push(...batch);
+      await opened.close?.();
+      await source.close();
+      return rows;
+    };
+    const inMemory = await read(0);
+    const spilled = await read(2048);
+    expect(inMemory).toHaveLength(4001);
+    expect(spilled).toEqual(inMemory);
+  });
+});
