@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import {
@@ -240,9 +240,12 @@ export class LocalRuntime extends EventEmitter {
     name: string,
   ): Promise<{ key: string; executionArn: string; uploadId: string; duplicate: boolean }> {
     const key = `${UPLOADS_PREFIX}${basename(name)}`;
-    const put = await this.emulator.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: file }),
-    );
+    // Multipart like a browser or the AWS CLI would for a big file (the emulator caps a single PUT at 10 MiB).
+    const put = await new Upload({
+      client: this.emulator.s3,
+      params: { Bucket: this.bucket, Key: key, Body: file },
+      partSize: 8 * 1024 * 1024,
+    }).done();
     const start = createStartHandler({
       sfn: this.sfnClient(),
       stateMachineArn: this.stateMachineArn,
