@@ -26,13 +26,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
-import { createLogger, createStartHandler } from "@sluice/functions";
 import ExcelJS from "exceljs";
 import pg from "pg";
 import { LocalRuntime } from "../../../packages/local/src/runtime/local-runtime.ts";
@@ -287,7 +280,7 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
       void admin.exited.then(() => reject(new Error(`admin server exited: ${admin.stderr()}`)));
     });
     const started = performance.now();
-    const upload = await uploadToRuntime(runtime, await readFile(file), `orders-${label(rows)}.xlsx`);
+    const upload = await runtime.upload(await readFile(file), `orders-${label(rows)}.xlsx`);
     const record = await Promise.race([
       runtime.waitForExecution(upload.executionArn),
       admin.exited.then((exit) => ({ status: outcomeOf(exit, admin.stderr()) }) as const),
@@ -319,76 +312,6 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
     admin.child.kill("SIGKILL");
     await runtime.stop();
   }
-}
-
-/**
- * runtime.upload() sends one PutObject, and the local S3 emulator (fauxqs) refuses bodies over 11 MiB (413).
- * Larger workbooks go up as a multipart upload, as a browser or the AWS CLI would send them, and the same S3
- * event reaches the real start handler.
- */
-async function uploadToRuntime(runtime: LocalRuntime, body: Buffer, name: string) {
-  if (body.length <= 10 * 1024 * 1024) return runtime.upload(body, name);
-  const s3 = new S3Client({ ...runtime.emulator.clientConfig, forcePathStyle: true });
-  const key = `uploads/${name}`;
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: runtime.bucket, Key: key }));
-  const parts: { ETag: string; PartNumber: number }[] = [];
-  const partSize = 8 * 1024 * 1024;
-  for (let offset = 0, n = 1; offset < body.length; offset += partSize, n++) {
-    const part = await s3.send(
-      new UploadPartCommand({
-        Bucket: runtime.bucket,
-        Key: key,
-        UploadId,
-        PartNumber: n,
-        Body: body.subarray(offset, offset + partSize),
-      }),
-    );
-    parts.push({ ETag: part.ETag ?? "", PartNumber: n });
-  }
-  const done = await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: runtime.bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: parts },
-    }),
-  );
-  s3.destroy();
-  const start = createStartHandler({
-    sfn: runtime.sfnClient(),
-    stateMachineArn: runtime.stateMachineArn,
-    logger: createLogger("sluice-start", { logLevel: "SILENT" }),
-  });
-  const result = await start({
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: runtime.emulator.clientConfig.region,
-        eventTime: new Date().toISOString(),
-        eventName: "ObjectCreated:CompleteMultipartUpload",
-        userIdentity: { principalId: "local" },
-        requestParameters: { sourceIPAddress: "127.0.0.1" },
-        responseElements: { "x-amz-request-id": "local", "x-amz-id-2": "local" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: "upload",
-          bucket: {
-            name: runtime.bucket,
-            ownerIdentity: { principalId: "local" },
-            arn: `arn:aws:s3:::${runtime.bucket}`,
-          },
-          object: { key, size: body.length, eTag: (done.ETag ?? "").replace(/"/g, ""), sequencer: "0" },
-        },
-      },
-    ],
-  } as never);
-  const uploadId = result.started[0];
-  if (!uploadId) throw new Error(`the start handler started nothing for ${key}`);
-  return {
-    uploadId,
-    executionArn: `${runtime.stateMachineArn.replace(":stateMachine:", ":execution:")}:${uploadId}`,
-  };
 }
 
 async function runNaive(file: string, rows: number, databaseUrl: string): Promise<Result> {
