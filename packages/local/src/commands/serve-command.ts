@@ -16,8 +16,8 @@ loopback HTTP endpoint, as the S3 event would start them in AWS:
 Add &force=1 to start a new execution (<upload-id>-r2) when the same file was uploaded before.
   --port N   the upload endpoint's port (default: any free port)`;
 
-/** The largest upload body accepted (the emulator refuses larger single PutObject bodies). */
-const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+/** The largest upload body accepted (it is held in memory before it goes to the local bucket). */
+const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
 export interface ServeEndpoints {
   region: string;

@@ -1,4 +1,7 @@
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { InvalidOptionError } from "@sluice/core";
 

@@ -63,6 +63,7 @@ export interface LocalWorkflowOptions {
 }
 
 const LOCAL_MAP_RUN_RESOURCE = "arn:aws:lambda:us-east-1:000000000000:function:sluice-local-map-run";
+const MAP_RUN_TIMEOUT_SECONDS = 2_000_000;
 const LOCAL_PASS_RESOURCE = "arn:aws:lambda:us-east-1:000000000000:function:sluice-local-pass";
 
 /**
@@ -70,6 +71,23 @@ const LOCAL_PASS_RESOURCE = "arn:aws:lambda:us-east-1:000000000000:function:slui
  * JSON), so a Pass state that uses it runs as a Task of the same name whose handler evaluates the very same
  * Parameters correctly. Returns the rewritten states and the handlers for them.
  */
+/**
+ * AWS lets a Task with no TimeoutSeconds wait (99,999,999 s); aws-local-stepfunctions would stop it at 60 s. The
+ * longest a Node timer can wait (about 24 days) stands in for AWS's value.
+ */
+const AWS_DEFAULT_TASK_TIMEOUT = Math.floor(2 ** 31 / 1000) - 1;
+
+function withAwsTaskTimeouts(states: Record<string, StateDefinition>): Record<string, StateDefinition> {
+  return Object.fromEntries(
+    Object.entries(states).map(([name, state]) => [
+      name,
+      state.Type === "Task" && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined
+        ? { ...state, TimeoutSeconds: AWS_DEFAULT_TASK_TIMEOUT }
+        : state,
+    ]),
+  );
+}
+
 function withLocalJsonToString(states: Record<string, StateDefinition>) {
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const rewritten: Record<string, StateDefinition> = {};
@@ -87,7 +105,7 @@ function withLocalJsonToString(states: Record<string, StateDefinition>) {
     const parameters = state.Parameters;
     handlers[name] = async (input) => evaluatePayload(parameters, input, {});
   }
-  return { states: rewritten, handlers };
+  return { states: withAwsTaskTimeouts(rewritten), handlers };
 }
 const WAIT_FOR_TOKEN = /^arn:aws:states:::sqs:sendMessage\.waitForTaskToken$/;
 
@@ -123,6 +141,9 @@ function withLocalMapRuns(asl: Asl): { asl: Asl; maps: Record<string, Distribute
     states[name] = {
       Type: "Task",
       Resource: LOCAL_MAP_RUN_RESOURCE,
+      // aws-local-stepfunctions gives a Task without TimeoutSeconds 60 s; a Map Run has no such limit in AWS.
+      // (At most ~24 days: a longer timer overflows Node's setTimeout.)
+      TimeoutSeconds: MAP_RUN_TIMEOUT_SECONDS,
       ...Object.fromEntries(kept.filter((k) => k in state).map((k) => [k, state[k]])),
     };
   }
