@@ -66,15 +66,37 @@ export function loadConvertConfig(env: Env = process.env): ConvertConfig {
   };
 }
 
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw !== "true" && raw !== "false") {
+    throw new ConfigError(`Environment variable ${name} must be true or false, got ${JSON.stringify(raw)}`);
+  }
+  return raw === "true";
+}
+
 export interface SummarizeConfig {
   bucketName: string;
   processedPrefix: string;
+  /** Post a Slack summary for every successful upload (SLACK_NOTIFY_SUCCESS=true). */
+  notifySuccess: boolean;
+  /** Named in the success message; required when notifySuccess is on. */
+  stage: string | undefined;
+  region: string | undefined;
+  slackWebhookUrl: string | undefined;
+  slackWebhookParameter: string | undefined;
 }
 
 export function loadSummarizeConfig(env: Env = process.env): SummarizeConfig {
+  const notifySuccess = flag(env, "SLACK_NOTIFY_SUCCESS", false);
   return {
     bucketName: required(env, "BUCKET_NAME"),
     processedPrefix: normalizePrefix(optional(env, "PROCESSED_PREFIX") ?? "processed/"),
+    notifySuccess,
+    stage: notifySuccess ? required(env, "STAGE") : optional(env, "STAGE"),
+    region: notifySuccess ? required(env, "AWS_REGION") : optional(env, "AWS_REGION"),
+    slackWebhookUrl: optional(env, "SLACK_WEBHOOK_URL"),
+    slackWebhookParameter: optional(env, "SLACK_WEBHOOK_PARAMETER"),
   };
 }
 

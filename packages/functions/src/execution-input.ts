@@ -59,6 +59,14 @@ export const NotifyFailureInputSchema = ExecutionInputSchema.extend({
     .nullable(),
   executionArn: z.string().min(1).optional(),
   execution: ExecutionInfoSchema.optional(),
+  /** Present when the failure came after the Map (in Summarize): where its results are. Anything else is ignored. */
+  delivery: z
+    .unknown()
+    .optional()
+    .transform((d) => {
+      const parsed = DeliverySchema.safeParse(d);
+      return parsed.success ? parsed.data : undefined;
+    }),
 });
 
 export type SourceLocation = z.infer<typeof SourceLocationSchema>;

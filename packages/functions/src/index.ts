@@ -1,8 +1,19 @@
 export * from "./adapters/dead-letter-queue.ts";
+export {
+  durationStats,
+  emptyTally,
+  findMapRunManifest,
+  type MapRunTally,
+  REJECTED_ROWS_CAP,
+  RejectedRowCollector,
+  tallyMapRun,
+} from "./adapters/map-run-results.ts";
 export * from "./adapters/s3-byte-source.ts";
 export * from "./adapters/s3-chunk-sink.ts";
+export * from "./adapters/s3-report-link.ts";
 export * from "./alerts/failure-alert.ts";
 export * from "./alerts/slack-notifier.ts";
+export * from "./alerts/success-alert.ts";
 export * from "./config.ts";
 export * from "./execution-input.ts";
 export * from "./failure-cause.ts";
@@ -13,6 +24,7 @@ export {
 export {
   createHandler as createNotifyFailureHandler,
   deadLetterRecordFor,
+  type InvocationContext,
   type NotifyFailureDeps,
   type NotifyFailureOutput,
 } from "./handlers/create-notify-failure-handler.ts";
@@ -33,4 +45,6 @@ export {
 } from "./handlers/create-summarize-handler.ts";
 export * from "./lambda-error.ts";
 export * from "./logger.ts";
+export * from "./reports/csv-writer.ts";
+export * from "./reports/rejected-rows-report.ts";
 export * from "./summary.ts";

@@ -19,6 +19,29 @@ export const DurationStatsSchema = z.object({
   p95: z.number().nonnegative(),
 });
 
+/** One chunk's outcome: summary.json lists one per chunk (small and bounded: a few numbers each). */
+export const ChunkOutcomeSchema = z.object({
+  index: z.number().int().nonnegative(),
+  status: z.enum(["SUCCEEDED", "FAILED"]),
+  /** StopDate - StartDate of the chunk's child execution (queueing, admin server, retries); null if unknown. */
+  durationMs: z.number().int().nonnegative().nullable(),
+  accepted: z.number().int().nonnegative(),
+  rejected: z.number().int().nonnegative(),
+  /** What the admin server reported it spent on the chunk (TaskResult.durationMs), when it did. */
+  processingMs: z.number().int().nonnegative().optional(),
+});
+
+/** Where the rejected rows were written: one line per rejected row with its original values and reason. */
+export const RejectedRowsReportSchema = z.object({
+  bucket: z.string().min(1),
+  csvKey: z.string().min(1),
+  xlsxKey: z.string().min(1),
+  /** Lines written (at most the cap). */
+  rows: z.number().int().nonnegative(),
+  /** True when there were more rejected rows than the report holds; the files say so too. */
+  capped: z.boolean(),
+});
+
 /** processed/<uploadId>/summary.json: the outcome of one upload once every chunk was answered. */
 export const SummarySchema = z.object({
   v: z.literal(CONTRACT_VERSION),
@@ -42,6 +65,13 @@ export const SummarySchema = z.object({
   /** StopDate - StartDate of each delivered chunk's child execution; null when nothing was delivered. */
   chunkDurationMs: DurationStatsSchema.nullable(),
   rejectedSamples: z.array(RejectedSampleSchema).max(REJECTED_SAMPLE_LIMIT),
+  /**
+   * Every chunk whose outcome is known, sorted by index. Only in summary.json: the handler's output (the
+   * execution's output, bounded at 256 KiB) leaves it out. `chunks` above stays the count.
+   */
+  chunkResults: z.array(ChunkOutcomeSchema),
+  /** The rejected-rows report, or null when no row was rejected (or writing it failed: see the logs). */
+  rejectedRowsReport: RejectedRowsReportSchema.nullable(),
   summaryKey: z.string().min(1),
   finishedAt: z.string(),
 });
@@ -49,3 +79,5 @@ export const SummarySchema = z.object({
 export type Summary = z.infer<typeof SummarySchema>;
 export type RejectedSample = z.infer<typeof RejectedSampleSchema>;
 export type DurationStats = z.infer<typeof DurationStatsSchema>;
+export type ChunkOutcome = z.infer<typeof ChunkOutcomeSchema>;
+export type RejectedRowsReport = z.infer<typeof RejectedRowsReportSchema>;

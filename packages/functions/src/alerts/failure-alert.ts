@@ -1,20 +1,49 @@
+import {
+  BLOCK_KIT_LIMITS,
+  basename,
+  escapeMrkdwn,
+  executionConsoleUrl,
+  formatCount,
+  headerBlock,
+  linkButton,
+  mrkdwn,
+  type ReportReference,
+  reportBlocks,
+  type SlackBlock,
+  type SlackMessage,
+  type SlackText,
+  truncate,
+} from "./block-kit.ts";
+
+export {
+  BLOCK_KIT_LIMITS,
+  basename,
+  escapeMrkdwn,
+  executionConsoleUrl,
+  formatDuration,
+  type ReportReference,
+  regionOfArn,
+  type SlackBlock,
+  type SlackMessage,
+  type SlackText,
+  s3ConsoleUrl,
+  truncate,
+} from "./block-kit.ts";
+
+/** How many rejected rows an alert shows; the report has them all. */
+export const ALERT_SAMPLE_LIMIT = 3;
+
+export interface AlertSample {
+  row: number;
+  code: string;
+  message: string;
+  chunkIndex?: number | undefined;
+}
+
 /**
  * The Slack message for a failed upload, as Block Kit. Pure: the same input gives the same message, and every
  * text respects Block Kit's limits (truncated with an ellipsis, never rejected by Slack).
  */
-export const BLOCK_KIT_LIMITS = Object.freeze({
-  blocks: 50,
-  headerText: 150,
-  sectionText: 3000,
-  fieldText: 2000,
-  fields: 10,
-  contextText: 2000,
-  buttonText: 75,
-  url: 3000,
-  /** Slack's own bound for the top-level text is far higher; a fallback needs no more than this. */
-  fallbackText: 3000,
-});
-
 export interface FailureAlertInput {
   uploadId: string;
   /** Object key of the uploaded file; the alert shows its basename. */
@@ -25,75 +54,36 @@ export interface FailureAlertInput {
   /** Known once conversion succeeded. */
   totalRows?: number | undefined;
   chunkIndex?: number | undefined;
+  /** Rows the admin server accepted / rejected before the failure, when the Map Run's results could be read. */
+  accepted?: number | undefined;
+  rejected?: number | undefined;
+  /** The first rejected rows; at most three are shown. */
+  rejectedSamples?: readonly AlertSample[] | undefined;
+  rejectedRowsReport?: ReportReference | undefined;
   /** Name of the queue that holds the dead-letter record. */
   deadLetterQueue: string;
   executionArn?: string | undefined;
   region: string;
 }
 
-export interface SlackText {
-  type: "plain_text" | "mrkdwn";
-  text: string;
-  emoji?: boolean;
-}
-
-export type SlackBlock =
-  | { type: "header"; text: SlackText }
-  | { type: "section"; text?: SlackText; fields?: SlackText[] }
-  | { type: "context"; elements: SlackText[] }
-  | { type: "divider" }
-  | {
-      type: "actions";
-      elements: {
-        type: "button";
-        text: SlackText;
-        url: string;
-        action_id: string;
-        style?: "primary" | "danger";
-      }[];
-    };
-
-export interface SlackMessage {
-  text: string;
-  blocks: SlackBlock[];
-}
-
-const ELLIPSIS = "…";
-
-/** Cuts `text` to at most `max` characters (code points are not split), ending with an ellipsis if cut. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = text.slice(0, Math.max(0, max - ELLIPSIS.length));
-  // Do not leave half a surrogate pair or half an escaped entity behind.
-  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
-  cut = cut.replace(/&[a-z]{0,4}$/, "");
-  return `${cut}${ELLIPSIS}`;
-}
-
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-function mrkdwn(text: string, max: number): SlackText {
-  return { type: "mrkdwn", text: truncate(text, max) };
-}
-
-export function basename(key: string): string {
-  const trimmed = key.replace(/\/+$/, "");
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1) || key;
-}
-
-/** The region an ARN names (arn:partition:service:region:...), if any. */
-export function regionOfArn(arn: string): string | undefined {
-  const region = arn.split(":")[3];
-  return region ? region : undefined;
-}
-
-/** The execution's page in the Step Functions console. */
-export function executionConsoleUrl(executionArn: string, region: string): string {
-  const r = regionOfArn(executionArn) ?? region;
-  return `https://${r}.console.aws.amazon.com/states/home?region=${r}#/v2/executions/details/${executionArn}`;
+/** Up to three rejected rows as one mrkdwn section text, within the section limit. */
+export function samplesText(
+  samples: readonly AlertSample[],
+  rejected: number | undefined,
+): string | undefined {
+  const shown = samples.slice(0, ALERT_SAMPLE_LIMIT);
+  if (shown.length === 0) return undefined;
+  const total = rejected ?? samples.length;
+  const title = `*Rejected rows* (${shown.length} of ${formatCount(total)})`;
+  // Each line gets an equal share of the section, so one long message cannot push the others out.
+  const share = Math.floor((BLOCK_KIT_LIMITS.sectionText - title.length) / ALERT_SAMPLE_LIMIT) - 2;
+  const lines = shown.map((s) =>
+    truncate(
+      `• Row ${formatCount(s.row)}${s.chunkIndex === undefined ? "" : ` (chunk ${s.chunkIndex})`}: \`${escapeMrkdwn(s.code)}\` ${escapeMrkdwn(s.message)}`,
+      share,
+    ),
+  );
+  return truncate(`${title}\n${lines.join("\n")}`, BLOCK_KIT_LIMITS.sectionText);
 }
 
 export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
@@ -102,30 +92,22 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
   // A code block cannot hold ``` itself; anything else inside it shows verbatim.
   const message = escapeMrkdwn(input.errorMessage.replace(/```/g, "'''")) || "(no message)";
   const fence = "```";
+  const field = (text: string) => mrkdwn(text, BLOCK_KIT_LIMITS.fieldText);
 
   const fields: SlackText[] = [
-    mrkdwn(`*File*\n${fileText}`, BLOCK_KIT_LIMITS.fieldText),
-    mrkdwn(`*Stage*\n${escapeMrkdwn(input.stage)}`, BLOCK_KIT_LIMITS.fieldText),
-    mrkdwn(`*Upload id*\n\`${escapeMrkdwn(input.uploadId)}\``, BLOCK_KIT_LIMITS.fieldText),
-    mrkdwn(`*Error code*\n\`${escapeMrkdwn(input.errorCode)}\``, BLOCK_KIT_LIMITS.fieldText),
+    field(`*File*\n${fileText}`),
+    field(`*Stage*\n${escapeMrkdwn(input.stage)}`),
+    field(`*Upload id*\n\`${escapeMrkdwn(input.uploadId)}\``),
+    field(`*Error code*\n\`${escapeMrkdwn(input.errorCode)}\``),
   ];
-  if (input.totalRows !== undefined) {
-    fields.push(mrkdwn(`*Rows*\n${input.totalRows.toLocaleString("en-US")}`, BLOCK_KIT_LIMITS.fieldText));
-  }
-  if (input.chunkIndex !== undefined) {
-    fields.push(mrkdwn(`*Chunk*\n${input.chunkIndex}`, BLOCK_KIT_LIMITS.fieldText));
-  }
+  if (input.totalRows !== undefined) fields.push(field(`*Rows*\n${formatCount(input.totalRows)}`));
+  if (input.chunkIndex !== undefined) fields.push(field(`*Chunk*\n${input.chunkIndex}`));
+  if (input.accepted !== undefined) fields.push(field(`*Accepted so far*\n${formatCount(input.accepted)}`));
+  if (input.rejected !== undefined) fields.push(field(`*Rejected so far*\n${formatCount(input.rejected)}`));
 
   const body = `*Error*\n${fence}${message}`;
   const blocks: SlackBlock[] = [
-    {
-      type: "header",
-      text: {
-        type: "plain_text",
-        text: truncate(`:rotating_light: Upload failed: ${file}`, BLOCK_KIT_LIMITS.headerText),
-        emoji: true,
-      },
-    },
+    headerBlock(`:rotating_light: Upload failed: ${file}`),
     { type: "section", fields: fields.slice(0, BLOCK_KIT_LIMITS.fields) },
     {
       type: "section",
@@ -134,36 +116,40 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
         text: `${truncate(body, BLOCK_KIT_LIMITS.sectionText - fence.length)}${fence}`,
       },
     },
-    {
-      type: "context",
-      elements: [
-        mrkdwn(
-          `Dead-letter record on queue \`${escapeMrkdwn(input.deadLetterQueue)}\`; the original file stays in the bucket for a redrive.`,
-          BLOCK_KIT_LIMITS.contextText,
-        ),
-      ],
-    },
   ];
-  if (input.executionArn) {
-    const url = executionConsoleUrl(input.executionArn, input.region);
-    if (url.length <= BLOCK_KIT_LIMITS.url) {
-      blocks.push({
-        type: "actions",
-        elements: [
-          {
-            type: "button",
-            text: { type: "plain_text", text: "Open execution", emoji: false },
-            url,
-            action_id: "open-execution",
-            style: "danger",
-          },
-        ],
-      });
-    }
-  }
+  const samples = samplesText(input.rejectedSamples ?? [], input.rejected);
+  if (samples) blocks.push({ type: "section", text: { type: "mrkdwn", text: samples } });
 
+  const context: SlackText[] = [
+    mrkdwn(
+      `Dead-letter record on queue \`${escapeMrkdwn(input.deadLetterQueue)}\`; the original file stays in the bucket for a redrive.`,
+      BLOCK_KIT_LIMITS.contextText,
+    ),
+  ];
+  const buttons = [];
+  const execution = input.executionArn
+    ? linkButton(
+        "Open execution",
+        executionConsoleUrl(input.executionArn, input.region),
+        "open-execution",
+        "danger",
+      )
+    : undefined;
+  if (execution) buttons.push(execution);
+  if (input.rejectedRowsReport) {
+    const report = reportBlocks(input.rejectedRowsReport, input.region);
+    buttons.push(...report.buttons);
+    context.push(report.context);
+  }
+  blocks.push({ type: "context", elements: context });
+  if (buttons.length > 0) blocks.push({ type: "actions", elements: buttons });
+
+  const counts =
+    input.accepted !== undefined || input.rejected !== undefined
+      ? ` [${formatCount(input.accepted ?? 0)} accepted, ${formatCount(input.rejected ?? 0)} rejected so far]`
+      : "";
   const text = truncate(
-    `Upload failed: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${input.errorCode}: ${input.errorMessage}`,
+    `Upload failed: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${input.errorCode}: ${input.errorMessage}${counts}`,
     BLOCK_KIT_LIMITS.fallbackText,
   );
   return { text, blocks: blocks.slice(0, BLOCK_KIT_LIMITS.blocks) };

@@ -1,17 +1,21 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { CONTRACT_VERSION, OutputWriteError, SourceReadError, TaskResultSchema } from "@sluice/core";
-import { z } from "zod";
-import { bodyToBuffer } from "../adapters/s3-body.ts";
-import { type Delivery, parseInput, SummarizeInputSchema } from "../execution-input.ts";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { SSMClient } from "@aws-sdk/client-ssm";
+import { CONTRACT_VERSION, OutputWriteError } from "@sluice/core";
+import { durationStats, emptyTally, REJECTED_ROWS_CAP, tallyMapRun } from "../adapters/map-run-results.ts";
+import type { ReportLink } from "../adapters/s3-report-link.ts";
+import { createWebhookUrlResolver, SlackNotifier, type SlackOutcome } from "../alerts/slack-notifier.ts";
+import { buildSuccessAlert } from "../alerts/success-alert.ts";
+import { parseInput, SummarizeInputSchema } from "../execution-input.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
-import {
-  type DurationStats,
-  REJECTED_SAMPLE_LIMIT,
-  type RejectedSample,
-  type Summary,
-  SummarySchema,
-} from "../summary.ts";
+import { referenceTo, tryWriteRejectedRowsReport } from "../reports/rejected-rows-report.ts";
+import { REJECTED_SAMPLE_LIMIT, type Summary, SummarySchema } from "../summary.ts";
+
+export {
+  ChildExecutionSchema,
+  MapRunManifestSchema,
+  ResultInvalidError,
+} from "../adapters/map-run-results.ts";
 
 export interface SummarizeDeps {
   s3: S3Client;
@@ -19,176 +23,68 @@ export interface SummarizeDeps {
   processedPrefix: string;
   logger: Logger;
   now?: () => Date;
+  /** Links the rejected-rows report in the success message; without it the message names its location. */
+  reportLink?: ReportLink | undefined;
+  /** Most rejected rows a report lists (100,000 by default). */
+  rejectedRowCap?: number | undefined;
+  /** Post a Slack summary for every successful upload (SLACK_NOTIFY_SUCCESS). Off by default. */
+  notifySuccess?: boolean | undefined;
+  stage?: string | undefined;
+  region?: string | undefined;
+  slackWebhookUrl?: string | undefined;
+  slackWebhookParameter?: string | undefined;
+  ssm?: SSMClient | undefined;
+  slackTimeoutMs?: number | undefined;
 }
 
-/** What the handler returns: the summary without its samples. */
-export type SummarizeOutput = Omit<Summary, "rejectedSamples">;
+/**
+ * What the handler returns (the execution's output): the summary without its samples and per-chunk list,
+ * and what became of the optional Slack summary.
+ */
+export type SummarizeOutput = Omit<Summary, "rejectedSamples" | "chunkResults"> & {
+  slack: SlackOutcome | "disabled";
+};
 
-const ResultFileRefSchema = z.object({ Key: z.string().min(1), Size: z.number().optional() });
-
-/** The manifest.json a Distributed Map's ResultWriter writes. */
-export const MapRunManifestSchema = z.object({
-  DestinationBucket: z.string().optional(),
-  MapRunArn: z.string().optional(),
-  ResultFiles: z.object({
-    SUCCEEDED: z.array(ResultFileRefSchema).default([]),
-    FAILED: z.array(ResultFileRefSchema).default([]),
-    PENDING: z.array(ResultFileRefSchema).default([]),
-  }),
-});
-
-/** One child execution in a result file. */
-export const ChildExecutionSchema = z.object({
-  ExecutionArn: z.string().optional(),
-  Status: z.string(),
-  Output: z.string().optional().nullable(),
-  StartDate: z.string().optional(),
-  StopDate: z.string().optional(),
-});
-
-export class ResultInvalidError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TASK_RESULT_INVALID";
-  }
-}
-
-/** Keeps the `limit` smallest samples by (chunkIndex, row), whatever order the result files come in. */
-class SampleKeeper {
-  readonly samples: RejectedSample[] = [];
-  constructor(private readonly limit: number) {}
-
-  add(sample: RejectedSample): void {
-    const before = (a: RejectedSample, b: RejectedSample) =>
-      a.chunkIndex !== b.chunkIndex ? a.chunkIndex < b.chunkIndex : a.row < b.row;
-    const last = this.samples[this.samples.length - 1];
-    if (this.samples.length >= this.limit && last && !before(sample, last)) return;
-    let at = this.samples.length;
-    while (at > 0 && before(sample, this.samples[at - 1]!)) at--;
-    this.samples.splice(at, 0, sample);
-    if (this.samples.length > this.limit) this.samples.pop();
-  }
-}
-
-function durationStats(durations: number[]): DurationStats | null {
-  if (durations.length === 0) return null;
-  durations.sort((a, b) => a - b);
-  const sum = durations.reduce((total, d) => total + d, 0);
-  return {
-    count: durations.length,
-    min: durations[0]!,
-    max: durations[durations.length - 1]!,
-    mean: Math.round(sum / durations.length),
-    p95: durations[Math.min(durations.length - 1, Math.ceil(durations.length * 0.95) - 1)]!,
-  };
-}
-
-interface Tally {
-  delivered: number;
-  failed: number;
-  accepted: number;
-  rejected: number;
-  durations: number[];
-  samples: SampleKeeper;
-}
-
-function parseAs<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new ResultInvalidError(
-      `${what} is not as expected: ${z.prettifyError(parsed.error).slice(0, 500)}`,
-    );
-  }
-  return parsed.data;
-}
-
-async function readJson(s3: S3Client, bucket: string, key: string): Promise<unknown> {
-  let text: string;
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    text = (await bodyToBuffer(response.Body)).toString("utf8");
-  } catch (error) {
-    throw new SourceReadError(
-      `Reading s3://${bucket}/${key} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ResultInvalidError(`s3://${bucket}/${key} is not JSON`);
-  }
-}
-
-/** Reads the Map run's result files one at a time and tallies the TaskResults they carry. */
-async function tallyDelivery(s3: S3Client, uploadId: string, delivery: Delivery | null): Promise<Tally> {
-  const tally: Tally = {
-    delivered: 0,
-    failed: 0,
-    accepted: 0,
-    rejected: 0,
-    durations: [],
-    samples: new SampleKeeper(REJECTED_SAMPLE_LIMIT),
-  };
-  if (!delivery) return tally;
-  const { Bucket, Key } = delivery.ResultWriterDetails;
-  const manifest = parseAs(MapRunManifestSchema, await readJson(s3, Bucket, Key), `s3://${Bucket}/${Key}`);
-  const bucket = manifest.DestinationBucket ?? Bucket;
-  const files = [
-    ...manifest.ResultFiles.SUCCEEDED,
-    ...manifest.ResultFiles.FAILED,
-    ...manifest.ResultFiles.PENDING,
-  ];
-  for (const file of files) {
-    const children = parseAs(
-      z.array(ChildExecutionSchema),
-      await readJson(s3, bucket, file.Key),
-      `s3://${bucket}/${file.Key}`,
-    );
-    for (const child of children) {
-      if (child.Status !== "SUCCEEDED") {
-        tally.failed++;
-        continue;
-      }
-      let output: unknown;
-      try {
-        output = JSON.parse(child.Output ?? "null");
-      } catch {
-        throw new ResultInvalidError(
-          `The output of ${child.ExecutionArn ?? "a child execution"} is not JSON`,
-        );
-      }
-      const result = parseAs(
-        TaskResultSchema,
-        output,
-        `The output of ${child.ExecutionArn ?? "a child execution"}`,
-      );
-      if (result.uploadId !== uploadId) {
-        throw new ResultInvalidError(`A TaskResult names upload ${result.uploadId}, expected ${uploadId}`);
-      }
-      tally.delivered++;
-      tally.accepted += result.accepted;
-      tally.rejected += result.rejected.length;
-      for (const row of result.rejected) tally.samples.add({ chunkIndex: result.chunkIndex, ...row });
-      const started = Date.parse(child.StartDate ?? "");
-      const stopped = Date.parse(child.StopDate ?? "");
-      if (!Number.isNaN(started) && !Number.isNaN(stopped))
-        tally.durations.push(Math.max(0, stopped - started));
-    }
-  }
-  return tally;
-}
-
-/** Adds up the chunks' TaskResults into processed/<uploadId>/summary.json and returns it without samples. */
+/**
+ * Adds up the chunks' TaskResults into processed/<uploadId>/summary.json, writes the rejected-rows report
+ * when rows were rejected, and posts the optional Slack summary. Neither the report nor Slack can fail the
+ * upload: both are logged when they go wrong.
+ */
 export function createHandler(deps: SummarizeDeps) {
   const now = deps.now ?? (() => new Date());
+  const webhookUrl = createWebhookUrlResolver({
+    url: deps.slackWebhookUrl,
+    parameterName: deps.slackWebhookParameter,
+    ssm: deps.ssm,
+    logger: deps.logger,
+  });
   return (event: unknown): Promise<SummarizeOutput> =>
     withLambdaErrors(async () => {
       const input = parseInput(SummarizeInputSchema, event, "summarize");
       logUpload(deps.logger, input.uploadId);
-      const tally = await tallyDelivery(deps.s3, input.uploadId, input.delivery);
+      const cap = deps.rejectedRowCap ?? REJECTED_ROWS_CAP;
+      const tally = input.delivery
+        ? await tallyMapRun(
+            deps.s3,
+            {
+              bucket: input.delivery.ResultWriterDetails.Bucket,
+              key: input.delivery.ResultWriterDetails.Key,
+            },
+            { uploadId: input.uploadId, strict: true, rejectedRowCap: cap },
+          )
+        : emptyTally(cap);
+      const { processed } = input.convert;
+      const report = await tryWriteRejectedRowsReport({
+        s3: deps.s3,
+        bucket: processed.bucket,
+        prefix: processed.prefix,
+        chunksKey: processed.chunksKey,
+        manifestKey: processed.manifestKey,
+        uploadId: input.uploadId,
+        rejected: tally.rejectedRows,
+        logger: deps.logger,
+      });
+
       const finishedAt = now();
       const durationMs = Math.max(0, finishedAt.getTime() - Date.parse(input.receivedAt));
       const rows = input.convert.totalRows;
@@ -206,8 +102,10 @@ export function createHandler(deps: SummarizeDeps) {
         rowErrors: input.convert.rowErrors,
         durationMs,
         rowsPerSecond: durationMs > 0 ? Math.round((rows / durationMs) * 1000 * 100) / 100 : 0,
-        chunkDurationMs: durationStats(tally.durations),
-        rejectedSamples: tally.samples.samples,
+        chunkDurationMs: durationStats(tally.chunks),
+        rejectedSamples: tally.rejectedRows.samples(REJECTED_SAMPLE_LIMIT),
+        chunkResults: tally.chunks,
+        rejectedRowsReport: report,
         summaryKey,
         finishedAt: finishedAt.toISOString(),
       } satisfies Summary);
@@ -223,13 +121,58 @@ export function createHandler(deps: SummarizeDeps) {
         .catch((error: unknown) => {
           throw new OutputWriteError(
             `Writing s3://${deps.bucketName}/${summaryKey} failed: ${(error as Error)?.message}`,
-            {
-              cause: error,
-            },
+            { cause: error },
           );
         });
-      const { rejectedSamples: _samples, ...output } = summary;
-      deps.logger.info("Summarized", { ...output });
-      return output;
+      const { rejectedSamples: _samples, chunkResults: _chunks, ...rest } = summary;
+      deps.logger.info("Summarized", { ...rest });
+
+      let slack: SlackOutcome | "disabled" = "disabled";
+      if (deps.notifySuccess) {
+        slack = await postSuccess(summary, input.source.key, input.execution?.arn);
+      }
+      return { ...rest, slack };
     });
+
+  /** Never throws: a Slack outage or a bad webhook is logged and reported as "failed". */
+  async function postSuccess(
+    summary: Summary,
+    sourceKey: string,
+    executionArn: string | undefined,
+  ): Promise<SlackOutcome> {
+    try {
+      const found = await webhookUrl();
+      if (found.url === undefined) return found.reason === "not-configured" ? "skipped" : "failed";
+      const region = deps.region ?? (executionArn ? executionArn.split(":")[3] : undefined) ?? "us-east-1";
+      const message = buildSuccessAlert({
+        uploadId: summary.uploadId,
+        sourceKey,
+        stage: deps.stage ?? "unknown",
+        rows: summary.rows,
+        chunks: summary.chunks,
+        chunksFailed: summary.chunksFailed,
+        accepted: summary.accepted,
+        rejected: summary.rejected,
+        rowErrors: summary.rowErrors,
+        durationMs: summary.durationMs,
+        rowsPerSecond: summary.rowsPerSecond,
+        rejectedSamples: summary.rejectedSamples,
+        rejectedRowsReport: summary.rejectedRowsReport
+          ? await referenceTo(summary.rejectedRowsReport, deps.reportLink, deps.logger)
+          : undefined,
+        summaryLocation: `s3://${deps.bucketName}/${summary.summaryKey}`,
+        executionArn,
+        region,
+      });
+      const notifier = new SlackNotifier({
+        webhookUrl: found.url,
+        logger: deps.logger,
+        timeoutMs: deps.slackTimeoutMs,
+      });
+      return await notifier.post(message);
+    } catch (error) {
+      deps.logger.error("The Slack success summary could not be sent", { error: error as Error });
+      return "failed";
+    }
+  }
 }

@@ -179,7 +179,7 @@ describe("notify-failure handler", () => {
       failedAt: "2026-01-05T10:05:00.000Z",
     });
     expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.QueueUrl).toBe(DLQ_URL);
-    expect(result).toEqual({ record, slack: "posted" });
+    expect(result).toEqual({ record, slack: "posted", report: null });
     expect(slack.received).toHaveLength(1);
   });
 

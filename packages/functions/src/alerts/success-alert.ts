@@ -1,0 +1,97 @@
+import {
+  BLOCK_KIT_LIMITS,
+  basename,
+  escapeMrkdwn,
+  executionConsoleUrl,
+  formatCount,
+  formatDuration,
+  headerBlock,
+  linkButton,
+  mrkdwn,
+  type ReportReference,
+  reportBlocks,
+  type SlackBlock,
+  type SlackMessage,
+  type SlackText,
+  truncate,
+} from "./block-kit.ts";
+import { type AlertSample, samplesText } from "./failure-alert.ts";
+
+export interface SuccessAlertInput {
+  uploadId: string;
+  /** Object key of the uploaded file; the message shows its basename. */
+  sourceKey: string;
+  stage: string;
+  rows: number;
+  chunks: number;
+  /** Chunks the Map tolerated as failed (0 unless the stage tolerates failures). */
+  chunksFailed: number;
+  accepted: number;
+  rejected: number;
+  /** Rows that never became part of a chunk. */
+  rowErrors: number;
+  durationMs: number;
+  rowsPerSecond: number;
+  rejectedSamples?: readonly AlertSample[] | undefined;
+  rejectedRowsReport?: ReportReference | undefined;
+  /** s3://bucket/key of summary.json. */
+  summaryLocation?: string | undefined;
+  executionArn?: string | undefined;
+  region: string;
+}
+
+/**
+ * The optional Slack summary of a successful upload, as Block Kit. Pure, and within Block Kit's limits like
+ * the failure alert. "Succeeded" means every chunk was answered; rejected rows make it a warning.
+ */
+export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
+  const file = basename(input.sourceKey);
+  const field = (text: string) => mrkdwn(text, BLOCK_KIT_LIMITS.fieldText);
+  const clean = input.rejected === 0 && input.rowErrors === 0 && input.chunksFailed === 0;
+  const status = clean ? "Upload processed" : "Upload processed with rejected rows";
+
+  const fields: SlackText[] = [
+    field(`*File*\n${escapeMrkdwn(file)}`),
+    field(`*Stage*\n${escapeMrkdwn(input.stage)}`),
+    field(`*Upload id*\n\`${escapeMrkdwn(input.uploadId)}\``),
+    field(`*Rows*\n${formatCount(input.rows)}`),
+    field(
+      `*Chunks*\n${formatCount(input.chunks)}${input.chunksFailed > 0 ? ` (${formatCount(input.chunksFailed)} failed)` : ""}`,
+    ),
+    field(`*Accepted*\n${formatCount(input.accepted)}`),
+    field(`*Rejected*\n${formatCount(input.rejected)}`),
+    field(`*Duration*\n${formatDuration(input.durationMs)}`),
+    field(`*Throughput*\n${formatCount(Math.round(input.rowsPerSecond))} rows/s`),
+  ];
+  if (input.rowErrors > 0) fields.push(field(`*Rows not converted*\n${formatCount(input.rowErrors)}`));
+
+  const blocks: SlackBlock[] = [
+    headerBlock(`${clean ? ":white_check_mark:" : ":warning:"} ${status}: ${file}`),
+    { type: "section", fields: fields.slice(0, BLOCK_KIT_LIMITS.fields) },
+  ];
+  const samples = samplesText(input.rejectedSamples ?? [], input.rejected);
+  if (samples) blocks.push({ type: "section", text: { type: "mrkdwn", text: samples } });
+
+  const context: SlackText[] = [];
+  if (input.summaryLocation) {
+    context.push(mrkdwn(`Summary: \`${escapeMrkdwn(input.summaryLocation)}\``, BLOCK_KIT_LIMITS.contextText));
+  }
+  const buttons = [];
+  const execution = input.executionArn
+    ? linkButton("Open execution", executionConsoleUrl(input.executionArn, input.region), "open-execution")
+    : undefined;
+  if (execution) buttons.push(execution);
+  if (input.rejectedRowsReport) {
+    const report = reportBlocks(input.rejectedRowsReport, input.region);
+    buttons.push(...report.buttons);
+    context.push(report.context);
+  }
+  if (context.length > 0) blocks.push({ type: "context", elements: context });
+  if (buttons.length > 0) blocks.push({ type: "actions", elements: buttons });
+
+  const text = truncate(
+    `${status}: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${formatCount(input.rows)} rows, ${formatCount(input.accepted)} accepted, ${formatCount(input.rejected)} rejected in ${formatDuration(input.durationMs)}`,
+    BLOCK_KIT_LIMITS.fallbackText,
+  );
+  return { text, blocks: blocks.slice(0, BLOCK_KIT_LIMITS.blocks) };
+}
