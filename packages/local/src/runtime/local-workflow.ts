@@ -237,6 +237,7 @@ export class LocalWorkflow extends EventEmitter {
         `The local runtime redrives executions that failed in a Task or Map state; ${executionArn} did not`,
       );
     }
+    const machine = this.machineFrom(state);
     delete record.stopDate;
     delete record.error;
     delete record.cause;
@@ -251,15 +252,16 @@ export class LocalWorkflow extends EventEmitter {
     this.pushEvent(executionArn, "ExecutionRedriven", {
       executionRedrivenEventDetails: { redriveCount: record.redriveCount },
     });
-    this.run(record, this.machineFrom(state), input);
+    this.run(record, machine, input);
     return record;
   }
 
   private machineFrom(state: string): StateMachine {
     let machine = this.resumeMachines.get(state);
     if (!machine) {
+      // Validated already as the whole machine; from another StartAt the states before it are unreachable.
       machine = new StateMachine({ ...this.localAsl, StartAt: state } as never, {
-        validationOptions: { checkPaths: true, checkArn: true },
+        validationOptions: { noValidate: true },
       });
       this.resumeMachines.set(state, machine);
     }

@@ -1,4 +1,4 @@
-import type { LocalWorkflow } from "./local-workflow.ts";
+import type { ExecutionRecord, LocalWorkflow } from "./local-workflow.ts";
 import { type MapRunRecord, mapRunCounts } from "./map-run.ts";
 import type { ExecutionHost } from "./step-functions-api.ts";
 import { StatesError } from "./task-tokens.ts";
@@ -25,14 +25,37 @@ export function describeMapRun(run: MapRunRecord): Record<string, unknown> {
   };
 }
 
+/** DescribeExecution's answer, with the redrive fields (redriveCount, redriveDate, redriveStatus). */
+export function describeExecution(record: ExecutionRecord): Record<string, unknown> {
+  return {
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    startDate: seconds(record.startDate),
+    ...(record.stopDate ? { stopDate: seconds(record.stopDate) } : {}),
+    input: JSON.stringify(record.input),
+    ...(record.output === undefined ? {} : { output: JSON.stringify(record.output) }),
+    ...(record.error ? { error: record.error } : {}),
+    ...(record.cause ? { cause: record.cause } : {}),
+    redriveCount: record.redriveCount,
+    ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
+    redriveStatus:
+      record.status === "FAILED" || record.status === "ABORTED" ? "REDRIVABLE" : "NOT_REDRIVABLE",
+  };
+}
+
 /**
- * The Map Run, history and redrive operations of the loopback Step Functions API, answered from the local
+ * DescribeExecution (with the redrive fields) and the Map Run, history and redrive operations of the loopback Step Functions API, answered from the local
  * workflow's live records. Spread into the ExecutionHost the runtime gives StepFunctionsApi.
  */
 export function workflowOperations(
   workflow: LocalWorkflow,
 ): Required<
-  Pick<ExecutionHost, "listMapRuns" | "describeMapRun" | "getExecutionHistory" | "redriveExecution">
+  Pick<
+    ExecutionHost,
+    "describeExecution" | "listMapRuns" | "describeMapRun" | "getExecutionHistory" | "redriveExecution"
+  >
 > {
   const execution = (executionArn: string) => {
     const record = workflow.get(executionArn);
@@ -40,6 +63,7 @@ export function workflowOperations(
     return record;
   };
   return {
+    describeExecution: (executionArn) => describeExecution(execution(executionArn)),
     listMapRuns: (executionArn) => {
       execution(executionArn);
       return workflow
