@@ -1,0 +1,56 @@
+import { type Chunk, type ChunkRow, chunkIdFor, type Manifest } from "@sluice/core";
+
+export const UPLOAD_ID = "orders-0123456789ab";
+export const PREFIX = `processed/${UPLOAD_ID}/`;
+export const HEADER = ["Order", "Email", "Quantity", "Note"];
+
+export function manifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    v: 1,
+    uploadId: UPLOAD_ID,
+    source: { name: "orders.xlsx", bytes: 1234 },
+    format: "xlsx",
+    sheet: "Orders",
+    sheets: [{ name: "Orders", visible: true }],
+    header: HEADER,
+    headerRow: 1,
+    totalRows: 0,
+    totalChunks: 0,
+    bytes: 0,
+    chunking: { rows: 500, bytes: 240 * 1024 },
+    details: {},
+    warnings: { count: 0, samples: [] },
+    rowErrors: { count: 0, samples: [] },
+    ...overrides,
+  };
+}
+
+/** Rows 2.. of a sheet, `perChunk` to a chunk, values derived from the row number. */
+export function rowsOf(first: number, count: number): ChunkRow[] {
+  return Array.from({ length: count }, (_, i) => {
+    const row = first + i;
+    return {
+      row,
+      data: { Order: `ORD-${row}`, Email: `buyer${row}@example.com`, Quantity: row % 7, Note: null },
+    };
+  });
+}
+
+/** A chunks.jsonl line as core's chunk writer lays it out (v, uploadId, index first). */
+export function chunkLine(index: number, rows: ChunkRow[]): string {
+  const chunk: Chunk = {
+    v: 1,
+    uploadId: UPLOAD_ID,
+    index,
+    chunkId: chunkIdFor(UPLOAD_ID, index),
+    firstRow: rows[0]!.row,
+    lastRow: rows[rows.length - 1]!.row,
+    rows,
+  };
+  return JSON.stringify(chunk);
+}
+
+/** `chunks` chunks of `perChunk` rows each, from row 2; returns the jsonl text. */
+export function chunksJsonl(chunks: number, perChunk: number): string {
+  return `${Array.from({ length: chunks }, (_, i) => chunkLine(i, rowsOf(2 + i * perChunk, perChunk))).join("\n")}\n`;
+}
