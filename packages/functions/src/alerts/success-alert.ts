@@ -40,6 +40,10 @@ export interface SuccessAlertInput {
   region: string;
 }
 
+function formatRate(rowsPerSecond: number): string {
+  return rowsPerSecond < 10 ? rowsPerSecond.toFixed(1) : formatCount(Math.round(rowsPerSecond));
+}
+
 /**
  * The optional Slack summary of a successful upload, as Block Kit. Pure, and within Block Kit's limits like
  * the failure alert. "Succeeded" means every chunk was answered; rejected rows make it a warning.
@@ -61,7 +65,7 @@ export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
     field(`*Accepted*\n${formatCount(input.accepted)}`),
     field(`*Rejected*\n${formatCount(input.rejected)}`),
     field(`*Duration*\n${formatDuration(input.durationMs)}`),
-    field(`*Throughput*\n${formatCount(Math.round(input.rowsPerSecond))} rows/s`),
+    field(`*Throughput*\n${formatRate(input.rowsPerSecond)} rows/s`),
   ];
   if (input.rowErrors > 0) fields.push(field(`*Rows not converted*\n${formatCount(input.rowErrors)}`));
 
