@@ -10,6 +10,8 @@ export interface ExecutionHost {
   };
   describeExecution(executionArn: string): Record<string, unknown>;
   listExecutions?(): Record<string, unknown>[];
+  /** Fields DescribeExecution adds to describeExecution's answer (redriveCount, redriveDate, redriveStatus). */
+  describeRedrive?(executionArn: string): Record<string, unknown>;
   /** ListMapRuns: the Map Runs an execution started, in the API's shape. */
   listMapRuns?(executionArn: string): Record<string, unknown>[];
   /** DescribeMapRun, in the API's shape (throws ResourceNotFound). */
@@ -106,7 +108,10 @@ export class StepFunctionsApi {
         });
         return { executionArn, startDate: startDate.getTime() / 1000 };
       },
-      DescribeExecution: (body) => host.describeExecution(text(body.executionArn, "executionArn")),
+      DescribeExecution: (body) => {
+        const executionArn = text(body.executionArn, "executionArn");
+        return { ...host.describeExecution(executionArn), ...host.describeRedrive?.(executionArn) };
+      },
       ListExecutions: () => ({ executions: host.listExecutions?.() ?? [] }),
       ListMapRuns: (body) => ({
         mapRuns: supported(host.listMapRuns, "ListMapRuns")(text(body.executionArn, "executionArn")),

@@ -25,19 +25,9 @@ export function describeMapRun(run: MapRunRecord): Record<string, unknown> {
   };
 }
 
-/** DescribeExecution's answer, with the redrive fields (redriveCount, redriveDate, redriveStatus). */
-export function describeExecution(record: ExecutionRecord): Record<string, unknown> {
+/** The redrive fields DescribeExecution adds to an execution's description. */
+export function redriveFields(record: ExecutionRecord): Record<string, unknown> {
   return {
-    executionArn: record.executionArn,
-    stateMachineArn: record.stateMachineArn,
-    name: record.name,
-    status: record.status,
-    startDate: seconds(record.startDate),
-    ...(record.stopDate ? { stopDate: seconds(record.stopDate) } : {}),
-    input: JSON.stringify(record.input),
-    ...(record.output === undefined ? {} : { output: JSON.stringify(record.output) }),
-    ...(record.error ? { error: record.error } : {}),
-    ...(record.cause ? { cause: record.cause } : {}),
     redriveCount: record.redriveCount,
     ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
     redriveStatus:
@@ -46,7 +36,7 @@ export function describeExecution(record: ExecutionRecord): Record<string, unkno
 }
 
 /**
- * DescribeExecution (with the redrive fields) and the Map Run, history and redrive operations of the loopback Step Functions API, answered from the local
+ * The redrive fields of DescribeExecution, and the Map Run, history and redrive operations of the loopback Step Functions API, answered from the local
  * workflow's live records. Spread into the ExecutionHost the runtime gives StepFunctionsApi.
  */
 export function workflowOperations(
@@ -54,7 +44,7 @@ export function workflowOperations(
 ): Required<
   Pick<
     ExecutionHost,
-    "describeExecution" | "listMapRuns" | "describeMapRun" | "getExecutionHistory" | "redriveExecution"
+    "describeRedrive" | "listMapRuns" | "describeMapRun" | "getExecutionHistory" | "redriveExecution"
   >
 > {
   const execution = (executionArn: string) => {
@@ -63,7 +53,7 @@ export function workflowOperations(
     return record;
   };
   return {
-    describeExecution: (executionArn) => describeExecution(execution(executionArn)),
+    describeRedrive: (executionArn) => redriveFields(execution(executionArn)),
     listMapRuns: (executionArn) => {
       execution(executionArn);
       return workflow
