@@ -79,4 +79,31 @@ describe("config", () => {
   ])("normalizes the prefix %j", (raw, normalized) => {
     expect(normalizePrefix(raw)).toBe(normalized);
   });
+
+  it("summarize: the success summary is off unless SLACK_NOTIFY_SUCCESS=true, which needs STAGE and AWS_REGION", () => {
+    expect(loadSummarizeConfig({ BUCKET_NAME: "b" })).toEqual({
+      bucketName: "b",
+      processedPrefix: "processed/",
+      notifySuccess: false,
+      stage: undefined,
+      region: undefined,
+      slackWebhookUrl: undefined,
+      slackWebhookParameter: undefined,
+    });
+    expect(
+      loadSummarizeConfig({
+        BUCKET_NAME: "b",
+        SLACK_NOTIFY_SUCCESS: "TRUE",
+        STAGE: "prod",
+        AWS_REGION: "eu-west-1",
+        SLACK_WEBHOOK_PARAMETER: "/p",
+      }),
+    ).toMatchObject({ notifySuccess: true, stage: "prod", region: "eu-west-1", slackWebhookParameter: "/p" });
+    expect(() =>
+      loadSummarizeConfig({ BUCKET_NAME: "b", SLACK_NOTIFY_SUCCESS: "true", AWS_REGION: "r" }),
+    ).toThrow("Missing required environment variable STAGE");
+    expect(() => loadSummarizeConfig({ BUCKET_NAME: "b", SLACK_NOTIFY_SUCCESS: "yes" })).toThrow(
+      /SLACK_NOTIFY_SUCCESS must be true or false/,
+    );
+  });
 });

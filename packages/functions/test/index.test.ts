@@ -16,6 +16,11 @@ describe("package entry", () => {
       "DeadLetterQueue",
       "SlackNotifier",
       "buildFailureAlert",
+      "buildSuccessAlert",
+      "presignedReportLink",
+      "writeRejectedRowsReport",
+      "tallyMapRun",
+      "RejectedRowCollector",
       "toLambdaError",
     ] as const) {
       expect(typeof functions[name], name).toBe("function");

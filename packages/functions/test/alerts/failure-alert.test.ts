@@ -4,6 +4,7 @@ import {
   buildFailureAlert,
   executionConsoleUrl,
   type FailureAlertInput,
+  type ReportReference,
   truncate,
 } from "../../src/alerts/failure-alert.ts";
 import { EXECUTION_ARN } from "../factories.ts";
@@ -90,5 +91,88 @@ describe("buildFailureAlert", () => {
     expect(truncate("abcd", 3)).toBe("ab…");
     expect(truncate("ab&amp;cd", 5)).toBe("ab…");
     expect(truncate("a😀b", 3)).toBe("a…");
+  });
+
+  const report = (overrides: Partial<ReportReference> = {}): ReportReference => ({
+    bucket: "sluice-uploads",
+    csvKey: "processed/orders-0123456789ab/rejected-rows.csv",
+    xlsxKey: "processed/orders-0123456789ab/rejected-rows.xlsx",
+    rows: 100_000,
+    capped: true,
+    csvUrl:
+      "https://sluice-uploads.s3.amazonaws.com/processed/orders-0123456789ab/rejected-rows.csv?X-Amz-Signature=1",
+    xlsxUrl:
+      "https://sluice-uploads.s3.amazonaws.com/processed/orders-0123456789ab/rejected-rows.xlsx?X-Amz-Signature=2",
+    ...overrides,
+  });
+  const sample = (row: number, message = `Row ${row} is wrong`) => ({ row, code: "BAD_ROW", message });
+
+  it("shows rows accepted and rejected so far, at most three samples, and links the report", () => {
+    const message = buildFailureAlert(
+      input({
+        totalRows: 250_000,
+        accepted: 120_000,
+        rejected: 130_000,
+        rejectedSamples: [sample(2), sample(3), sample(4), sample(5)],
+        rejectedRowsReport: report(),
+      }),
+    );
+    expect(message.blocks.map((b) => b.type)).toEqual([
+      "header",
+      "section",
+      "section",
+      "section",
+      "context",
+      "actions",
+    ]);
+    const fields = allTexts(message.blocks[1]).join("\n");
+    expect(fields).toContain("*Accepted so far*\n120,000");
+    expect(fields).toContain("*Rejected so far*\n130,000");
+    const samples = (message.blocks[3] as { text: { text: string } }).text.text;
+    expect(samples.startsWith("*Rejected rows* (3 of 130,000)")).toBe(true);
+    expect(samples).not.toContain("Row 5");
+    const context = allTexts(message.blocks[4]).join("\n");
+    expect(context).toContain("capped at the first 100,000 rows");
+    expect(context).toContain("s3://sluice-uploads/processed/orders-0123456789ab/rejected-rows.xlsx");
+    expect(context).toContain(
+      "https://us-east-1.console.aws.amazon.com/s3/object/sluice-uploads?region=us-east-1",
+    );
+    const buttons = (message.blocks[5] as { elements: { action_id: string; url: string }[] }).elements;
+    expect(buttons.map((b) => b.action_id)).toEqual([
+      "open-execution",
+      "open-rejected-rows-xlsx",
+      "open-rejected-rows-csv",
+    ]);
+    expect(buttons[2]?.url).toBe(report().csvUrl);
+  });
+
+  it("keeps samples, buttons and the report line within Block Kit's limits, whatever their size", () => {
+    const huge = "<&>".repeat(5000);
+    const message = buildFailureAlert(
+      input({
+        accepted: 1,
+        rejected: 3,
+        rejectedSamples: [sample(2, huge), sample(3, huge), { row: 4, code: huge, message: huge }],
+        rejectedRowsReport: report({
+          csvKey: `processed/${"k".repeat(3000)}.csv`,
+          csvUrl: `https://example.test/${"u".repeat(3001)}`,
+          xlsxUrl: "/tmp/out/orders/rejected-rows.xlsx",
+        }),
+      }),
+    );
+    expect(message.blocks.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
+    const samples = (message.blocks[3] as { text: { text: string } }).text.text;
+    expect(samples.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.sectionText);
+    // Each sample keeps its own line: one long message does not push the others out.
+    expect(samples.split("\n").filter((l) => l.startsWith("•"))).toHaveLength(3);
+    for (const element of (message.blocks[4] as { elements: { text: string }[] }).elements) {
+      expect(element.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.contextText);
+    }
+    // A URL past Slack's 3,000 characters, or a local file path, gets no button; the path is shown as text.
+    const buttons = (message.blocks[5] as { elements: { action_id: string; text: { text: string } }[] })
+      .elements;
+    expect(buttons.map((b) => b.action_id)).toEqual(["open-execution"]);
+    for (const b of buttons) expect(b.text.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.buttonText);
+    expect(allTexts(message.blocks[4]).join("\n")).toContain("`/tmp/out/orders/rejected-rows.xlsx`");
   });
 });

@@ -11,6 +11,12 @@ describe.each([
   ["convert", () => import("../../src/handlers/convert.ts"), { BUCKET_NAME: "b" }, "BUCKET_NAME"],
   ["summarize", () => import("../../src/handlers/summarize.ts"), { BUCKET_NAME: "b" }, "BUCKET_NAME"],
   [
+    "summarize with the Slack success summary",
+    () => import("../../src/handlers/summarize.ts"),
+    { BUCKET_NAME: "b", SLACK_NOTIFY_SUCCESS: "true", STAGE: "prod", AWS_REGION: "eu-west-1" },
+    "STAGE",
+  ],
+  [
     "notify-failure",
     () => import("../../src/handlers/notify-failure.ts"),
     {

@@ -36,7 +36,10 @@ afterAll(async () => {
 
 function handler(overrides: Partial<NotifyFailureDeps> = {}) {
   return createHandler({
-    deadLetterQueue: new DeadLetterQueue({ client: new SQSClient({ region: "eu-west-1" }), queueUrl: DLQ_URL }),
+    deadLetterQueue: new DeadLetterQueue({
+      client: new SQSClient({ region: "eu-west-1" }),
+      queueUrl: DLQ_URL,
+    }),
     s3: store.client(),
     stage: "prod",
     region: "eu-west-1",
@@ -114,7 +117,14 @@ describe("notify-failure: rows so far, samples and the rejected-rows report", ()
     const post = slack.received[0]!.json;
     const blocks = (post.blocks ?? []) as unknown as Block[];
     expect(blocks.length).toBeLessThanOrEqual(50);
-    expect(blocks.map((b) => b.type)).toEqual(["header", "section", "section", "section", "context", "actions"]);
+    expect(blocks.map((b) => b.type)).toEqual([
+      "header",
+      "section",
+      "section",
+      "section",
+      "context",
+      "actions",
+    ]);
     expect(blocks[0]?.text?.text.length).toBeLessThanOrEqual(150);
     expect(blocks[1]?.fields?.map((f) => f.text)).toEqual([
       "*File*\norders.xlsx",
@@ -133,7 +143,8 @@ describe("notify-failure: rows so far, samples and the rejected-rows report", ()
       expect.stringMatching(/^• Row 9 \(chunk 0\)/),
       expect.stringMatching(/^• Row 12 \(chunk 1\)/),
     ]);
-    for (const block of blocks.filter((b) => b.text)) expect(block.text!.text.length).toBeLessThanOrEqual(3000);
+    for (const block of blocks.filter((b) => b.text))
+      expect(block.text!.text.length).toBeLessThanOrEqual(3000);
     const context = JSON.stringify(blocks[4]);
     expect(context).toContain("sluice-dead-letters");
     expect(context).toContain(`s3://${BUCKET}/${PREFIX}rejected-rows.xlsx`);

@@ -21,7 +21,11 @@ const delivery = {
   MapRunArn: "arn:aws:states:eu-west-1:123456789012:mapRun:sluice-upload/Deliver:abc",
   ResultWriterDetails: { Bucket: RESULTS, Key: MANIFEST_KEY },
 };
-const rejectedRow = (row: number) => ({ row, code: "INVALID_EMAIL", message: `Row ${row}: email is not valid` });
+const rejectedRow = (row: number) => ({
+  row,
+  code: "INVALID_EMAIL",
+  message: `Row ${row}: email is not valid`,
+});
 
 let slack: LoopbackSlack;
 beforeAll(async () => {
@@ -41,7 +45,8 @@ function handler(overrides: Partial<SummarizeDeps> = {}) {
     stage: "prod",
     region: "eu-west-1",
     slackWebhookUrl: slack.url,
-    reportLink: async (bucket, key) => `https://${bucket}.s3.eu-west-1.amazonaws.com/${key}?X-Amz-Signature=abc`,
+    reportLink: async (bucket, key) =>
+      `https://${bucket}.s3.eu-west-1.amazonaws.com/${key}?X-Amz-Signature=abc`,
     ...overrides,
   });
 }
