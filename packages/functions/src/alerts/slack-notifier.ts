@@ -77,3 +77,38 @@ export function createWebhookUrlResolver(source: WebhookUrlSource): () => Promis
     }
   };
 }
+
+/** Where an alert goes instead of a webhook (the local runtime saves it to a file). Should not throw. */
+export type AlertSink = (message: SlackMessage) => Promise<Exclude<SlackOutcome, "skipped">>;
+
+export interface AlertSenderOptions extends WebhookUrlSource {
+  /** Replaces the webhook when given: every alert goes to it. */
+  sink?: AlertSink | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/**
+ * Sends alerts to the sink, else to the resolved webhook. The message is built only when there is somewhere
+ * to send it. Never throws: whatever goes wrong (the lookup, building, posting) is logged and reported.
+ */
+export function createAlertSender(
+  options: AlertSenderOptions,
+): (build: () => SlackMessage | Promise<SlackMessage>) => Promise<SlackOutcome> {
+  const webhookUrl = createWebhookUrlResolver(options);
+  return async (build) => {
+    try {
+      if (options.sink) return await options.sink(await build());
+      const found = await webhookUrl();
+      if (found.url === undefined) return found.reason === "not-configured" ? "skipped" : "failed";
+      const notifier = new SlackNotifier({
+        webhookUrl: found.url,
+        logger: options.logger,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      });
+      return await notifier.post(await build());
+    } catch (error) {
+      options.logger.error("The Slack message could not be sent", { error: error as Error });
+      return "failed";
+    }
+  };
+}

@@ -10,7 +10,7 @@ import {
 } from "../adapters/map-run-results.ts";
 import type { ReportLink } from "../adapters/s3-report-link.ts";
 import { ALERT_SAMPLE_LIMIT, buildFailureAlert } from "../alerts/failure-alert.ts";
-import { createWebhookUrlResolver, SlackNotifier, type SlackOutcome } from "../alerts/slack-notifier.ts";
+import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
 import { type NotifyFailureInput, NotifyFailureInputSchema, parseInput } from "../execution-input.ts";
 import { parseCause } from "../failure-cause.ts";
 import { type Logger, logUpload } from "../logger.ts";
@@ -41,6 +41,8 @@ export interface NotifyFailureDeps {
    * dead-letter record is already sent, and a timeout would retry the state and send it again.
    */
   reportTimeoutMs?: number | undefined;
+  /** Receives the alert instead of the webhook (the local runtime saves it). */
+  alertSink?: AlertSink | undefined;
 }
 
 export interface NotifyFailureOutput {
@@ -84,11 +86,13 @@ const TIMEOUT_MARGIN_MS = 10_000;
  */
 export function createHandler(deps: NotifyFailureDeps) {
   const now = deps.now ?? (() => new Date());
-  const webhookUrl = createWebhookUrlResolver({
+  const sendAlert = createAlertSender({
     url: deps.slackWebhookUrl,
     parameterName: deps.slackWebhookParameter,
     ssm: deps.ssm,
     logger: deps.logger,
+    sink: deps.alertSink,
+    timeoutMs: deps.slackTimeoutMs,
   });
 
   /** What the Map answered before the failure; undefined when there is no Map Run or it cannot be read. */
@@ -150,12 +154,8 @@ export function createHandler(deps: NotifyFailureDeps) {
     deps.logger.error("Upload failed; dead-letter record sent", { messageId, error: record.error });
 
     const report = await writeReport(input, tally, context);
-    const found = await webhookUrl();
-    if (found.url === undefined) {
-      return { record, slack: found.reason === "not-configured" ? "skipped" : "failed", report };
-    }
-    try {
-      const alert = buildFailureAlert({
+    const slack = await sendAlert(async () =>
+      buildFailureAlert({
         uploadId: record.uploadId,
         sourceKey: record.source.key,
         stage: deps.stage,
@@ -170,16 +170,8 @@ export function createHandler(deps: NotifyFailureDeps) {
         deadLetterQueue: deps.deadLetterQueue.name,
         executionArn: record.executionArn,
         region: deps.region,
-      });
-      const notifier = new SlackNotifier({
-        webhookUrl: found.url,
-        logger: deps.logger,
-        timeoutMs: deps.slackTimeoutMs,
-      });
-      return { record, slack: await notifier.post(alert), report };
-    } catch (error) {
-      deps.logger.error("The Slack alert could not be sent", { error: error as Error });
-      return { record, slack: "failed", report };
-    }
+      }),
+    );
+    return { record, slack, report };
   };
 }

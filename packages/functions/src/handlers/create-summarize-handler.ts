@@ -3,7 +3,8 @@ import type { SSMClient } from "@aws-sdk/client-ssm";
 import { CONTRACT_VERSION, OutputWriteError } from "@sluice/core";
 import { durationStats, emptyTally, REJECTED_ROWS_CAP, tallyMapRun } from "../adapters/map-run-results.ts";
 import type { ReportLink } from "../adapters/s3-report-link.ts";
-import { createWebhookUrlResolver, SlackNotifier, type SlackOutcome } from "../alerts/slack-notifier.ts";
+import { regionOfArn } from "../alerts/block-kit.ts";
+import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
 import { buildSuccessAlert } from "../alerts/success-alert.ts";
 import { parseInput, SummarizeInputSchema } from "../execution-input.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
@@ -35,6 +36,8 @@ export interface SummarizeDeps {
   slackWebhookParameter?: string | undefined;
   ssm?: SSMClient | undefined;
   slackTimeoutMs?: number | undefined;
+  /** Receives the success message instead of the webhook (the local runtime saves it). */
+  alertSink?: AlertSink | undefined;
 }
 
 /**
@@ -52,11 +55,13 @@ export type SummarizeOutput = Omit<Summary, "rejectedSamples" | "chunkResults"> 
  */
 export function createHandler(deps: SummarizeDeps) {
   const now = deps.now ?? (() => new Date());
-  const webhookUrl = createWebhookUrlResolver({
+  const sendAlert = createAlertSender({
     url: deps.slackWebhookUrl,
     parameterName: deps.slackWebhookParameter,
     ssm: deps.ssm,
     logger: deps.logger,
+    sink: deps.alertSink,
+    timeoutMs: deps.slackTimeoutMs,
   });
   return (event: unknown): Promise<SummarizeOutput> =>
     withLambdaErrors(async () => {
@@ -135,16 +140,9 @@ export function createHandler(deps: SummarizeDeps) {
     });
 
   /** Never throws: a Slack outage or a bad webhook is logged and reported as "failed". */
-  async function postSuccess(
-    summary: Summary,
-    sourceKey: string,
-    executionArn: string | undefined,
-  ): Promise<SlackOutcome> {
-    try {
-      const found = await webhookUrl();
-      if (found.url === undefined) return found.reason === "not-configured" ? "skipped" : "failed";
-      const region = deps.region ?? (executionArn ? executionArn.split(":")[3] : undefined) ?? "us-east-1";
-      const message = buildSuccessAlert({
+  function postSuccess(summary: Summary, sourceKey: string, executionArn: string | undefined) {
+    return sendAlert(async () =>
+      buildSuccessAlert({
         uploadId: summary.uploadId,
         sourceKey,
         stage: deps.stage ?? "unknown",
@@ -162,17 +160,8 @@ export function createHandler(deps: SummarizeDeps) {
           : undefined,
         summaryLocation: `s3://${deps.bucketName}/${summary.summaryKey}`,
         executionArn,
-        region,
-      });
-      const notifier = new SlackNotifier({
-        webhookUrl: found.url,
-        logger: deps.logger,
-        timeoutMs: deps.slackTimeoutMs,
-      });
-      return await notifier.post(message);
-    } catch (error) {
-      deps.logger.error("The Slack success summary could not be sent", { error: error as Error });
-      return "failed";
-    }
+        region: deps.region ?? (executionArn ? regionOfArn(executionArn) : undefined) ?? "us-east-1",
+      }),
+    );
   }
 }

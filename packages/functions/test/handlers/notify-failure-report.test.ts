@@ -208,4 +208,26 @@ describe("notify-failure: rows so far, samples and the rejected-rows report", ()
     expect(result.report?.rows).toBe(5);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
   });
+
+  it("hands the full alert to an injected sink instead of the webhook (the local runtime saves it)", async () => {
+    arrangeFailedMap();
+    const saved: { text: string }[] = [];
+    const result = await handler({
+      slackWebhookUrl: undefined,
+      alertSink: async (message) => {
+        saved.push(message);
+        return "posted";
+      },
+    })(mapFailure());
+    expect(result.slack).toBe("posted");
+    expect(slack.received).toHaveLength(0);
+    expect(saved[0]?.text).toContain("[15 accepted, 5 rejected so far]");
+    const failing = await handler({
+      alertSink: async () => {
+        throw new Error("disk full");
+      },
+    })(mapFailure());
+    expect(failing.slack).toBe("failed");
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(2);
+  });
 });

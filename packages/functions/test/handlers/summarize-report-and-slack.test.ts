@@ -208,4 +208,19 @@ describe("summarize: per-chunk results, the rejected-rows report and the Slack s
     const skipped = await handler({ notifySuccess: true, slackWebhookUrl: undefined })(event());
     expect(skipped.slack).toBe("skipped");
   });
+
+  it("hands the success message to an injected sink instead of the webhook", async () => {
+    arrange();
+    const saved: unknown[] = [];
+    const output = await handler({
+      notifySuccess: true,
+      alertSink: async (message) => {
+        saved.push(message);
+        return "posted";
+      },
+    })(event());
+    expect(output.slack).toBe("posted");
+    expect(saved).toHaveLength(1);
+    expect(slack.received).toHaveLength(0);
+  });
 });
