@@ -13,10 +13,6 @@
  *   npx tsx examples/admin-server/bench/admin-server-bench.ts --quick            # 10k rows
  *   npx tsx examples/admin-server/bench/admin-server-bench.ts --sizes 100k,1m [--concurrency 8] [--modes sluice]
  *
- * Known limit: the local runtime runs the Distributed Map as a local Task without TimeoutSeconds, and
- * aws-local-stepfunctions gives such a Task 60 s: a Map Run longer than a minute fails with States.Timeout
- * (AWS's default is 99,999,999 s). At ~15k rows/s, 1M rows needs --concurrency 8 to fit.
- *
  * Workbooks are generated once into bench/.data/admin-server/ (git-ignored) and reused.
  */
 import { spawn } from "node:child_process";
