@@ -1,9 +1,9 @@
 import { EventEmitter } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { Upload } from "@aws-sdk/lib-storage";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { Upload } from "@aws-sdk/lib-storage";
 import {
   buildFailureAlert,
   createConvertHandler,
