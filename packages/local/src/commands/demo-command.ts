@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -130,6 +130,10 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
       say(
         `summary: ${summary.rows.toLocaleString("en")} rows, ${summary.chunks} chunks, ${summary.accepted.toLocaleString("en")} accepted, ${summary.rejected} rejected (s3://${runtime.bucket}/${summary.summaryKey})`,
       );
+      const report = (
+        summary as { rejectedRowsReport?: { bucket: string; csvKey: string; xlsxKey: string } | null }
+      ).rejectedRowsReport;
+      if (report) say(`rejected rows report: s3://${report.bucket}/${report.xlsxKey} (and .csv)`);
       return {
         uploadId: upload.uploadId,
         status: record.status,
@@ -165,6 +169,18 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
         ? `Slack alert (no webhook set): saved to ${alertPath}`
         : "Slack alert: posted to the webhook",
     );
+    const reportPath = join(
+      (values.out as string | undefined) ?? "out",
+      upload.uploadId,
+      "rejected-rows.xlsx",
+    );
+    if (
+      await access(reportPath).then(
+        () => true,
+        () => false,
+      )
+    )
+      say(`rejected rows report: ${reportPath} (and .csv)`);
     say(
       `the original upload stays at s3://${runtime.bucket}/uploads/${basename(file)}: nothing to upload again`,
     );

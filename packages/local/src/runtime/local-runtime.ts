@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Upload } from "@aws-sdk/lib-storage";
 import {
-  buildFailureAlert,
   createConvertHandler,
   createLogger,
   createNotifyFailureHandler,
@@ -103,22 +103,56 @@ export class LocalRuntime extends EventEmitter {
       chunkBytes: config.chunkBytes,
       logger: logger("sluice-convert"),
     });
-    const summarize = createSummarizeHandler({
-      s3,
-      bucketName: PLACEHOLDER.bucket,
-      processedPrefix: PROCESSED_PREFIX,
-      logger: logger("sluice-summarize"),
-    });
     const deadLetterQueue = new DeadLetterQueue({ client: sqs, queueUrl: emulator.queueUrls.deadLetters });
-    const notify = createNotifyFailureHandler({
-      deadLetterQueue,
-      s3,
-      stage: "local",
-      region: PLACEHOLDER.region,
-      slackWebhookUrl: options.slackWebhookUrl,
-      logger: logger("sluice-notify-failure"),
-    });
     const outDir = options.outDir ?? "out";
+    const uploadDir = async (uploadId: string) => {
+      const dir = join(outDir, uploadId);
+      await mkdir(dir, { recursive: true });
+      return dir;
+    };
+    // Reports live in the emulator's bucket; a person opens a file, so the link is a copy on disk.
+    const reportLink = async (bucket: string, key: string) => {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const uploadId = key.slice(PROCESSED_PREFIX.length).split("/")[0] ?? "upload";
+      const path = join(await uploadDir(uploadId), basename(key));
+      await writeFile(path, await object.Body!.transformToByteArray());
+      return path;
+    };
+    // No webhook locally: keep the exact Block Kit message that would have been posted.
+    const saveAlert = (uploadId: string, file: string) =>
+      options.slackWebhookUrl
+        ? undefined
+        : async (message: unknown) => {
+            const path = join(await uploadDir(uploadId), file);
+            await writeFile(path, `${JSON.stringify(message, null, 2)}\n`);
+            emit({ type: "alert_saved", uploadId, path });
+            return "posted" as const;
+          };
+    const uploadIdOf = (event: unknown) => String((event as { uploadId?: unknown }).uploadId ?? "upload");
+    const summarize = (event: unknown) =>
+      createSummarizeHandler({
+        s3,
+        bucketName: PLACEHOLDER.bucket,
+        processedPrefix: PROCESSED_PREFIX,
+        logger: logger("sluice-summarize"),
+        reportLink,
+        notifySuccess: config.notifySuccess,
+        stage: "local",
+        region: PLACEHOLDER.region,
+        slackWebhookUrl: options.slackWebhookUrl,
+        alertSink: saveAlert(uploadIdOf(event), "slack-summary.json"),
+      })(event as never);
+    const notify = (event: unknown): Promise<NotifyFailureOutput> =>
+      createNotifyFailureHandler({
+        deadLetterQueue,
+        s3,
+        stage: "local",
+        region: PLACEHOLDER.region,
+        slackWebhookUrl: options.slackWebhookUrl,
+        logger: logger("sluice-notify-failure"),
+        reportLink,
+        alertSink: saveAlert(uploadIdOf(event), "slack-alert.json"),
+      })(event as never);
 
     const workflow = new LocalWorkflow({
       asl: workflowAsl(config) as Asl,
@@ -136,32 +170,8 @@ export class LocalRuntime extends EventEmitter {
           });
           return output;
         },
-        [PLACEHOLDER.functions.summarize]: (event) => summarize(event as never),
-        [PLACEHOLDER.functions.notifyFailure]: async (event) => {
-          const result: NotifyFailureOutput = await notify(event as never);
-          if (result.slack === "skipped") {
-            // No webhook locally: keep the exact Block Kit message that would have been posted.
-            const { record } = result;
-            const alert = buildFailureAlert({
-              uploadId: record.uploadId,
-              sourceKey: record.source.key,
-              stage: "local",
-              errorCode: record.error.code,
-              errorMessage: record.error.cause,
-              totalRows: (event as { convert?: { totalRows?: number } }).convert?.totalRows,
-              chunkIndex: record.chunkIndex,
-              deadLetterQueue: deadLetterQueue.name,
-              executionArn: record.executionArn,
-              region: PLACEHOLDER.region,
-            });
-            const dir = join(outDir, record.uploadId);
-            await mkdir(dir, { recursive: true });
-            const path = join(dir, "slack-alert.json");
-            await writeFile(path, `${JSON.stringify(alert, null, 2)}\n`);
-            emit({ type: "alert_saved", uploadId: record.uploadId, path });
-          }
-          return result;
-        },
+        [PLACEHOLDER.functions.summarize]: (event) => summarize(event),
+        [PLACEHOLDER.functions.notifyFailure]: (event) => notify(event),
       },
       waitForTaskToken: async (parameters, state, signal) => {
         const token = tokens.issue();
