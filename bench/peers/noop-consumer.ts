@@ -12,6 +12,7 @@ const env = (name: string): string => {
   if (!value) throw new Error(`${name} is required`);
   return value;
 };
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
 const region = env("AWS_REGION");
 let rows = 0;

@@ -1,5 +1,5 @@
-import { isSluiceError } from "@sluice/core";
 import "./quiet-warnings.ts";
+import { isSluiceError } from "@sluice/core";
 import { CONVERT_USAGE, runConvert } from "./commands/convert-command.ts";
 import { ConvertProgressLine } from "./convert-progress-line.ts";
 
