@@ -8,7 +8,7 @@
 // Options: --sizes LIST (10k,100k,1m), --only TOOLS (sluice,exceljs-stream,exceljs-full,sheetjs,papaparse),
 // --variants LIST (xlsx-inline,xlsx-shared,csv), --runs N (median of N), --timeout-s N (per case, default 300),
 // --sluice-bin PATH (another CLI entry, e.g. a stand-in while the real one is being written).
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -86,6 +86,8 @@ interface Options {
   sluiceBin: string;
   /** Also run the end-to-end pipeline benchmark (pipeline-bench.ts). */
   pipeline: boolean;
+  /** Also run the admin server benchmark (examples/admin-server/bench): sluice against the naive in-process read. */
+  adminServer: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -97,6 +99,7 @@ function parseArgs(argv: string[]): Options {
     timeoutMs: 300_000,
     sluiceBin: path.join(ROOT, "packages/local/bin/sluice.js"),
     pipeline: true,
+    adminServer: true,
   };
   const list = (v: string | undefined): string[] => (v ?? "").split(",").filter((s) => s.length > 0);
   for (let i = 0; i < argv.length; i++) {
@@ -120,6 +123,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--timeout-s") opts.timeoutMs = Math.max(1, Number(value())) * 1000;
     else if (arg === "--sluice-bin") opts.sluiceBin = path.resolve(value());
     else if (arg === "--no-pipeline") opts.pipeline = false;
+    else if (arg === "--no-admin-server") opts.adminServer = false;
     else throw new Error(`unknown option ${arg}`);
   }
   opts.sizes.sort((a, b) => a - b);
@@ -490,6 +494,24 @@ async function main(): Promise<void> {
         "no-op admin server in its own process → summary):",
       "",
       pipelineTable(pipelines),
+      "",
+    );
+  }
+  if (opts.adminServer) {
+    process.stderr.write("admin server on PostgreSQL: through sluice vs parsing the xlsx itself …\n");
+    const admin = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx/esm",
+        path.join(ROOT, "examples/admin-server/bench/admin-server-bench.ts"),
+        "--sizes",
+        opts.sizes.map((size) => sizeLabel(size).toLowerCase()).join(","),
+      ],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 60 * 60 * 1000 },
+    );
+    sections.push(
+      admin.status === 0 ? admin.stdout.trim() : `admin server benchmark failed (exit ${admin.status})`,
       "",
     );
   }
