@@ -1,26 +1,21 @@
 import { readFile } from "node:fs/promises";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { type ChunkHandler, createChunkConsumer } from "@sluice/consumer";
 import { DeadLetterRecordSchema, ManifestSchema } from "@sluice/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { corpusFile, hasCorpus } from "../../core/test/support/shared-corpus.ts";
 import { LoopbackSlack } from "../../functions/test/slack-server.ts";
-import { LocalRuntime, type RuntimeEvent } from "../src/runtime/local-runtime.ts";
+import type { LocalRuntime, RuntimeEvent } from "../src/runtime/local-runtime.ts";
 import { UploadProgress } from "../src/upload-progress.ts";
+import { consume, ordersCsv, runtimeWith, useRuntimeCleanup } from "./support/runtime-harness.ts";
 
 /**
  * End to end on the local runtime: the stack's own ASL, the real handlers, the consumer SDK, all over the
  * emulator's real SQS/S3 wire protocol and the loopback Step Functions API.
  */
 
-function csv(rows: number, extra = ""): Buffer {
-  const lines = [
-    "order_id,customer,quantity",
-    ...Array.from({ length: rows }, (_, i) => `ORD-${i + 1},고객 ${i + 1},${(i % 5) + 1}`),
-  ];
-  return Buffer.from(`${lines.join("\n")}\n${extra}`);
-}
+const csv = (rows: number) => ordersCsv(rows);
+useRuntimeCleanup();
 
 let slack: LoopbackSlack;
 beforeAll(async () => {
@@ -30,39 +25,13 @@ afterAll(async () => {
   await slack.stop();
 });
 
-const running: { stop(): Promise<unknown> }[] = [];
-afterEach(async () => {
-  while (running.length) await running.pop()!.stop();
+afterEach(() => {
   slack.received.length = 0;
 });
 
-async function runtimeWith(config: Parameters<typeof LocalRuntime.start>[0] = {}) {
-  const runtime = await LocalRuntime.start({
-    slackWebhookUrl: slack.url,
-    retryIntervalMs: 50,
-    outDir: "/tmp/sluice-test-out",
-    ...config,
-  });
-  running.push(runtime);
-  return runtime;
-}
-
-function consume(runtime: LocalRuntime, handler: ChunkHandler, concurrency = 4) {
-  const sqs = new SQSClient(runtime.emulator.clientConfig);
-  const consumer = createChunkConsumer({
-    queueUrl: runtime.queueUrls.chunks,
-    sqs,
-    sfn: runtime.sfnClient(),
-    concurrency,
-    waitTimeSeconds: 1,
-    heartbeatSeconds: 2,
-    visibilityTimeoutSeconds: 10,
-    handler,
-  });
-  consumer.start();
-  running.push({ stop: () => consumer.stop({ timeoutMs: 2_000 }) });
-  return consumer;
-}
+/** A runtime posting alerts to the loopback Slack. */
+const runtimeWithSlack = (options: Parameters<typeof runtimeWith>[0] = {}) =>
+  runtimeWith({ slackWebhookUrl: slack.url, ...options });
 
 async function deadLetters(runtime: LocalRuntime) {
   const sqs = new SQSClient(runtime.emulator.clientConfig);
@@ -83,7 +52,7 @@ async function originalStillThere(runtime: LocalRuntime, key: string) {
 
 describe("the local runtime", () => {
   it("delivers every row to the admin server exactly once, and the summary matches the manifest", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 100 } });
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 100 } });
     const seen = new Map<number, number>();
     consume(runtime, async (chunk) => {
       for (const { row } of chunk.rows) seen.set(row, (seen.get(row) ?? 0) + 1);
@@ -111,7 +80,7 @@ describe("the local runtime", () => {
   });
 
   it("reports rejected rows in the summary without failing the upload", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 50 } });
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 50 } });
     consume(runtime, async (chunk) => {
       const bad = chunk.rows.filter((r) => r.data.quantity === "5");
       return {
@@ -126,7 +95,7 @@ describe("the local runtime", () => {
   });
 
   it("runs the failure branch when the admin server fails a chunk: DLQ record, Slack alert, original kept", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 100 } });
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 100 } });
     consume(runtime, async (chunk) => {
       if (chunk.index === 1)
         throw Object.assign(new Error("the orders table is locked"), { code: "DB_LOCKED" });
@@ -155,7 +124,7 @@ describe("the local runtime", () => {
   });
 
   it("times out a chunk nobody answers, re-sends it a bounded number of times, then fails the upload", async () => {
-    const runtime = await runtimeWith({
+    const runtime = await runtimeWithSlack({
       config: { chunkRows: 100, heartbeatSeconds: 1, chunkTimeoutSeconds: 5, chunkRetries: 1 },
     });
     const events: RuntimeEvent[] = [];
@@ -174,7 +143,7 @@ describe("the local runtime", () => {
   });
 
   it("keeps a slow chunk alive with heartbeats", async () => {
-    const runtime = await runtimeWith({
+    const runtime = await runtimeWithSlack({
       config: { chunkRows: 100, heartbeatSeconds: 1, chunkTimeoutSeconds: 30, chunkRetries: 0 },
     });
     consume(runtime, async (chunk, ctx) => {
@@ -190,7 +159,7 @@ describe("the local runtime", () => {
   });
 
   it("sends nothing more once a chunk has failed the upload", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 10, maxConcurrency: 2 } });
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 10, maxConcurrency: 2 } });
     const sent: { index: number; at: number }[] = [];
     runtime.on("progress", (e: RuntimeEvent) => {
       if (e.type === "chunk_sent") sent.push({ index: e.index, at: Date.now() });
@@ -214,7 +183,7 @@ describe("the local runtime", () => {
   });
 
   it("never has more chunks in flight than the Map's MaxConcurrency", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 20, maxConcurrency: 3 } });
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 20, maxConcurrency: 3 } });
     const progress = new UploadProgress();
     runtime.on("progress", (e: RuntimeEvent) => progress.apply(e));
     let inHand = 0;
@@ -241,7 +210,7 @@ describe("the local runtime", () => {
       : []),
     ["a file that is no workbook", undefined, "UNSUPPORTED_FORMAT"] as const,
   ])("fails %s with its code in the alert and the DLQ record, and keeps the file", async (_, path, code) => {
-    const runtime = await runtimeWith();
+    const runtime = await runtimeWithSlack();
     const bytes = path ? await readFile(path) : Buffer.from([0x00, 0x01, 0x02, 0xff, 0x00]);
     const upload = await runtime.upload(bytes, "upload.xlsx");
     const record = await runtime.waitForExecution(upload.executionArn);
@@ -255,7 +224,7 @@ describe("the local runtime", () => {
   });
 
   it("starts nothing new for a duplicate S3 event of the same object", async () => {
-    const runtime = await runtimeWith();
+    const runtime = await runtimeWithSlack();
     consume(runtime, async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }));
     const bytes = csv(10);
     const first = await runtime.upload(bytes, "orders.csv");

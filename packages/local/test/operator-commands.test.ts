@@ -1,59 +1,28 @@
 import { DescribeMapRunCommand, ListMapRunsCommand } from "@aws-sdk/client-sfn";
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { type ChunkHandler, createChunkConsumer } from "@sluice/consumer";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReceiveSendDeleteMover } from "../src/commands/dead-letter-mover.ts";
 import { runRedrive } from "../src/commands/redrive-command.ts";
 import { reprocessUpload } from "../src/commands/reprocess.ts";
 import { runReprocess } from "../src/commands/reprocess-command.ts";
 import { runStatus } from "../src/commands/status-command.ts";
 import { fetchUploadStatus, type UploadStatus } from "../src/commands/upload-status.ts";
-import { LocalRuntime } from "../src/runtime/local-runtime.ts";
+import type { LocalRuntime } from "../src/runtime/local-runtime.ts";
+import {
+  consume,
+  ordersCsv,
+  runtimeWith,
+  stopAfterTest,
+  useRuntimeCleanup,
+} from "./support/runtime-harness.ts";
 
 /**
  * The operator commands end to end on the local runtime, through an unmodified SFNClient at the loopback
  * Step Functions API: the same calls `sluice status`, `redrive` and `reprocess` make against AWS.
  */
 
-function csv(rows: number): Buffer {
-  const lines = [
-    "order_id,quantity",
-    ...Array.from({ length: rows }, (_, i) => `ORD-${i + 1},${(i % 5) + 1}`),
-  ];
-  return Buffer.from(`${lines.join("\n")}\n`);
-}
-
-const running: { stop(): Promise<unknown> }[] = [];
-afterEach(async () => {
-  while (running.length) await running.pop()!.stop();
-});
-
-async function runtimeWith(config: Parameters<typeof LocalRuntime.start>[0] = {}) {
-  const runtime = await LocalRuntime.start({
-    retryIntervalMs: 50,
-    outDir: "/tmp/sluice-test-out",
-    ...config,
-  });
-  running.push(runtime);
-  return runtime;
-}
-
-function consume(runtime: LocalRuntime, handler: ChunkHandler, concurrency = 4) {
-  const sqs = new SQSClient(runtime.emulator.clientConfig);
-  const consumer = createChunkConsumer({
-    queueUrl: runtime.queueUrls.chunks,
-    sqs,
-    sfn: runtime.sfnClient(),
-    concurrency,
-    waitTimeSeconds: 1,
-    heartbeatSeconds: 2,
-    visibilityTimeoutSeconds: 10,
-    handler,
-  });
-  consumer.start();
-  running.push({ stop: () => consumer.stop({ timeoutMs: 2_000 }) });
-  return consumer;
-}
+const csv = (rows: number) => ordersCsv(rows, "id,quantity");
+useRuntimeCleanup();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -204,7 +173,7 @@ describe("sluice redrive --dlq on the local runtime", () => {
   it("moves only chunk messages back to the chunk queue and leaves upload-failure records", async () => {
     const runtime = await runtimeWith();
     const sqs = new SQSClient(runtime.emulator.clientConfig);
-    running.push({ stop: async () => sqs.destroy() });
+    stopAfterTest(async () => sqs.destroy());
     const dlq = runtime.queueUrls.deadLetters;
     const chunk = (index: number) => JSON.stringify({ v: 1, kind: "chunk", uploadId: "u", chunk: { index } });
     const record = JSON.stringify({ v: 1, kind: "upload-failure", uploadId: "u" });
