@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { LocalRuntime } from "../packages/local/src/runtime/local-runtime.ts";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const HOOK_URL = pathToFileURL(path.join(BENCH_DIR, "peak-rss-hook.mjs")).href;
 
@@ -34,7 +35,15 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
   const rssFile = path.join(tmpdir(), `sluice-consumer-rss-${process.pid}-${rows}`);
   const consumer = spawn(
     process.execPath,
-    ["--import", "tsx/esm", "--import", HOOK_URL, path.join(BENCH_DIR, "peers/noop-consumer.ts")],
+    // The same heap cap as the admin server benchmark: bounded memory must hold under it whatever the upload.
+    [
+      `--max-old-space-size=${process.env.CONSUMER_HEAP_MB ?? 256}`,
+      "--import",
+      "tsx/esm",
+      "--import",
+      HOOK_URL,
+      path.join(BENCH_DIR, "peers/noop-consumer.ts"),
+    ],
     {
       env: {
         ...process.env,
