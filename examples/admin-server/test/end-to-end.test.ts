@@ -130,8 +130,9 @@ describe("the admin server against the local runtime", () => {
       CONSUMER_CONCURRENCY: "2",
       HEARTBEAT_SECONDS: "1",
       VISIBILITY_TIMEOUT_SECONDS: "6",
-      // Each chunk holds its transaction open 400 ms after inserting its rows: a window to crash in.
-      IMPORT_DELAY_MS: "400",
+      // Each chunk holds its transaction open after inserting its rows: a window to crash in, wide enough that
+      // a loaded machine still delivers the kill before the commit (400 ms was not, once).
+      IMPORT_DELAY_MS: "1500",
     });
     const first = adminServer(env);
     await first.url();
