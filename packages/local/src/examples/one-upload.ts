@@ -1,0 +1,23 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { createChunkConsumer } from "@sluice/consumer";
+import { LocalRuntime } from "@sluice/local/runtime";
+
+/** One upload through the local runtime, answered by an admin server that accepts every row. */
+export async function runOneUpload(workbook: Buffer, name: string) {
+  const runtime = await LocalRuntime.start({ config: { maxConcurrency: 4, chunkRows: 500 } });
+  const consumer = createChunkConsumer({
+    queueUrl: runtime.queueUrls.chunks,
+    sqs: new SQSClient(runtime.emulator.clientConfig),
+    sfn: runtime.sfnClient(),
+    waitTimeSeconds: 1,
+    handler: async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }),
+  });
+  consumer.start();
+  try {
+    const upload = await runtime.upload(workbook, name);
+    return await runtime.waitForExecution(upload.executionArn);
+  } finally {
+    await consumer.stop();
+    await runtime.stop();
+  }
+}
