@@ -62,8 +62,16 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
     const upload = await runtime.upload(bytes, path.basename(file));
     const record = await runtime.waitForExecution(upload.executionArn);
     const seconds = (performance.now() - started) / 1000;
+    const report = new Promise<string>((resolve) => {
+      let text = "";
+      consumer.stdout!.on("data", (d: Buffer) => {
+        text += d.toString();
+      });
+      consumer.stdout!.on("end", () => resolve(text.trim()));
+    });
     consumer.kill("SIGTERM");
     await once(consumer, "exit");
+    if (process.env.SLUICE_BENCH_VERBOSE) process.stderr.write(`consumer: ${await report}\n`);
     const summary = record.output as { rows?: number; chunks?: number } | undefined;
     return {
       rows: summary?.rows ?? 0,

@@ -33,6 +33,9 @@ consumer.start();
 process.stdout.write("ready\n");
 process.once("SIGTERM", async () => {
   await consumer.stop({ timeoutMs: 10_000 });
-  process.stdout.write(`${JSON.stringify({ chunks: consumer.status.processed, rows })}\n`);
+  const memory = Object.fromEntries(
+    Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)]),
+  );
+  process.stdout.write(`${JSON.stringify({ chunks: consumer.status.processed, rows, memoryMB: memory })}\n`);
   process.exit(0);
 });
