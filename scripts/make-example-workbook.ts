@@ -6,6 +6,7 @@
  * Run: npx tsx scripts/make-example-workbook.ts
  */
 import ExcelJS from "exceljs";
+import { DISTRICTS, GIVEN_NAMES, ITEMS, ORDER_COLUMNS, PRICES, SURNAMES } from "./orders-sheet.ts";
 
 const variant = process.argv[2] === "errors" ? "errors" : "clean";
 const ROWS = variant === "errors" ? 2_000 : 20_000;
@@ -26,50 +27,17 @@ function prng(seed: number) {
 
 const random = prng(variant === "errors" ? 20261125 : 20261124);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const surnames = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"];
-const givenNames = ["민준", "서연", "도윤", "하은", "시우", "지우", "예준", "수아", "주원", "지민"];
-const districts = [
-  "서울특별시 강남구 테헤란로",
-  "서울특별시 마포구 월드컵북로",
-  "부산광역시 해운대구 센텀중앙로",
-  "경기도 성남시 분당구 판교역로",
-  "인천광역시 연수구 송도과학로",
-];
-const items = [
-  "생수 2L x 6",
-  "즉석밥 12개입",
-  "계란 30구",
-  "우유 1L",
-  "사과 3kg",
-  "커피 원두 1kg",
-  "휴지 30롤",
-];
-const prices = [5900, 14900, 8900, 2800, 24000, 32000, 18900];
-
 const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
   filename: OUT,
   useSharedStrings: true,
   useStyles: true,
 });
 const sheet = workbook.addWorksheet("Orders");
-sheet.columns = [
-  { header: "Order ID", key: "orderId", width: 18 },
-  { header: "Ordered At", key: "orderedAt", width: 20, style: { numFmt: "yyyy-mm-dd hh:mm:ss" } },
-  { header: "Customer", key: "customer", width: 10 },
-  { header: "Phone", key: "phone", width: 15 },
-  { header: "Address", key: "address", width: 40 },
-  { header: "Item", key: "item", width: 18 },
-  { header: "Quantity", key: "quantity", width: 9 },
-  { header: "Unit Price", key: "unitPrice", width: 11, style: { numFmt: "#,##0" } },
-  { header: "Total", key: "total", width: 11, style: { numFmt: "#,##0" } },
-  { header: "Paid", key: "paid", width: 6 },
-  { header: "Delivery Date", key: "deliveryDate", width: 13, style: { numFmt: "yyyy-mm-dd" } },
-  { header: "Memo", key: "memo", width: 20 },
-];
+sheet.columns = ORDER_COLUMNS;
 
 const start = Date.UTC(2026, 9, 1);
 for (let i = 1; i <= ROWS; i++) {
-  const itemIndex = Math.floor(random() * items.length);
+  const itemIndex = Math.floor(random() * ITEMS.length);
   const quantity = 1 + Math.floor(random() * 5);
   const orderedAt = new Date(start + Math.floor(random() * 30 * 86_400) * 1000);
   const excelRow = i + 1;
@@ -80,16 +48,16 @@ for (let i = 1; i <= ROWS; i++) {
     .addRow({
       orderId: `ORD-2026-${String(orderNumber).padStart(6, "0")}`,
       orderedAt,
-      customer: pick(surnames) + pick(givenNames),
+      customer: pick(SURNAMES) + pick(GIVEN_NAMES),
       phone:
         invalid && i % 2 === 0
           ? null
           : `010-${String(1000 + Math.floor(random() * 9000))}-${String(1000 + Math.floor(random() * 9000))}`,
-      address: `${pick(districts)} ${1 + Math.floor(random() * 300)}`,
-      item: items[itemIndex],
+      address: `${pick(DISTRICTS)} ${1 + Math.floor(random() * 300)}`,
+      item: ITEMS[itemIndex],
       quantity: invalid && i % 2 === 1 ? 0 : quantity,
-      unitPrice: prices[itemIndex],
-      total: { formula: `G${excelRow}*H${excelRow}`, result: quantity * prices[itemIndex]! },
+      unitPrice: PRICES[itemIndex],
+      total: { formula: `G${excelRow}*H${excelRow}`, result: quantity * PRICES[itemIndex]! },
       paid: random() < 0.9,
       deliveryDate: new Date(
         Date.UTC(orderedAt.getUTCFullYear(), orderedAt.getUTCMonth(), orderedAt.getUTCDate() + 2),

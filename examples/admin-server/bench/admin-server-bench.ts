@@ -25,6 +25,14 @@ import { parseArgs } from "node:util";
 import ExcelJS from "exceljs";
 import pg from "pg";
 import { LocalRuntime } from "../../../packages/local/src/runtime/local-runtime.ts";
+import {
+  DISTRICTS,
+  GIVEN_NAMES,
+  ITEMS,
+  ORDER_COLUMNS,
+  PRICES,
+  SURNAMES,
+} from "../../../scripts/orders-sheet.ts";
 import { startPostgres } from "../src/embedded-postgres.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -98,7 +106,7 @@ async function main() {
 
 /** orders-<n>.xlsx with the columns of examples/orders.xlsx, written with exceljs's streaming writer. */
 async function workbook(rows: number): Promise<string> {
-  const file = join(DATA, `orders-v2-${label(rows)}.xlsx`);
+  const file = join(DATA, `orders-v3-${label(rows)}.xlsx`);
   if (existsSync(file)) return file;
   const started = performance.now();
   const partial = `${file}.partial`;
@@ -108,40 +116,10 @@ async function workbook(rows: number): Promise<string> {
     useStyles: true,
   });
   const sheet = writer.addWorksheet("Orders");
-  sheet.columns = [
-    { header: "Order ID", key: "orderId", width: 18 },
-    { header: "Ordered At", key: "orderedAt", width: 20, style: { numFmt: "yyyy-mm-dd hh:mm:ss" } },
-    { header: "Customer", key: "customer", width: 10 },
-    { header: "Phone", key: "phone", width: 15 },
-    { header: "Address", key: "address", width: 40 },
-    { header: "Item", key: "item", width: 18 },
-    { header: "Quantity", key: "quantity", width: 9 },
-    { header: "Unit Price", key: "unitPrice", width: 11, style: { numFmt: "#,##0" } },
-    { header: "Total", key: "total", width: 11, style: { numFmt: "#,##0" } },
-    { header: "Paid", key: "paid", width: 6 },
-    { header: "Delivery Date", key: "deliveryDate", width: 13, style: { numFmt: "yyyy-mm-dd" } },
-    { header: "Memo", key: "memo", width: 20 },
-  ];
-  const surnames = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"];
-  const given = ["민준", "서연", "도윤", "하은", "시우", "지우", "예준", "수아", "주원", "지민"];
-  const districts = [
-    "서울특별시 강남구 테헤란로",
-    "부산광역시 해운대구 센텀중앙로",
-    "경기도 성남시 분당구 판교역로",
-  ];
-  const items = [
-    "생수 2L x 6",
-    "즉석밥 12개입",
-    "계란 30구",
-    "우유 1L",
-    "사과 3kg",
-    "커피 원두 1kg",
-    "휴지 30롤",
-  ];
-  const prices = [5900, 14900, 8900, 2800, 24000, 32000, 18900];
+  sheet.columns = ORDER_COLUMNS;
   const start = Date.UTC(2026, 9, 1);
   for (let i = 1; i <= rows; i++) {
-    const k = i % items.length;
+    const k = i % ITEMS.length;
     const quantity = 1 + (i % 5);
     const orderedAt = new Date(start + ((i * 7919) % (30 * 86_400)) * 1000);
     sheet
@@ -149,13 +127,13 @@ async function workbook(rows: number): Promise<string> {
         // ORD-2026-000001 … ORD-2026-999999, then ORD-2027-000000 …: every id unique and well-formed.
         orderId: `ORD-${2026 + Math.floor(i / 1_000_000)}-${String(i % 1_000_000).padStart(6, "0")}`,
         orderedAt,
-        customer: surnames[i % 10]! + given[(i * 3) % 10]!,
+        customer: SURNAMES[i % 10]! + GIVEN_NAMES[(i * 3) % 10]!,
         phone: `010-${String(1000 + ((i * 31) % 9000))}-${String(1000 + ((i * 17) % 9000))}`,
-        address: `${districts[i % 3]} ${1 + (i % 300)}`,
-        item: items[k],
+        address: `${DISTRICTS[i % DISTRICTS.length]} ${1 + (i % 300)}`,
+        item: ITEMS[k],
         quantity,
-        unitPrice: prices[k],
-        total: { formula: `G${i + 1}*H${i + 1}`, result: quantity * prices[k]! },
+        unitPrice: PRICES[k],
+        total: { formula: `G${i + 1}*H${i + 1}`, result: quantity * PRICES[k]! },
         paid: i % 10 !== 0,
         deliveryDate: new Date(
           Date.UTC(orderedAt.getUTCFullYear(), orderedAt.getUTCMonth(), orderedAt.getUTCDate() + 2),
