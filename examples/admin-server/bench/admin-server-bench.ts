@@ -34,6 +34,7 @@ import {
   SURNAMES,
 } from "../../../scripts/orders-sheet.ts";
 import { startPostgres } from "../src/embedded-postgres.ts";
+import { localRuntimeEnv } from "../src/local-runtime-env.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DATA = join(ROOT, "bench/.data/admin-server");
@@ -234,20 +235,11 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
     outDir: join(tmpdir(), "sluice-bench-out"),
     config: { maxConcurrency: concurrency },
   });
-  const { region, endpoint, credentials } = runtime.emulator.clientConfig;
-  const admin = measuredChild(MAIN, [], {
-    DATABASE_URL: databaseUrl,
-    CHUNK_QUEUE_URL: runtime.queueUrls.chunks,
-    AWS_REGION: region,
-    AWS_ENDPOINT_URL_SQS: endpoint,
-    AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    CONSUMER_CONCURRENCY: String(concurrency),
-    WAIT_TIME_SECONDS: "1",
-  });
+  const admin = measuredChild(
+    MAIN,
+    [],
+    localRuntimeEnv(runtime, databaseUrl, { CONSUMER_CONCURRENCY: String(concurrency) }),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       admin.onStdout((all) => all.includes('"msg":"listening"') && resolve());

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "../../../packages/local/src/runtime/local-runtime.ts";
 import { startPostgres } from "../src/embedded-postgres.ts";
+import { localRuntimeEnv } from "../src/local-runtime-env.ts";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { keep: { type: "boolean" } } });
 const file = positionals[0] ?? fileURLToPath(new URL("../../orders.xlsx", import.meta.url));
@@ -22,19 +23,10 @@ const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 const postgres = await startPostgres({ fast: false });
 const runtime = await LocalRuntime.start({ outDir: "out" });
-const { region, endpoint, credentials } = runtime.emulator.clientConfig;
-const env = {
-  DATABASE_URL: postgres.url,
-  CHUNK_QUEUE_URL: runtime.queueUrls.chunks,
-  AWS_REGION: region,
-  AWS_ENDPOINT_URL_SQS: endpoint,
-  AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
-  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+const env = localRuntimeEnv(runtime, postgres.url, {
   PORT: process.env.PORT ?? "3000",
-  HOST: "127.0.0.1",
   WAIT_TIME_SECONDS: "2",
-};
+});
 console.log("admin server environment:");
 for (const [k, v] of Object.entries(env)) console.log(`  ${k}=${v}`);
 

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import type { LocalRuntime } from "../../../../packages/local/src/runtime/local-runtime.ts";
+import { localRuntimeEnv } from "../../src/local-runtime-env.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 const CWD = fileURLToPath(new URL("../..", import.meta.url));
@@ -110,25 +111,11 @@ export class AdminProcess {
   }
 }
 
-/** The environment that points an admin server at a local runtime: the same variables as in AWS. */
+/** The environment that points an admin server at a local runtime, with a short shutdown for tests. */
 export function adminEnv(
   runtime: LocalRuntime,
   databaseUrl: string,
   extra: Record<string, string> = {},
 ): Record<string, string> {
-  const { region, endpoint, credentials } = runtime.emulator.clientConfig;
-  return {
-    DATABASE_URL: databaseUrl,
-    CHUNK_QUEUE_URL: runtime.queueUrls.chunks,
-    AWS_REGION: region,
-    AWS_ENDPOINT_URL_SQS: endpoint,
-    AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    WAIT_TIME_SECONDS: "1",
-    SHUTDOWN_TIMEOUT_MS: "5000",
-    ...extra,
-  };
+  return localRuntimeEnv(runtime, databaseUrl, { SHUTDOWN_TIMEOUT_MS: "5000", ...extra });
 }

@@ -1,4 +1,5 @@
 import type { Chunk, ChunkRow } from "@sluice/core";
+import { ORDER_HEADERS } from "../../src/order-row.ts";
 
 /** Orders rows shaped like examples/orders.xlsx, deterministic by index. */
 const CUSTOMERS = ["김민준", "이서연", "박지호", "최수아", "정예준", "강하은"];
@@ -54,21 +55,6 @@ export function chunkOf(
   };
 }
 
-const HEADERS = [
-  "Order ID",
-  "Ordered At",
-  "Customer",
-  "Phone",
-  "Address",
-  "Item",
-  "Quantity",
-  "Unit Price",
-  "Total",
-  "Paid",
-  "Delivery Date",
-  "Memo",
-] as const;
-
 function csvCell(value: string | number | boolean | null): string {
   if (value === null) return "";
   const text = String(value);
@@ -80,13 +66,13 @@ export function ordersCsv(
   rows: number,
   extra: Record<string, string | number | boolean | null>[] = [],
 ): Buffer {
-  const lines = [HEADERS.join(",")];
+  const lines = [ORDER_HEADERS.join(",")];
   const all = [...Array.from({ length: rows }, (_, i) => orderData(i + 1)), ...extra];
   for (const d of all)
     lines.push(
-      HEADERS.map((h) => csvCell((d as Record<string, string | number | boolean | null>)[h] ?? null)).join(
-        ",",
-      ),
+      ORDER_HEADERS.map((h) =>
+        csvCell((d as Record<string, string | number | boolean | null>)[h] ?? null),
+      ).join(","),
     );
   return Buffer.from(`${lines.join("\n")}\n`);
 }
