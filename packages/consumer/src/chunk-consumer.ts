@@ -9,8 +9,14 @@ import {
   type Message,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
-import { type ChunkEnvelope, ChunkEnvelopeSchema, TASK_FAILURE_LIMITS } from "@sluice/core/contract";
+import {
+  type Chunk,
+  type ChunkEnvelope,
+  ChunkEnvelopeSchema,
+  ChunkPointerSchema,
+} from "@sluice/core/contract";
 import type { z } from "zod";
+import { fetchChunk } from "./chunk-fetch.ts";
 import { ConsumerError, ConsumerStoppingError, InvalidOptionError, TaskTokenStaleError } from "./errors.ts";
 import { type ConsumerEvents, type ConsumerOperation, TypedEmitter } from "./events.ts";
 import {
@@ -24,8 +30,9 @@ import {
   buildSuccessOutput,
   describeFailure,
   type FailureReport,
+  failureCode,
   type SuccessOutput,
-  truncate,
+  thrownMessage,
 } from "./task-output.ts";
 
 export interface ConsumerStatus {
@@ -35,7 +42,10 @@ export interface ConsumerStatus {
   inFlight: number;
   /** Chunks answered with SendTaskSuccess. */
   processed: number;
-  /** Everything else that finished: SendTaskFailure, stale tokens, malformed messages, answers not delivered. */
+  /**
+   * Everything else that finished: SendTaskFailure, stale tokens, malformed messages, answers not delivered,
+   * chunks released for redelivery (a transient handler error, a fetch that failed).
+   */
   failed: number;
 }
 
@@ -71,6 +81,18 @@ function staleTokenError(error: unknown): TaskTokenStaleError | undefined {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A handler error that must not be tried again: `retryable: false` (ChunkRejectedError, ConsumerError style). */
+function isPermanent(thrown: unknown): boolean {
+  return (
+    thrown !== null && typeof thrown === "object" && (thrown as { retryable?: unknown }).retryable === false
+  );
+}
+
+/** How long a released chunk stays invisible: 2^receiveCount seconds, at least 1, at most the visibility timeout. */
+export function releaseDelaySeconds(receiveCount: number, visibilityTimeoutSeconds: number): number {
+  return Math.max(1, Math.min(visibilityTimeoutSeconds, 2 ** Math.max(0, receiveCount)));
 }
 
 interface InFlight {
@@ -193,6 +215,7 @@ export class ChunkConsumer extends TypedEmitter {
             QueueUrl: this.#o.queueUrl,
             MaxNumberOfMessages: Math.min(10, free),
             WaitTimeSeconds: this.#o.waitTimeSeconds,
+            VisibilityTimeout: this.#o.visibilityTimeoutSeconds,
             MessageSystemAttributeNames: ["ApproximateReceiveCount"],
           }),
           { abortSignal: signal },
@@ -246,12 +269,20 @@ export class ChunkConsumer extends TypedEmitter {
     this.emit("chunk_received", { messageId, receiveCount });
     const envelope = await this.#parse(message, messageId, receiveCount);
     if (!envelope) return;
-    const { taskToken, chunk, uploadId } = envelope;
+    const { taskToken, uploadId } = envelope;
+    const pointer = envelope.chunk;
     const receiptHandle = message.ReceiptHandle ?? "";
     const started = performance.now();
 
     let stale: { error: TaskTokenStaleError } | undefined;
-    const beat = async (): Promise<void> => {
+    // The last heartbeat started: a release waits for it, so its visibility extension cannot undo the release's.
+    let lastBeat: Promise<unknown> = Promise.resolve();
+    const beat = (): Promise<void> => {
+      const run = beatOnce();
+      lastBeat = run.catch(() => {});
+      return run;
+    };
+    const beatOnce = async (): Promise<void> => {
       if (stale) throw stale.error;
       const [heartbeat, visibility] = await Promise.allSettled([
         this.#call(() => this.#o.sfn.send(new SendTaskHeartbeatCommand({ taskToken }))),
@@ -297,31 +328,55 @@ export class ChunkConsumer extends TypedEmitter {
     };
     schedule();
 
-    const ctx: ChunkContext = {
-      uploadId,
-      source: envelope.source,
-      totals: envelope.totals,
-      receiveCount,
-      signal: entry.abort.signal,
-      heartbeat: beat,
-    };
+    const failureContext = { chunk: pointer, receiveCount };
     let success: SuccessOutput | undefined;
     let failure: FailureReport | undefined;
+    // Set when the chunk is to be tried again later: not answered, not deleted, released for redelivery.
+    let retryLater: { error: unknown; fetch: boolean } | undefined;
     try {
-      const answer = await this.#o.handler(chunk, ctx);
+      let chunk: Chunk | undefined;
       try {
-        success = buildSuccessOutput(answer, chunk, performance.now() - started);
+        chunk = await fetchChunk(this.#o.s3, envelope, {
+          maxChunkBytes: this.#o.maxChunkBytes,
+          signal: entry.abort.signal,
+          call: (fn) => this.#call(fn),
+        });
       } catch (error) {
-        failure = describeFailure(error);
+        if (error instanceof ConsumerError && !error.retryable)
+          failure = describeFailure(error, failureContext);
+        else retryLater = { error, fetch: true };
       }
-    } catch (thrown) {
-      failure = describeFailure(thrown);
+      if (chunk) {
+        const ctx: ChunkContext = {
+          uploadId,
+          source: envelope.source,
+          totals: envelope.totals,
+          receiveCount,
+          signal: entry.abort.signal,
+          heartbeat: beat,
+        };
+        try {
+          const answer = await this.#o.handler(chunk, ctx);
+          try {
+            success = buildSuccessOutput(
+              answer,
+              { uploadId, index: pointer.index },
+              performance.now() - started,
+            );
+          } catch (error) {
+            failure = describeFailure(error, failureContext);
+          }
+        } catch (thrown) {
+          if (isPermanent(thrown)) failure = describeFailure(thrown, failureContext);
+          else retryLater = { error: thrown, fetch: false };
+        }
+      }
     } finally {
       entry.stopHeartbeats();
     }
     const durationMs = Math.round(performance.now() - started);
     if (entry.abandoned) return;
-    const where = { messageId, uploadId, chunkIndex: chunk.index };
+    const where = { messageId, uploadId, chunkIndex: pointer.index };
 
     if (stale) {
       const deleted = await this.#delete(receiptHandle, messageId);
@@ -333,6 +388,13 @@ export class ChunkConsumer extends TypedEmitter {
         message: stale.error.message,
         deleted,
       });
+      return;
+    }
+
+    if (retryLater) {
+      if (retryLater.fetch) this.#reportError("fetch_chunk", retryLater.error, messageId);
+      await lastBeat;
+      await this.#release(receiptHandle, { ...where, receiveCount }, retryLater.error);
       return;
     }
 
@@ -369,7 +431,7 @@ export class ChunkConsumer extends TypedEmitter {
       this.emit("chunk_succeeded", {
         ...where,
         accepted: success.result.accepted,
-        rejected: success.result.rejected.length,
+        rejected: success.result.rejected.rows.length,
         durationMs,
         ...(success.messagesShortenedTo === undefined
           ? {}
@@ -379,6 +441,39 @@ export class ChunkConsumer extends TypedEmitter {
       this.#failed++;
       this.emit("chunk_failed", { ...where, error: failure.error, cause: failure.cause, durationMs });
     }
+  }
+
+  /**
+   * Leaves a chunk for redelivery: its visibility is set to a short backoff (2^receiveCount seconds, capped by the
+   * visibility timeout) so it comes back soon; after the queue's maxReceiveCount receives SQS dead-letters it.
+   */
+  async #release(
+    receiptHandle: string,
+    where: { messageId: string; uploadId: string; chunkIndex: number; receiveCount: number },
+    thrown: unknown,
+  ): Promise<void> {
+    const retryInSeconds = releaseDelaySeconds(where.receiveCount, this.#o.visibilityTimeoutSeconds);
+    try {
+      await this.#call(() =>
+        this.#o.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: this.#o.queueUrl,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: retryInSeconds,
+          }),
+        ),
+      );
+    } catch (error) {
+      // The message still comes back, when the visibility its last heartbeat gave it runs out.
+      this.#reportError("change_visibility", error, where.messageId);
+    }
+    this.#failed++;
+    this.emit("chunk_released", {
+      ...where,
+      error: failureCode(thrown),
+      message: thrownMessage(thrown),
+      retryInSeconds,
+    });
   }
 
   /** Validates the body; a malformed message is reported (SendTaskFailure if it has a token) and left on the queue. */
@@ -409,11 +504,12 @@ export class ChunkConsumer extends TypedEmitter {
     const token = (body as { taskToken?: unknown } | null | undefined)?.taskToken;
     let taskFailureSent = false;
     if (typeof token === "string" && token.length > 0) {
-      const cause = JSON.stringify({
-        message: truncate(text, TASK_FAILURE_LIMITS.causeLength - 200),
-        code: "MESSAGE_INVALID",
-        messageId,
-      });
+      // Name the chunk in the cause when the pointer itself is intact.
+      const pointer = ChunkPointerSchema.safeParse((body as { chunk?: unknown }).chunk);
+      const { cause } = describeFailure(
+        new ConsumerError("MESSAGE_INVALID", `${text} (SQS message ${messageId})`, false),
+        pointer.success ? { chunk: pointer.data, receiveCount } : { receiveCount },
+      );
       try {
         await this.#call(() =>
           this.#o.sfn.send(new SendTaskFailureCommand({ taskToken: token, error: "MESSAGE_INVALID", cause })),

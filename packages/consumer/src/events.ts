@@ -3,6 +3,7 @@ import type { z } from "zod";
 /** Where an AWS call or a listener failed, for the `error` event. */
 export type ConsumerOperation =
   | "receive"
+  | "fetch_chunk"
   | "heartbeat"
   | "change_visibility"
   | "report_success"
@@ -24,7 +25,11 @@ export interface ConsumerEvents {
     /** Set when the 256 KiB rule cut rejection messages to this many characters. */
     messagesShortenedTo?: number;
   };
-  /** The chunk was answered with SendTaskFailure (the handler threw, or its result was invalid or too large). */
+  /**
+   * The chunk was answered with SendTaskFailure and the message deleted: a permanent failure (ChunkRejectedError or
+   * another error with `retryable: false`, an invalid or too large result, a chunk object that fails its checksum,
+   * is invalid or is over maxChunkBytes).
+   */
   chunk_failed: {
     messageId: string;
     uploadId: string;
@@ -32,6 +37,22 @@ export interface ConsumerEvents {
     error: string;
     cause: string;
     durationMs: number;
+  };
+  /**
+   * The chunk was not answered and its message was left for redelivery: the handler threw a transient error, or
+   * the chunk could not be fetched from S3. The message's visibility was set to `retryInSeconds`, so SQS delivers it
+   * again then (with a higher receive count); after the queue's maxReceiveCount receives it goes to the chunk
+   * dead-letter queue and the upload fails naming the chunk.
+   */
+  chunk_released: {
+    messageId: string;
+    uploadId: string;
+    chunkIndex: number;
+    receiveCount: number;
+    /** The error's code (else its name, else HANDLER_ERROR), as it would have been reported. */
+    error: string;
+    message: string;
+    retryInSeconds: number;
   };
   /** Step Functions refused the task token (TaskTimedOut, TaskDoesNotExist, InvalidToken). */
   token_stale: {
@@ -55,7 +76,10 @@ export interface ConsumerEvents {
     /** True when a string taskToken was found and SendTaskFailure(MESSAGE_INVALID) was accepted. */
     taskFailureSent: boolean;
   };
-  /** Something failed that the consumer survives: a receive, a heartbeat, a report, a delete, a listener. */
+  /**
+   * Something failed that the consumer survives: a receive, a chunk fetch (the chunk is released for redelivery), a
+   * heartbeat, a report, a delete, a listener.
+   */
   error: { operation: ConsumerOperation; error: unknown; messageId?: string };
   /** `stop()` finished: no receive in flight, no chunk in hand (or abandoned after the stop timeout). */
   stopped: { processed: number; failed: number; timedOut: boolean; abandoned: number };

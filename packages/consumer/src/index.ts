@@ -1,13 +1,25 @@
-export type { ChunkEnvelope, RejectedRow, TaskResult } from "@sluice/core/contract";
+export type {
+  Chunk,
+  ChunkEnvelope,
+  ChunkPointer,
+  ChunkRow,
+  RejectedRow,
+  TaskFailureCause,
+  TaskResult,
+} from "@sluice/core/contract";
 export {
   ChunkConsumer,
   type ConsumerStatus,
   createChunkConsumer,
+  releaseDelaySeconds,
   STALE_TOKEN_ERRORS,
   type StopOptions,
   type StopResult,
 } from "./chunk-consumer.ts";
+export { type FetchChunkOptions, fetchChunk } from "./chunk-fetch.ts";
 export {
+  ChunkRejectedError,
+  CONSUMER_ERROR_CODES,
   ConsumerError,
   type ConsumerErrorCode,
   ConsumerStoppingError,
@@ -15,12 +27,19 @@ export {
   TaskTokenStaleError,
 } from "./errors.ts";
 export type { ConsumerEventName, ConsumerEvents, ConsumerListener, ConsumerOperation } from "./events.ts";
-export type {
-  ChunkConsumerOptions,
-  ChunkContext,
-  ChunkHandler,
-  ChunkHandlerResult,
-  ConsumerLogger,
+export {
+  type ChunkConsumerOptions,
+  type ChunkContext,
+  type ChunkHandler,
+  type ChunkHandlerResult,
+  type ConsumerLogger,
+  MAX_CHUNK_BYTES_LIMIT,
 } from "./options.ts";
 export { DEFAULT_RETRY, isTransientAwsError, type RetryOptions } from "./retry.ts";
-export { buildSuccessOutput, describeFailure, TASK_OUTPUT_LIMIT_BYTES } from "./task-output.ts";
+export {
+  buildSuccessOutput,
+  describeFailure,
+  type FailureContext,
+  type FailureReport,
+  TASK_OUTPUT_LIMIT_BYTES,
+} from "./task-output.ts";

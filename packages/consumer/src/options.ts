@@ -1,6 +1,7 @@
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { ChunkEnvelope, RejectedRow } from "@sluice/core/contract";
+import type { Chunk, ChunkEnvelope, RejectedRow } from "@sluice/core/contract";
 import { InvalidOptionError } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryOptions } from "./retry.ts";
 
@@ -26,7 +27,12 @@ export interface ChunkHandlerResult {
   rejected: RejectedRow[];
 }
 
-export type ChunkHandler = (chunk: ChunkEnvelope["chunk"], ctx: ChunkContext) => Promise<ChunkHandlerResult>;
+/**
+ * Gets the chunk fetched from S3 and verified (size, SHA-256, ChunkSchema, and that it is the chunk the message
+ * names). Throw ChunkRejectedError (or any error with `retryable: false`) to fail the chunk for good; any other
+ * error releases the message for redelivery.
+ */
+export type ChunkHandler = (chunk: Chunk, ctx: ChunkContext) => Promise<ChunkHandlerResult>;
 
 /** Anything with these methods: console, pino, Powertools' Logger. */
 export interface ConsumerLogger {
@@ -40,15 +46,25 @@ export interface ChunkConsumerOptions {
   queueUrl: string;
   sqs: SQSClient;
   sfn: SFNClient;
+  /** Reads the chunks (GetObject by byte range on processed/<uploadId>/chunks.jsonl). */
+  s3: S3Client;
   handler: ChunkHandler;
   /** Chunks in hand at once, 1 to 100. Default 4. */
   concurrency?: number;
   /** Long polling wait of ReceiveMessage, 0 to 20 seconds. Default 20. */
   waitTimeSeconds?: number;
-  /** What each heartbeat extends a message's visibility to, 1 to 43200 seconds. Default 120. */
+  /**
+   * The visibility timeout asked for on ReceiveMessage and what each heartbeat extends it to, 1 to 43200 seconds:
+   * how soon a chunk comes back when this admin server dies holding it. Default 120.
+   */
   visibilityTimeoutSeconds?: number;
   /** Seconds between heartbeats while a handler runs; more than 0, less than visibilityTimeoutSeconds. Default 30. */
   heartbeatSeconds?: number;
+  /**
+   * The largest chunk fetched, 1 byte to 64 MiB; a pointer over it fails the chunk with CHUNK_TOO_LARGE. Memory
+   * held for chunk bytes is at most concurrency × this. Default 64 MiB.
+   */
+  maxChunkBytes?: number;
   /** Backoff for transient AWS errors. Default { attempts: 5, baseMs: 200, maxMs: 20000 }. */
   retry?: Partial<RetryOptions>;
   logger?: ConsumerLogger;
@@ -58,20 +74,26 @@ export interface ResolvedOptions {
   queueUrl: string;
   sqs: SQSClient;
   sfn: SFNClient;
+  s3: S3Client;
   handler: ChunkHandler;
   concurrency: number;
   waitTimeSeconds: number;
   visibilityTimeoutSeconds: number;
   heartbeatSeconds: number;
+  maxChunkBytes: number;
   retry: RetryOptions;
   logger: ConsumerLogger | undefined;
 }
+
+/** The largest chunk the consumer will fetch (and the largest sluice's chunk writer packs). */
+export const MAX_CHUNK_BYTES_LIMIT = 64 * 1024 * 1024;
 
 export const DEFAULTS = Object.freeze({
   concurrency: 4,
   waitTimeSeconds: 20,
   visibilityTimeoutSeconds: 120,
   heartbeatSeconds: 30,
+  maxChunkBytes: MAX_CHUNK_BYTES_LIMIT,
 });
 
 function show(value: unknown): string {
@@ -102,7 +124,7 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(`options must be an object, got ${show(options)}`);
   }
-  const { queueUrl, sqs, sfn, handler, logger } = options;
+  const { queueUrl, sqs, sfn, s3, handler, logger } = options;
   if (typeof queueUrl !== "string" || !/^https?:\/\/\S+$/.test(queueUrl)) {
     throw new InvalidOptionError(`queueUrl must be an http(s) SQS queue URL, got ${show(queueUrl)}`);
   }
@@ -111,6 +133,9 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
   }
   if (!hasSend(sfn)) {
     throw new InvalidOptionError(`sfn must be an SFNClient from @aws-sdk/client-sfn, got ${show(sfn)}`);
+  }
+  if (!hasSend(s3)) {
+    throw new InvalidOptionError(`s3 must be an S3Client from @aws-sdk/client-s3, got ${show(s3)}`);
   }
   if (typeof handler !== "function") {
     throw new InvalidOptionError(
@@ -143,6 +168,13 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
       `heartbeatSeconds must be a number greater than 0 and less than visibilityTimeoutSeconds (${visibilityTimeoutSeconds}), got ${show(heartbeatSeconds)}`,
     );
   }
+  const maxChunkBytes = integer(
+    "maxChunkBytes",
+    options.maxChunkBytes,
+    DEFAULTS.maxChunkBytes,
+    1,
+    MAX_CHUNK_BYTES_LIMIT,
+  );
   const retryIn = options.retry ?? {};
   if (retryIn === null || typeof retryIn !== "object") {
     throw new InvalidOptionError(`retry must be an object { attempts, baseMs, maxMs }, got ${show(retryIn)}`);
@@ -165,11 +197,13 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
     queueUrl,
     sqs,
     sfn,
+    s3,
     handler,
     concurrency,
     waitTimeSeconds,
     visibilityTimeoutSeconds,
     heartbeatSeconds,
+    maxChunkBytes,
     retry: { attempts, baseMs, maxMs },
     logger,
   };

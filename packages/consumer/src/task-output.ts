@@ -1,11 +1,13 @@
 import {
   CONTRACT_VERSION,
+  packRejectedRows,
   RejectedRowSchema,
   TASK_FAILURE_LIMITS,
+  type TaskFailureCause,
   type TaskResult,
   TaskResultSchema,
 } from "@sluice/core/contract";
-import type { z } from "zod";
+import { z } from "zod";
 import { ConsumerError } from "./errors.ts";
 
 /** Step Functions' bound on SendTaskSuccess `output`, in UTF-8 bytes. */
@@ -45,11 +47,13 @@ function issuesText(issues: readonly z.core.$ZodIssue[]): string {
 /**
  * Turns a handler's answer into the TaskResult sent with SendTaskSuccess.
  *
- * - Rejected rows' `code` and `message` are cut to the schema's bounds (64 and 1000 characters).
- * - If the JSON is still over 256 KiB, every message is cut to one common length, the longest that fits:
- *   every rejected row stays, with its row number and code, so `accepted` and `rejected.length` stay true.
- * - If even empty messages do not fit, nothing is cut further: TASK_RESULT_TOO_LARGE is thrown (the
- *   consumer reports it with SendTaskFailure). With sluice's chunk bounds (500 rows) this cannot happen.
+ * - Rejected rows' `code` and `message` are cut to the schema's bounds (64 and 1000 characters), then packed
+ *   (`packRejectedRows`: each distinct reason once, each row as `[row, reason]`).
+ * - If the JSON is still over 256 KiB, every message is cut to one common length, the longest that fits (cut
+ *   messages that become equal share one reason): every rejected row stays with its row number and code, so
+ *   `accepted` and the rejected count stay true. A 10,000-row chunk whose every row is rejected fits.
+ * - If even empty messages do not fit (about 18,000 rejected rows in one chunk), TASK_RESULT_TOO_LARGE is thrown
+ *   (the consumer reports it with SendTaskFailure).
  *
  * Throws ConsumerError HANDLER_RESULT_INVALID when the answer is not { accepted, rejected } of the right shape.
  */
@@ -60,29 +64,35 @@ export function buildSuccessOutput(
 ): SuccessOutput {
   const candidate = answer as { accepted?: unknown; rejected?: unknown } | null | undefined;
   const rejectedIn = candidate?.rejected;
-  const rejected = Array.isArray(rejectedIn)
-    ? rejectedIn.map((row: unknown) => {
-        if (row === null || typeof row !== "object") return row;
-        const r = row as { row?: unknown; code?: unknown; message?: unknown };
-        return {
-          row: r.row,
-          code: typeof r.code === "string" ? truncate(r.code, CODE_MAX) : r.code,
-          message: typeof r.message === "string" ? truncate(r.message, MESSAGE_MAX) : r.message,
-        };
-      })
-    : rejectedIn;
+  const rows = z.array(RejectedRowSchema).safeParse(
+    Array.isArray(rejectedIn)
+      ? rejectedIn.map((row: unknown) => {
+          if (row === null || typeof row !== "object") return row;
+          const r = row as { row?: unknown; code?: unknown; message?: unknown };
+          return {
+            row: r.row,
+            code: typeof r.code === "string" ? truncate(r.code, CODE_MAX) : r.code,
+            message: typeof r.message === "string" ? truncate(r.message, MESSAGE_MAX) : r.message,
+          };
+        })
+      : rejectedIn,
+  );
   const parsed = TaskResultSchema.safeParse({
     v: CONTRACT_VERSION,
     uploadId: chunk.uploadId,
     chunkIndex: chunk.index,
     accepted: candidate?.accepted,
-    rejected,
+    rejected: rows.success ? packRejectedRows(rows.data) : { reasons: [], rows: [] },
     durationMs: Math.max(0, Math.round(durationMs)),
   });
-  if (!parsed.success) {
+  if (!rows.success || !parsed.success) {
+    const issues = [
+      ...(rows.success ? [] : prefixed(rows.error.issues, "rejected")),
+      ...(parsed.error?.issues ?? []),
+    ];
     throw new ConsumerError(
       "HANDLER_RESULT_INVALID",
-      `The handler's result for chunk ${chunk.index} is not { accepted: integer >= 0, rejected: { row, code, message }[] }: ${issuesText(parsed.error.issues)}`,
+      `The handler's result for chunk ${chunk.index} is not { accepted: integer >= 0, rejected: { row, code, message }[] }: ${issuesText(issues)}`,
       false,
     );
   }
@@ -90,15 +100,16 @@ export function buildSuccessOutput(
   const output = JSON.stringify(result);
   if (bytes(output) <= TASK_OUTPUT_LIMIT_BYTES) return { result, output, messagesShortenedTo: undefined };
 
+  const original = rows.data;
   const withMessagesCutTo = (max: number): TaskResult => ({
     ...result,
-    rejected: result.rejected.map((r) => ({ ...r, message: truncate(r.message, max) })),
+    rejected: packRejectedRows(original.map((r) => ({ ...r, message: truncate(r.message, max) }))),
   });
   const fits = (max: number) => bytes(JSON.stringify(withMessagesCutTo(max))) <= TASK_OUTPUT_LIMIT_BYTES;
   if (!fits(0)) {
     throw new ConsumerError(
       "TASK_RESULT_TOO_LARGE",
-      `The result for chunk ${chunk.index} (${result.accepted} accepted, ${result.rejected.length} rejected rows) exceeds Step Functions' 256 KiB output limit even without rejection messages`,
+      `The result for chunk ${chunk.index} (${result.accepted} accepted, ${original.length} rejected rows) exceeds Step Functions' 256 KiB output limit even without rejection messages`,
       false,
     );
   }
@@ -113,40 +124,72 @@ export function buildSuccessOutput(
   return { result: shortened, output: JSON.stringify(shortened), messagesShortenedTo: lo };
 }
 
+function prefixed(issues: readonly z.core.$ZodIssue[], key: string): z.core.$ZodIssue[] {
+  return issues.map((i) => ({ ...i, path: [key, ...i.path] }));
+}
+
 export interface FailureReport {
   /** SendTaskFailure `error`: at most 256 characters. */
   error: string;
-  /** SendTaskFailure `cause`: JSON `{ message, code? }`, at most 32,768 characters, always valid JSON. */
+  /**
+   * SendTaskFailure `cause`: a JSON TaskFailureCause `{ message, code, chunkIndex?, firstRow?, lastRow?, rows?,
+   * receiveCount? }`, at most 32,768 characters, always valid JSON.
+   */
   cause: string;
+}
+
+/** What the consumer knows about the failed chunk, for the cause: the pointer's fields and the receive count. */
+export interface FailureContext {
+  chunk?: { index: number; firstRow: number; lastRow: number; rows: number };
+  receiveCount?: number;
 }
 
 function nonEmptyString(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
 
-/**
- * What a thrown error becomes in SendTaskFailure: `error` is its string `code`, else its `name`, else
- * HANDLER_ERROR; `cause` is JSON `{ "message": ..., "code": ... }` with the message cut so the JSON fits.
- */
-export function describeFailure(thrown: unknown): FailureReport {
-  const e = thrown as { code?: unknown; name?: unknown; message?: unknown } | null | undefined;
+/** The message of anything thrown: an Error's message, a string, else its String() (never throws). */
+export function thrownMessage(thrown: unknown): string {
+  const e = thrown as { message?: unknown } | null | undefined;
+  if (e !== null && typeof e === "object" && typeof e.message === "string") return e.message;
+  if (typeof thrown === "string") return thrown;
+  try {
+    return String(thrown);
+  } catch {
+    return "(unprintable error)";
+  }
+}
+
+/** The SendTaskFailure `error` of anything thrown: its string `code`, else its `name` (not "Error"), else HANDLER_ERROR. */
+export function failureCode(thrown: unknown): string {
+  const e = thrown as { code?: unknown; name?: unknown } | null | undefined;
   const isObject = e !== null && typeof e === "object";
   const code = isObject && nonEmptyString(e.code) ? e.code : undefined;
   const name = isObject && nonEmptyString(e.name) && e.name !== "Error" ? e.name : undefined;
-  const error = truncate(code ?? name ?? "HANDLER_ERROR", TASK_FAILURE_LIMITS.errorLength);
-  let message: string;
-  if (isObject && typeof e.message === "string") message = e.message;
-  else if (typeof thrown === "string") message = thrown;
-  else {
-    try {
-      message = String(thrown);
-    } catch {
-      message = "(unprintable error)";
+  return truncate(code ?? name ?? "HANDLER_ERROR", TASK_FAILURE_LIMITS.errorLength);
+}
+
+/**
+ * What a failure becomes in SendTaskFailure: `error` is the thrown value's string `code`, else its `name`, else
+ * HANDLER_ERROR; `cause` is the contract's TaskFailureCause as JSON: the message (cut so the JSON fits), the same
+ * code, and the chunk's index, rows and receive count when `context` gives them.
+ */
+export function describeFailure(thrown: unknown, context: FailureContext = {}): FailureReport {
+  const error = failureCode(thrown);
+  const message = thrownMessage(thrown);
+  const { chunk, receiveCount } = context;
+  const render = (m: string) => {
+    const cause: TaskFailureCause = { message: m, code: error };
+    if (chunk) {
+      cause.chunkIndex = chunk.index;
+      cause.firstRow = chunk.firstRow;
+      cause.lastRow = chunk.lastRow;
+      cause.rows = chunk.rows;
     }
-  }
+    if (receiveCount !== undefined) cause.receiveCount = receiveCount;
+    return JSON.stringify(cause);
+  };
   const limit = TASK_FAILURE_LIMITS.causeLength;
-  const render = (m: string) =>
-    JSON.stringify(code === undefined ? { message: m } : { message: m, code: error });
   let cause = render(message);
   if (cause.length > limit) {
     // The longest cut of the message whose JSON (escapes included) fits.

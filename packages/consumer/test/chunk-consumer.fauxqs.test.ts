@@ -1,7 +1,18 @@
-import { TaskResultSchema } from "@sluice/core/contract";
+import {
+  type Chunk,
+  ChunkEnvelopeSchema,
+  TaskFailureCauseSchema,
+  TaskResultSchema,
+  unpackRejectedRows,
+} from "@sluice/core/contract";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ChunkConsumerOptions, type ConsumerEvents, createChunkConsumer } from "../src/index.ts";
-import { makeEnvelope } from "./support/envelopes.ts";
+import {
+  type ChunkConsumerOptions,
+  ChunkRejectedError,
+  type ConsumerEvents,
+  createChunkConsumer,
+} from "../src/index.ts";
+import { chunkObjectOf, makeChunk, makeChunkObject } from "./support/envelopes.ts";
 import { type LocalAws, startLocalAws, waitFor } from "./support/local-aws.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,6 +31,7 @@ function consumerFor(queueUrl: string, options: Partial<ChunkConsumerOptions> = 
     queueUrl,
     sqs: aws.sqs,
     sfn: aws.sfn,
+    s3: aws.s3,
     waitTimeSeconds: 1,
     retry: { attempts: 4, baseMs: 10, maxMs: 50 },
     handler: async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }),
@@ -29,6 +41,7 @@ function consumerFor(queueUrl: string, options: Partial<ChunkConsumerOptions> = 
     "chunk_received",
     "chunk_succeeded",
     "chunk_failed",
+    "chunk_released",
     "token_stale",
     "message_invalid",
     "error",
@@ -46,7 +59,7 @@ function consumerFor(queueUrl: string, options: Partial<ChunkConsumerOptions> = 
 describe("chunk consumer against a real local SQS (fauxqs)", () => {
   it("answers every chunk exactly once with a valid TaskResult, and deletes each message only after", async () => {
     const queue = aws.createQueue();
-    for (let i = 0; i < 7; i++) await aws.send(queue.url, makeEnvelope(i, { uploadId: "ok" }));
+    await aws.sendChunks(queue.url, makeChunkObject("ok", { count: 7 }));
     const inflightAtReport: number[] = [];
     aws.sfnFake.onCall(({ action }) => {
       if (action === "SendTaskSuccess") inflightAtReport.push(aws.depth(queue.name).inflight);
@@ -64,7 +77,13 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     for (const call of successes) {
       const result = TaskResultSchema.parse(JSON.parse(call.output ?? ""));
       const index = Number(call.taskToken.split("-").pop());
-      expect(result).toMatchObject({ v: 1, uploadId: "ok", chunkIndex: index, accepted: 3, rejected: [] });
+      expect(result).toMatchObject({
+        v: 2,
+        uploadId: "ok",
+        chunkIndex: index,
+        accepted: 3,
+        rejected: { reasons: [], rows: [] },
+      });
       expect(result.durationMs).toBeGreaterThanOrEqual(0);
     }
     // Each report happened while its message was still in flight (not yet deleted); now the queue is empty.
@@ -77,7 +96,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("reports rejected rows, with messages cut to the contract's 1000 characters", async () => {
     const queue = aws.createQueue();
-    await aws.send(queue.url, makeEnvelope(0, { uploadId: "rej", rows: 4 }));
+    await aws.sendChunks(queue.url, makeChunkObject("rej", { rows: 4 }));
     const { consumer, events } = consumerFor(queue.url, {
       handler: async (chunk) => ({
         accepted: 2,
@@ -93,42 +112,214 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     const [call] = aws.sfnFake.accepted("SendTaskSuccess");
     const result = TaskResultSchema.parse(JSON.parse(call?.output ?? ""));
     expect(result.accepted).toBe(2);
-    expect(result.rejected.map((r) => [r.row, r.code])).toEqual([
+    const rejected = unpackRejectedRows(result.rejected);
+    expect(rejected.map((r) => [r.row, r.code])).toEqual([
       [2, "SKU_UNKNOWN"],
       [3, "QTY_INVALID"],
     ]);
-    expect(result.rejected[1]?.message).toHaveLength(1000);
-    expect(result.rejected[1]?.message.endsWith("…")).toBe(true);
+    expect(rejected[1]?.message).toHaveLength(1000);
+    expect(rejected[1]?.message.endsWith("…")).toBe(true);
     expect(events.chunk_succeeded?.[0]).toMatchObject({ accepted: 2, rejected: 2, chunkIndex: 0 });
     expect(aws.depth(queue.name).inflight + aws.depth(queue.name).ready).toBe(0);
   });
 
-  it("answers a thrown error with SendTaskFailure carrying its code, then deletes the message", async () => {
+  it("fetches a chunk by byte range from an object holding several chunk lines and hands the handler its rows", async () => {
     const queue = aws.createQueue();
-    await aws.send(queue.url, makeEnvelope(5, { uploadId: "boom" }));
-    const { consumer, events } = consumerFor(queue.url, {
-      handler: async () => {
-        throw Object.assign(new Error("the orders table is locked"), { code: "DB_LOCKED" });
+    // Chunks of different sizes, so every line has its own offset and length.
+    const object = chunkObjectOf(
+      [0, 1, 2, 3, 4].map((i) => makeChunk(i, { uploadId: "ranged", rows: i + 1 })),
+    );
+    await aws.sendChunks(queue.url, object, [3, 1]);
+    const ranges: string[] = [];
+    aws.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "GetObjectCommand")
+          ranges.push(String((args.input as { Range?: string }).Range));
+        return next(args);
+      },
+      { step: "initialize", name: "recordRanges" },
+    );
+    const seen: Chunk[] = [];
+    const { consumer } = consumerFor(queue.url, {
+      concurrency: 1,
+      handler: async (chunk) => {
+        seen.push(chunk);
+        return { accepted: chunk.rows.length, rejected: [] };
       },
     });
     consumer.start();
+    await waitFor(() => consumer.status.processed === 2);
+    await consumer.stop();
+
+    expect(seen).toEqual([object.chunks[3], object.chunks[1]]);
+    expect(seen.map((c) => c.rows.length)).toEqual([4, 2]);
+    const range = (i: number) => {
+      const p = object.pointers[i];
+      return p ? `bytes=${p.offset}-${p.offset + p.length - 1}` : "";
+    };
+    expect(ranges).toEqual([range(3), range(1)]);
+    expect(object.pointers[3]?.offset).toBeGreaterThan(0);
+    expect(aws.sfnFake.accepted("SendTaskSuccess").map((c) => JSON.parse(c.output ?? "").accepted)).toEqual([
+      4, 2,
+    ]);
+  });
+
+  it.each<[string, (body: Buffer, start: number) => Buffer, RegExp]>([
+    [
+      "bytes changed after the pointer was made",
+      (body, start) => {
+        const copy = Buffer.from(body);
+        // Same length, one different digit in the first row's sku: only the checksum can tell.
+        const at = copy.indexOf("A-1-0", start);
+        copy.write("A-1-9", at);
+        return copy;
+      },
+      /SHA-256 of its bytes is .*, the pointer says/,
+    ],
+    [
+      "the object cut short inside the chunk's range",
+      (body, start) => body.subarray(0, start + 10),
+      /10 bytes were read, the pointer says|GetObject returned 10 bytes/,
+    ],
+    [
+      "the object ending before the chunk's range",
+      (body, start) => body.subarray(0, start - 5),
+      /the object ends before the pointer's byte range/,
+    ],
+  ])(
+    "fails a tampered chunk (%s) with CHUNK_CHECKSUM_MISMATCH: handler never called, message deleted",
+    async (_, tamper, reason) => {
+      const queue = aws.createQueue();
+      const object = makeChunkObject("tampered", { count: 3 });
+      const pointer = object.pointers[1];
+      if (!pointer) throw new Error("no pointer");
+      await aws.sendChunks(queue.url, object, [1]);
+      await aws.putObject(object.key, tamper(object.body, pointer.offset));
+      let calls = 0;
+      const { consumer, events } = consumerFor(queue.url, {
+        handler: async () => {
+          calls++;
+          return { accepted: 0, rejected: [] };
+        },
+      });
+      consumer.start();
+      await waitFor(() => consumer.status.failed === 1);
+      await consumer.stop();
+
+      expect(calls).toBe(0);
+      const failures = aws.sfnFake.accepted("SendTaskFailure");
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ taskToken: "token-tampered-1", error: "CHUNK_CHECKSUM_MISMATCH" });
+      const cause = TaskFailureCauseSchema.strict().parse(JSON.parse(failures[0]?.cause ?? ""));
+      expect(cause).toEqual({
+        message: expect.stringMatching(reason),
+        code: "CHUNK_CHECKSUM_MISMATCH",
+        chunkIndex: 1,
+        firstRow: 5,
+        lastRow: 7,
+        rows: 3,
+        receiveCount: 1,
+      });
+      expect(cause.message).toContain(`Chunk 1 (rows 5 to 7, s3://${aws.bucket}/${object.key} bytes `);
+      expect(events.chunk_failed?.[0]).toMatchObject({ chunkIndex: 1, error: "CHUNK_CHECKSUM_MISMATCH" });
+      expect(events.chunk_released ?? []).toEqual([]);
+      expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+    },
+  );
+
+  it("fails a chunk whose bytes are intact but are not the chunk the message names with CHUNK_INVALID", async () => {
+    const queue = aws.createQueue();
+    const object = makeChunkObject("mixed", { count: 2 });
+    const [first, second] = object.envelopes;
+    if (!first || !second) throw new Error("no envelopes");
+    // The pointer of chunk 1 with chunk 0's bytes (checksum and all): the bytes are fine, the chunk is not.
+    const swapped = { ...second, chunk: { ...object.pointers[0], index: 1, chunkId: second.chunk.chunkId } };
+    await aws.putObject(object.key, object.body);
+    await aws.send(queue.url, ChunkEnvelopeSchema.parse(swapped));
+    const { consumer } = consumerFor(queue.url, { handler: async () => expect.unreachable() });
+    consumer.start();
     await waitFor(() => consumer.status.failed === 1);
     await consumer.stop();
-    const failures = aws.sfnFake.accepted("SendTaskFailure");
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ taskToken: "token-boom-5", error: "DB_LOCKED" });
-    expect(JSON.parse(failures[0]?.cause ?? "")).toEqual({
-      message: "the orders table is locked",
-      code: "DB_LOCKED",
-    });
-    expect(aws.sfnFake.accepted("SendTaskSuccess")).toHaveLength(0);
-    expect(events.chunk_failed?.[0]).toMatchObject({ chunkIndex: 5, error: "DB_LOCKED" });
+    const [failure] = aws.sfnFake.accepted("SendTaskFailure");
+    expect(failure).toMatchObject({ taskToken: "token-mixed-1", error: "CHUNK_INVALID" });
+    const cause = TaskFailureCauseSchema.parse(JSON.parse(failure?.cause ?? ""));
+    expect(cause.message).toMatch(/is not the chunk the message names: index 0, the pointer's is 1; chunkId/);
+    expect(cause).toMatchObject({ code: "CHUNK_INVALID", chunkIndex: 1 });
     expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+  });
+
+  it("answers ChunkRejectedError (and any retryable: false error) with SendTaskFailure at once, naming the chunk", async () => {
+    const queue = aws.createQueue();
+    await aws.sendChunks(queue.url, makeChunkObject("refused", { count: 2, first: 5 }));
+    const { consumer, events } = consumerFor(queue.url, {
+      handler: async (chunk) => {
+        if (chunk.index === 5) throw new ChunkRejectedError("tenant 42 does not exist");
+        throw Object.assign(new Error("the orders table is gone"), { code: "DB_SCHEMA", retryable: false });
+      },
+    });
+    consumer.start();
+    await waitFor(() => consumer.status.failed === 2);
+    await consumer.stop();
+    const failures = aws.sfnFake.accepted("SendTaskFailure");
+    const byToken = Object.fromEntries(failures.map((f) => [f.taskToken, f]));
+    expect(byToken["token-refused-5"]).toMatchObject({ error: "CHUNK_REJECTED" });
+    expect(JSON.parse(byToken["token-refused-5"]?.cause ?? "")).toEqual({
+      message: "tenant 42 does not exist",
+      code: "CHUNK_REJECTED",
+      chunkIndex: 5,
+      firstRow: 17,
+      lastRow: 19,
+      rows: 3,
+      receiveCount: 1,
+    });
+    expect(byToken["token-refused-6"]).toMatchObject({ error: "DB_SCHEMA" });
+    expect(aws.sfnFake.accepted("SendTaskSuccess")).toHaveLength(0);
+    expect(events.chunk_failed?.map((e) => e.error).sort()).toEqual(["CHUNK_REJECTED", "DB_SCHEMA"]);
+    expect(events.chunk_received).toHaveLength(2);
+    expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+  });
+
+  it("releases a chunk whose handler throws a plain Error: delivered again, then dead-lettered, never answered", async () => {
+    const queue = aws.createQueue({ visibilityTimeout: 1, maxReceiveCount: 2 });
+    const object = makeChunkObject("flaky-db", { first: 4 });
+    await aws.sendChunks(queue.url, object);
+    const receiveCounts: number[] = [];
+    const { consumer, events } = consumerFor(queue.url, {
+      visibilityTimeoutSeconds: 1,
+      heartbeatSeconds: 0.5,
+      handler: async (_chunk, ctx) => {
+        receiveCounts.push(ctx.receiveCount);
+        throw new Error("connection to the database was lost");
+      },
+    });
+    consumer.start();
+    await waitFor(() => aws.depth(queue.dlqName).ready === 1, 15_000, "the chunk in the DLQ");
+    await consumer.stop();
+
+    expect(receiveCounts).toEqual([1, 2]);
+    expect(events.chunk_released).toEqual(
+      [1, 2].map((receiveCount) => ({
+        messageId: expect.any(String),
+        uploadId: "flaky-db",
+        chunkIndex: 4,
+        receiveCount,
+        error: "HANDLER_ERROR",
+        message: "connection to the database was lost",
+        retryInSeconds: 1,
+      })),
+    );
+    expect(aws.sfnFake.calls.filter((c) => c.action !== "SendTaskHeartbeat")).toEqual([]);
+    expect(events.chunk_failed ?? []).toEqual([]);
+    expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+    // What the dead-letter handler gets: the message itself, task token included.
+    const dead = aws.server.inspectQueue(queue.dlqName)?.messages.ready[0];
+    expect(JSON.parse(dead?.body ?? "")).toEqual(object.envelopes[0]);
+    expect(consumer.status).toMatchObject({ processed: 0, failed: 2 });
   });
 
   it("keeps a slow chunk alive past the queue's visibility timeout with heartbeats: no redelivery", async () => {
     const queue = aws.createQueue({ visibilityTimeout: 1 });
-    await aws.send(queue.url, makeEnvelope(0, { uploadId: "slow" }));
+    await aws.sendChunks(queue.url, makeChunkObject("slow"));
     let calls = 0;
     const { consumer, events } = consumerFor(queue.url, {
       concurrency: 2,
@@ -152,7 +343,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("deletes the message and emits token_stale when SendTaskSuccess finds the token timed out", async () => {
     const queue = aws.createQueue();
-    await aws.send(queue.url, makeEnvelope(1, { uploadId: "late" }));
+    await aws.sendChunks(queue.url, makeChunkObject("late", { first: 1 }));
     aws.sfnFake.expire("token-late-1");
     const { consumer, events } = consumerFor(queue.url);
     consumer.start();
@@ -171,7 +362,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("aborts ctx.signal when a heartbeat finds the token stale, and deletes without answering", async () => {
     const queue = aws.createQueue();
-    await aws.send(queue.url, makeEnvelope(2, { uploadId: "gone" }));
+    await aws.sendChunks(queue.url, makeChunkObject("gone", { first: 2 }));
     let reason: unknown;
     const { consumer, events } = consumerFor(queue.url, {
       heartbeatSeconds: 0.2,
@@ -196,8 +387,13 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
   it("reports malformed messages, fails their task token, never deletes them: redrive moves them to the DLQ", async () => {
     const queue = aws.createQueue({ visibilityTimeout: 1, maxReceiveCount: 2 });
     await aws.send(queue.url, "{not json");
-    await aws.send(queue.url, { v: 1, kind: "chunk", taskToken: "token-bad-shape", uploadId: "bad" });
-    const { consumer, events } = consumerFor(queue.url, { handler: async () => expect.unreachable() });
+    await aws.send(queue.url, { v: 2, kind: "chunk", taskToken: "token-bad-shape", uploadId: "bad" });
+    // Received with the consumer's visibility timeout: a malformed message comes back after it.
+    const { consumer, events } = consumerFor(queue.url, {
+      visibilityTimeoutSeconds: 1,
+      heartbeatSeconds: 0.5,
+      handler: async () => expect.unreachable(),
+    });
     consumer.start();
     await waitFor(() => aws.depth(queue.dlqName).ready === 2, 15_000, "both messages in the DLQ");
     await consumer.stop();
@@ -223,7 +419,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("never holds more than `concurrency` chunks, and never asks for more messages than free slots", async () => {
     const queue = aws.createQueue();
-    for (let i = 0; i < 25; i++) await aws.send(queue.url, makeEnvelope(i, { uploadId: "many" }));
+    await aws.sendChunks(queue.url, makeChunkObject("many", { count: 25 }));
     const asked: { max: number; inFlight: number }[] = [];
     let current = 0;
     let highest = 0;
@@ -258,7 +454,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("stops gracefully: polling ends at once, in-flight chunks finish and report, the rest stay queued", async () => {
     const queue = aws.createQueue();
-    for (let i = 0; i < 10; i++) await aws.send(queue.url, makeEnvelope(i, { uploadId: "stop" }));
+    await aws.sendChunks(queue.url, makeChunkObject("stop", { count: 10 }));
     const { consumer, events } = consumerFor(queue.url, {
       concurrency: 4,
       waitTimeSeconds: 20,
@@ -299,7 +495,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("abandons handlers still running when stop's timeout runs out: not answered, not deleted", async () => {
     const queue = aws.createQueue();
-    await aws.send(queue.url, makeEnvelope(0, { uploadId: "stuck" }));
+    await aws.sendChunks(queue.url, makeChunkObject("stuck"));
     let aborted: unknown;
     const { consumer } = consumerFor(queue.url, {
       handler: async (_chunk, ctx) => {
@@ -319,7 +515,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
 
   it("retries transient Step Functions errors (throttling, 5xx) and answers once", async () => {
     const queue = aws.createQueue();
-    await aws.send(queue.url, makeEnvelope(0, { uploadId: "flaky" }));
+    await aws.sendChunks(queue.url, makeChunkObject("flaky"));
     aws.sfnFake.failNext("SendTaskSuccess", 2, {
       status: 400,
       type: "ThrottlingException",

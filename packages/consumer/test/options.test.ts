@@ -1,3 +1,4 @@
+import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
@@ -7,6 +8,7 @@ const base: ChunkConsumerOptions = {
   queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/chunks",
   sqs: new SQSClient({ region: "eu-west-1" }),
   sfn: new SFNClient({ region: "eu-west-1" }),
+  s3: new S3Client({ region: "eu-west-1" }),
   handler: async () => ({ accepted: 0, rejected: [] }),
 };
 
@@ -21,6 +23,29 @@ describe("createChunkConsumer options", () => {
     ["queueUrl a name", { queueUrl: "chunks" }, 'queueUrl must be an http(s) SQS queue URL, got "chunks"'],
     ["sqs missing", { sqs: undefined }, "sqs must be an SQSClient from @aws-sdk/client-sqs, got undefined"],
     ["sfn not a client", { sfn: {} }, "sfn must be an SFNClient from @aws-sdk/client-sfn, got an object"],
+    ["s3 missing", { s3: undefined }, "s3 must be an S3Client from @aws-sdk/client-s3, got undefined"],
+    [
+      "s3 not a client",
+      { s3: { send: "x" } },
+      "s3 must be an S3Client from @aws-sdk/client-s3, got an object",
+    ],
+    ["s3 a bucket name", { s3: "uploads" }, 's3 must be an S3Client from @aws-sdk/client-s3, got "uploads"'],
+    ["maxChunkBytes 0", { maxChunkBytes: 0 }, "maxChunkBytes must be an integer from 1 to 67108864, got 0"],
+    [
+      "maxChunkBytes over 64 MiB",
+      { maxChunkBytes: 64 * 1024 * 1024 + 1 },
+      "maxChunkBytes must be an integer from 1 to 67108864, got 67108865",
+    ],
+    [
+      "maxChunkBytes 1.5",
+      { maxChunkBytes: 1.5 },
+      "maxChunkBytes must be an integer from 1 to 67108864, got 1.5",
+    ],
+    [
+      "maxChunkBytes a string",
+      { maxChunkBytes: "64MiB" },
+      'maxChunkBytes must be an integer from 1 to 67108864, got "64MiB"',
+    ],
     [
       "handler missing",
       { handler: "x" },
@@ -73,6 +98,12 @@ describe("createChunkConsumer options", () => {
       attempt();
     } catch (error) {
       expect(error).toMatchObject({ code: "INVALID_OPTION", message });
+    }
+  });
+
+  it("accepts maxChunkBytes from 1 byte to 64 MiB", () => {
+    for (const maxChunkBytes of [1, 4 * 1024 * 1024, 64 * 1024 * 1024]) {
+      expect(() => createChunkConsumer({ ...base, maxChunkBytes })).not.toThrow();
     }
   });
 

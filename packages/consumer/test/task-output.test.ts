@@ -1,4 +1,9 @@
-import { TASK_FAILURE_LIMITS, TaskResultSchema } from "@sluice/core/contract";
+import {
+  TASK_FAILURE_LIMITS,
+  TaskFailureCauseSchema,
+  TaskResultSchema,
+  unpackRejectedRows,
+} from "@sluice/core/contract";
 import { describe, expect, it } from "vitest";
 import { buildSuccessOutput, describeFailure, TASK_OUTPUT_LIMIT_BYTES } from "../src/index.ts";
 import { truncate } from "../src/task-output.ts";
@@ -13,11 +18,11 @@ describe("buildSuccessOutput", () => {
       12.6,
     );
     expect(result).toEqual({
-      v: 1,
+      v: 2,
       uploadId: "u1",
       chunkIndex: 7,
       accepted: 2,
-      rejected: [{ row: 4, code: "BAD", message: "bad" }],
+      rejected: { reasons: [{ code: "BAD", message: "bad" }], rows: [[4, 0]] },
       durationMs: 13,
     });
     expect(TaskResultSchema.parse(JSON.parse(output))).toEqual(result);
@@ -30,8 +35,8 @@ describe("buildSuccessOutput", () => {
       chunk,
       0,
     );
-    expect(result.rejected[0]?.code).toHaveLength(64);
-    expect(result.rejected[0]?.message).toHaveLength(1000);
+    expect(result.rejected.reasons[0]?.code).toHaveLength(64);
+    expect(result.rejected.reasons[0]?.message).toHaveLength(1000);
   });
 
   it.each<[string, unknown]>([
@@ -51,21 +56,48 @@ describe("buildSuccessOutput", () => {
     const rejected = Array.from({ length: 500 }, (_, i) => ({
       row: i + 2,
       code: "INVALID",
-      message: "가".repeat(1000),
+      message: `${i} ${"가".repeat(1000)}`,
     }));
     const { result, output, messagesShortenedTo } = buildSuccessOutput({ accepted: 0, rejected }, chunk, 1);
     expect(Buffer.byteLength(output, "utf8")).toBeLessThanOrEqual(TASK_OUTPUT_LIMIT_BYTES);
-    expect(result.rejected).toHaveLength(500);
-    expect(result.rejected.map((r) => r.row)).toEqual(rejected.map((r) => r.row));
+    const rows = unpackRejectedRows(result.rejected);
+    expect(rows).toHaveLength(500);
+    expect(rows.map((r) => r.row)).toEqual(rejected.map((r) => r.row));
     expect(messagesShortenedTo).toBeGreaterThan(100);
     expect(messagesShortenedTo).toBeLessThan(1000);
     // The longest that fits: one more character would not.
-    expect(new Set(result.rejected.map((r) => r.message.length))).toEqual(new Set([messagesShortenedTo]));
+    expect(Math.max(...rows.map((r) => r.message.length))).toBe(messagesShortenedTo);
     expect(TaskResultSchema.parse(JSON.parse(output))).toEqual(result);
   });
 
+  it("answers a 10,000-row chunk whose every row is rejected, each reason once", () => {
+    const rejected = Array.from({ length: 10_000 }, (_, i) => ({
+      row: i + 2,
+      code: i % 3 === 0 ? "QUANTITY_INVALID" : "PHONE_INVALID",
+      message: i % 3 === 0 ? "Quantity must be at least 1" : "Phone must look like 010-1234-5678",
+    }));
+    const { result, output, messagesShortenedTo } = buildSuccessOutput({ accepted: 0, rejected }, chunk, 1);
+    expect(Buffer.byteLength(output, "utf8")).toBeLessThanOrEqual(TASK_OUTPUT_LIMIT_BYTES);
+    expect(messagesShortenedTo).toBeUndefined();
+    expect(result.rejected.reasons).toHaveLength(2);
+    expect(unpackRejectedRows(result.rejected)).toEqual(rejected);
+  });
+
+  it("keeps 10,000 rows rejected with 10,000 different messages by cutting the messages", () => {
+    const rejected = Array.from({ length: 10_000 }, (_, i) => ({
+      row: i + 2,
+      code: "DUPLICATE_ORDER",
+      message: `Order ORD-2026-${String(i).padStart(6, "0")} was already imported by upload orders-3f9c2a1b7e4d`,
+    }));
+    const { result, output, messagesShortenedTo } = buildSuccessOutput({ accepted: 0, rejected }, chunk, 1);
+    expect(Buffer.byteLength(output, "utf8")).toBeLessThanOrEqual(TASK_OUTPUT_LIMIT_BYTES);
+    expect(messagesShortenedTo).toBeLessThan(40);
+    const rows = unpackRejectedRows(result.rejected);
+    expect(rows.map((r) => [r.row, r.code])).toEqual(rejected.map((r) => [r.row, r.code]));
+  });
+
   it("fails with TASK_RESULT_TOO_LARGE when even empty messages do not fit, instead of dropping rows", () => {
-    const rejected = Array.from({ length: 4000 }, (_, i) => ({
+    const rejected = Array.from({ length: 30_000 }, (_, i) => ({
       row: i + 2,
       code: "C".repeat(64),
       message: "m",
@@ -87,21 +119,49 @@ describe("describeFailure", () => {
     expect(describeFailure(thrown).error).toBe(error);
   });
 
-  it("puts the message (and code) in a JSON cause", () => {
+  it("puts the message and the code in a JSON TaskFailureCause", () => {
     expect(describeFailure(Object.assign(new Error("locked"), { code: "DB_LOCKED" }))).toEqual({
       error: "DB_LOCKED",
       cause: JSON.stringify({ message: "locked", code: "DB_LOCKED" }),
     });
-    expect(JSON.parse(describeFailure("just text").cause)).toEqual({ message: "just text" });
+    expect(JSON.parse(describeFailure("just text").cause)).toEqual({
+      message: "just text",
+      code: "HANDLER_ERROR",
+    });
+  });
+
+  it("names the chunk and the receive count in the cause when it knows them", () => {
+    const { error, cause } = describeFailure(
+      Object.assign(new Error("refused"), { code: "CHUNK_REJECTED" }),
+      {
+        chunk: { index: 4, firstRow: 2002, lastRow: 2501, rows: 500 },
+        receiveCount: 3,
+      },
+    );
+    expect(error).toBe("CHUNK_REJECTED");
+    expect(TaskFailureCauseSchema.strict().parse(JSON.parse(cause))).toEqual({
+      message: "refused",
+      code: "CHUNK_REJECTED",
+      chunkIndex: 4,
+      firstRow: 2002,
+      lastRow: 2501,
+      rows: 500,
+      receiveCount: 3,
+    });
   });
 
   it("keeps error and cause within Step Functions' limits, the cause still valid JSON", () => {
     const thrown = Object.assign(new Error('"quoted" '.repeat(10_000)), { code: "E".repeat(300) });
-    const { error, cause } = describeFailure(thrown);
+    const { error, cause } = describeFailure(thrown, {
+      chunk: { index: 1, firstRow: 2, lastRow: 3, rows: 2 },
+      receiveCount: 1,
+    });
     expect(error.length).toBeLessThanOrEqual(TASK_FAILURE_LIMITS.errorLength);
     expect(cause.length).toBeLessThanOrEqual(TASK_FAILURE_LIMITS.causeLength);
     expect(cause.length).toBeGreaterThan(TASK_FAILURE_LIMITS.causeLength - 50);
-    expect(JSON.parse(cause).message.endsWith("…")).toBe(true);
+    const parsed = TaskFailureCauseSchema.parse(JSON.parse(cause));
+    expect(parsed.message.endsWith("…")).toBe(true);
+    expect(parsed).toMatchObject({ code: error, chunkIndex: 1, rows: 2, receiveCount: 1 });
   });
 });
 

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import type { ChunkPointer } from "./contract.ts";
 import { CONTRACT_VERSION, chunkIdFor } from "./contract-version.ts";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
@@ -17,6 +19,16 @@ export interface ChunkMeta {
   rows: number;
   /** Bytes of the chunk's JSON, without the newline. */
   bytes: number;
+  /** Where the chunk's JSON starts in the chunks file (the sum of the lines before it). */
+  offset: number;
+  /** Base64 SHA-256 of the chunk's JSON bytes (newline excluded): what a reader of the byte range verifies. */
+  sha256: string;
+}
+
+/** The pointer the Map hands out for a chunk written to `key` in `bucket` (one line of items.jsonl). */
+export function chunkPointer(meta: ChunkMeta, bucket: string, key: string): ChunkPointer {
+  const { index, chunkId, firstRow, lastRow, rows, offset, bytes, sha256 } = meta;
+  return { index, chunkId, firstRow, lastRow, rows, bucket, key, offset, length: bytes, sha256 };
 }
 
 export interface ChunkBounds {
@@ -26,7 +38,18 @@ export interface ChunkBounds {
   bytes: number;
 }
 
-export const DEFAULT_CHUNK_BOUNDS: Readonly<ChunkBounds> = Object.freeze({ rows: 500, bytes: 200 * 1024 });
+/**
+ * Chunks travel by pointer (the rows stay in the bucket), so their size is bound by what an admin server holds at
+ * once (concurrency x bytes) and by what an upload costs (one child execution per chunk), not by Step Functions'
+ * payload limit. 10,000 rows of a typical 12-column orders sheet are about 3 MiB.
+ */
+export const DEFAULT_CHUNK_BOUNDS: Readonly<ChunkBounds> = Object.freeze({
+  rows: 10_000,
+  bytes: 4 * 1024 * 1024,
+});
+
+/** The largest chunk the writer packs (it holds one chunk's bytes in memory). */
+export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
 export type AddResult = { added: true } | { added: false; bytes: number };
 
@@ -120,6 +143,10 @@ export class ChunkWriter {
       lastRow: this.lastRow,
       rows: this.rowCount,
       bytes: line.length - 1,
+      offset: this.totalBytes,
+      sha256: createHash("sha256")
+        .update(line.subarray(0, line.length - 1))
+        .digest("base64"),
     };
     this.rowCount = 0;
     this.bodyBytes = 0;

@@ -2,7 +2,11 @@
  * The message contract's version and chunk ids, apart from the zod schemas in contract.ts so the converter can
  * use them without loading zod.
  */
-export const CONTRACT_VERSION = 1 as const;
+/**
+ * 2: messages carry a pointer to the chunk's bytes in the bucket (claim check) instead of its rows; failure
+ * records are written to the bucket instead of the dead-letter queue.
+ */
+export const CONTRACT_VERSION = 2 as const;
 
 export function chunkIdFor(uploadId: string, index: number): string {
   return `${uploadId}/${String(index).padStart(6, "0")}`;

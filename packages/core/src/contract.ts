@@ -1,8 +1,8 @@
 import { z } from "zod";
 
 /**
- * The message contract, version 1: every component that writes or reads a chunk, a manifest, a task result or
- * a dead-letter record imports these schemas, so there is one shape of each message.
+ * The message contract, version 2: every component that writes or reads a chunk, a manifest, a task result or
+ * a failure record imports these schemas, so there is one shape of each message.
  */
 import { CONTRACT_VERSION } from "./contract-version.ts";
 
@@ -78,8 +78,27 @@ export const UploadTotalsSchema = z.object({
 });
 
 /**
- * What the admin server receives on the chunk queue: one chunk, the task token to answer with, and the
- * upload's totals so progress can be shown from the first message on.
+ * Where one chunk's bytes are (claim check): the Map hands these small pointers out and the message carries one,
+ * so rows stay in the encrypted bucket and never pass through Step Functions. `offset`/`length` are the byte
+ * range of the chunk's JSON line in `key` (newline excluded); `sha256` is the base64 SHA-256 of those bytes.
+ */
+export const ChunkPointerSchema = z.object({
+  index: z.number().int().nonnegative(),
+  chunkId: z.string().min(1),
+  firstRow: z.number().int().positive(),
+  lastRow: z.number().int().positive(),
+  /** Rows in the chunk. */
+  rows: z.number().int().positive(),
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().positive(),
+  sha256: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, "a base64 SHA-256 digest"),
+});
+
+/**
+ * What the admin server receives on the chunk queue: a pointer to one chunk, the task token to answer with, and
+ * the upload's totals so progress can be shown from the first message on.
  */
 export const ChunkEnvelopeSchema = z.object({
   v: z.literal(CONTRACT_VERSION),
@@ -89,7 +108,7 @@ export const ChunkEnvelopeSchema = z.object({
   /** The S3 (or local bucket) location of the source workbook, for reports and redrives. */
   source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
   totals: UploadTotalsSchema,
-  chunk: ChunkSchema,
+  chunk: ChunkPointerSchema,
 });
 
 export const RejectedRowSchema = z.object({
@@ -98,45 +117,137 @@ export const RejectedRowSchema = z.object({
   message: z.string().max(1000),
 });
 
+/**
+ * Rejected rows as they travel in a TaskResult: each distinct (code, message) once in `reasons`, and each rejected
+ * row as `[row, index into reasons]`. A chunk of 10,000 rows all rejected for one reason is ~130 KB this way, so
+ * the answer fits Step Functions' 256 KiB SendTaskSuccess output however many rows a chunk refuses.
+ */
+export const RejectedRowsSchema = z
+  .object({
+    reasons: z.array(
+      z.object({ code: RejectedRowSchema.shape.code, message: RejectedRowSchema.shape.message }),
+    ),
+    rows: z.array(z.tuple([z.number().int().positive(), z.number().int().nonnegative()])),
+  })
+  .refine((r) => r.rows.every(([, reason]) => reason < r.reasons.length), {
+    message: "every rejected row must name one of the reasons",
+  });
+
 /** What the admin server reports with SendTaskSuccess for a chunk it consumed. */
 export const TaskResultSchema = z.object({
   v: z.literal(CONTRACT_VERSION),
   uploadId: z.string().min(1),
   chunkIndex: z.number().int().nonnegative(),
   accepted: z.number().int().nonnegative(),
-  rejected: z.array(RejectedRowSchema),
+  rejected: RejectedRowsSchema,
   /** Milliseconds the admin server spent on the chunk. */
   durationMs: z.number().nonnegative().optional(),
 });
+
+export type RejectedRows = z.infer<typeof RejectedRowsSchema>;
+
+/** Packs rejected rows for a TaskResult: one entry per distinct (code, message), rows in the order given. */
+export function packRejectedRows(rows: readonly RejectedRow[]): RejectedRows {
+  const reasons: RejectedRows["reasons"] = [];
+  const index = new Map<string, number>();
+  const packed: RejectedRows["rows"] = [];
+  for (const { row, code, message } of rows) {
+    const key = `${code}\u0000${message}`;
+    let reason = index.get(key);
+    if (reason === undefined) {
+      reason = reasons.push({ code, message }) - 1;
+      index.set(key, reason);
+    }
+    packed.push([row, reason]);
+  }
+  return { reasons, rows: packed };
+}
+
+/** The rejected rows of a TaskResult, one object each (the inverse of packRejectedRows). */
+export function unpackRejectedRows(rejected: RejectedRows): RejectedRow[] {
+  return rejected.rows.map(([row, reason]) => ({ row, ...rejected.reasons[reason]! }));
+}
 
 /** Step Functions limits on SendTaskFailure. */
 export const TASK_FAILURE_LIMITS = Object.freeze({ errorLength: 256, causeLength: 32_768 });
 
 /**
- * The record NotifyFailure puts on the dead-letter queue: enough to understand and redrive the upload without
- * asking the customer for the file again (the original stays in the bucket).
+ * The JSON `cause` of a chunk's SendTaskFailure: a human message, the stable code, and (when the sender knows it)
+ * which chunk and rows. The consumer SDK and the chunk dead-letter handler both write it.
  */
-export const DeadLetterRecordSchema = z.object({
+export const TaskFailureCauseSchema = z.object({
+  message: z.string(),
+  code: z.string().optional(),
+  chunkIndex: z.number().int().nonnegative().optional(),
+  firstRow: z.number().int().positive().optional(),
+  lastRow: z.number().int().positive().optional(),
+  rows: z.number().int().nonnegative().optional(),
+  receiveCount: z.number().int().nonnegative().optional(),
+});
+
+/** The execution statuses that end an upload without success (Step Functions' names). */
+export const FailedStatusSchema = z.enum(["FAILED", "TIMED_OUT", "ABORTED"]);
+
+/** Where the rejected rows were written: one line per rejected row with its original values and reason. */
+export const RejectedRowsReportSchema = z.object({
+  bucket: z.string().min(1),
+  csvKey: z.string().min(1),
+  xlsxKey: z.string().min(1),
+  /** Lines written (at most the cap). */
+  rows: z.number().int().nonnegative(),
+  /** True when there were more rejected rows than the report holds; the files say so too. */
+  capped: z.boolean(),
+});
+
+/**
+ * processed/<uploadId>/failure.json: what NotifyFailure records when an upload's execution fails, enough to
+ * understand and redrive it without asking the customer for the file again (the original stays in the bucket).
+ * Written before any large read; `progress` and `rejectedRowsReport` are filled in afterwards when they can be.
+ */
+export const FailureRecordSchema = z.object({
   v: z.literal(CONTRACT_VERSION),
   kind: z.literal("upload-failure"),
   uploadId: z.string().min(1),
-  executionArn: z.string().optional(),
+  executionArn: z.string().min(1),
+  status: FailedStatusSchema,
+  /** How many times the execution had been redriven when it failed (0: its first run). */
+  redriveCount: z.number().int().nonnegative(),
   source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
-  /** Where chunks.jsonl and manifest.json were written, if conversion got that far. */
+  /** Where chunks.jsonl and manifest.json are, if conversion got that far. */
   processed: z.object({ bucket: z.string(), prefix: z.string() }).optional(),
-  chunkIndex: z.number().int().nonnegative().optional(),
   error: z.object({ code: z.string(), cause: z.string() }),
+  /** The chunk whose failure failed the upload, when a chunk did. */
+  failedChunk: z
+    .object({
+      index: z.number().int().nonnegative(),
+      firstRow: z.number().int().positive(),
+      lastRow: z.number().int().positive(),
+      rows: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** The Map Run's item counts when the upload failed during delivery. */
+  chunks: z
+    .object({
+      total: z.number().int().nonnegative(),
+      succeeded: z.number().int().nonnegative(),
+      failed: z.number().int().nonnegative(),
+      pending: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** Rows the admin server answered before the failure (after the large read). */
+  progress: z
+    .object({ accepted: z.number().int().nonnegative(), rejected: z.number().int().nonnegative() })
+    .optional(),
+  /** The rows rejected before the failure, when there were any (after the large read). */
+  rejectedRowsReport: RejectedRowsReportSchema.optional(),
   failedAt: z.string(),
 });
 
-/** Everything that can sit on the dead-letter queue: chunks redriven after too many receives, and failure records. */
-export const DeadLetterMessageSchema = z.discriminatedUnion("kind", [
-  ChunkEnvelopeSchema,
-  DeadLetterRecordSchema,
-]);
-
+export type RejectedRowsReport = z.infer<typeof RejectedRowsReportSchema>;
+export type ChunkPointer = z.infer<typeof ChunkPointerSchema>;
 export type UploadTotals = z.infer<typeof UploadTotalsSchema>;
 export type ChunkEnvelope = z.infer<typeof ChunkEnvelopeSchema>;
 export type RejectedRow = z.infer<typeof RejectedRowSchema>;
 export type TaskResult = z.infer<typeof TaskResultSchema>;
-export type DeadLetterRecord = z.infer<typeof DeadLetterRecordSchema>;
+export type TaskFailureCause = z.infer<typeof TaskFailureCauseSchema>;
+export type FailureRecord = z.infer<typeof FailureRecordSchema>;

@@ -1,5 +1,11 @@
 import type { ByteSource } from "./byte-source.ts";
-import { type ChunkBounds, type ChunkSink, ChunkWriter, DEFAULT_CHUNK_BOUNDS } from "./chunk-writer.ts";
+import {
+  type ChunkBounds,
+  type ChunkSink,
+  ChunkWriter,
+  DEFAULT_CHUNK_BOUNDS,
+  MAX_CHUNK_BYTES,
+} from "./chunk-writer.ts";
 import type { Manifest, RowIssue } from "./contract.ts";
 import { CONTRACT_VERSION } from "./contract-version.ts";
 import { openCsv } from "./csv/open-csv.ts";
@@ -46,8 +52,10 @@ function checkBounds(options: ConvertOptions): ChunkBounds {
   const bytes = options.chunkBytes ?? DEFAULT_CHUNK_BOUNDS.bytes;
   if (!Number.isInteger(rows) || rows < 1)
     throw new InvalidOptionError(`chunk rows must be a positive integer, got ${rows}`);
-  if (!Number.isInteger(bytes) || bytes < 1024) {
-    throw new InvalidOptionError(`chunk bytes must be an integer of at least 1024, got ${bytes}`);
+  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > MAX_CHUNK_BYTES) {
+    throw new InvalidOptionError(
+      `chunk bytes must be an integer from 1024 to ${MAX_CHUNK_BYTES}, got ${bytes}`,
+    );
   }
   return { rows, bytes };
 }

@@ -1,3 +1,4 @@
+export * from "./bucket-layout.ts";
 export * from "./byte-source.ts";
 export * from "./chunk-writer.ts";
 export * from "./contract.ts";
