@@ -1,3 +1,7 @@
-/** Where things live in the uploads bucket; shared by the stack, the handlers' config and the local runtime. */
-export const UPLOADS_PREFIX = "uploads/";
-export const PROCESSED_PREFIX = "processed/";
+/** Where things live in the uploads bucket: one layout, kept beside the message contract. */
+export {
+  CHUNKS_OBJECT,
+  ITEMS_OBJECT,
+  PROCESSED_PREFIX,
+  UPLOADS_PREFIX,
+} from "@sluice/core";

@@ -1,30 +1,56 @@
 import { CfnOutput, Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Bucket, Config, Function as SstFunction, type StackContext } from "sst/constructs";
-import { PROCESSED_PREFIX, UPLOADS_PREFIX } from "./bucket-layout.ts";
-import { stageConfig, visibilityTimeoutSeconds } from "./stage-config.ts";
-import { UploadWorkflow } from "./upload-workflow.ts";
+import { CHUNKS_OBJECT, PROCESSED_PREFIX, UPLOADS_PREFIX } from "./bucket-layout.ts";
+import { chunkRetentionSeconds, MAX_RETENTION_SECONDS, stageConfig } from "./stage-config.ts";
+import { failureEventPattern, UploadWorkflow } from "./upload-workflow.ts";
 
 export const SLACK_SECRET_NAME = "SLACK_WEBHOOK_URL";
 
-/** The whole pipeline: uploads bucket, chunk queue with its dead-letter queue, the workflow, and its functions. */
+/**
+ * The Step Functions task-token callbacks support no resource-level permissions (the Service Authorization
+ * Reference lists no resource type for them), so they are granted on "*". The task token is the capability: only
+ * a holder of a token can answer that one task.
+ */
+export const TASK_CALLBACK_ACTIONS = [
+  "states:SendTaskSuccess",
+  "states:SendTaskFailure",
+  "states:SendTaskHeartbeat",
+] as const;
+
+/**
+ * The whole pipeline: uploads bucket, chunk queue with its dead-letter queue and the handler that fails a
+ * dead-lettered chunk's task, the workflow and its functions, and the failure notification from the execution's
+ * status change.
+ */
 export function Pipeline({ stack, app }: StackContext) {
   const config = stageConfig();
   const handlers = "packages/functions/src/handlers";
 
+  // Only chunk messages land here (after maxReceiveCount receives); failure records are objects in the bucket.
   const deadLetterQueue = new sqs.Queue(stack, "DeadLetterQueue", {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
-    retentionPeriod: Duration.days(14),
+    retentionPeriod: Duration.seconds(MAX_RETENTION_SECONDS),
   });
   const chunkQueue = new sqs.Queue(stack, "ChunkQueue", {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
-    visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(config)),
-    retentionPeriod: Duration.days(4),
+    visibilityTimeout: Duration.seconds(config.visibilityTimeoutSeconds),
+    retentionPeriod: Duration.seconds(chunkRetentionSeconds(config)),
     deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: config.maxReceiveCount },
+  });
+  // Failure notifications that could not be delivered or kept failing: kept for a person to look at.
+  const failedNotifications = new sqs.Queue(stack, "FailedNotifications", {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.seconds(MAX_RETENTION_SECONDS),
   });
 
   const bucket = new Bucket(stack, "Uploads", {
@@ -43,7 +69,7 @@ export function Pipeline({ stack, app }: StackContext) {
   const uploads = bucket.cdk.bucket;
 
   // An SST Config.Secret: `npx sst secrets set SLACK_WEBHOOK_URL <url> --stage <stage>` stores it in SSM at the
-  // path below. The notify function reads that parameter itself (not `bind`), so an unset secret means no post.
+  // path below. The functions read that parameter themselves (not `bind`), so an unset secret means no post.
   const slackSecret = new Config.Secret(stack, SLACK_SECRET_NAME);
   const slackParameter = `/sst/${app.name}/${app.stage}/Secret/${slackSecret.name}/value`;
   const common = {
@@ -51,6 +77,7 @@ export function Pipeline({ stack, app }: StackContext) {
     architecture: "arm_64" as const,
     environment: { STAGE: app.stage },
   };
+  const bucketEnv = { BUCKET_NAME: uploads.bucketName, PROCESSED_PREFIX };
 
   const convertFunction = new SstFunction(stack, "Convert", {
     ...common,
@@ -59,8 +86,7 @@ export function Pipeline({ stack, app }: StackContext) {
     timeout: "15 minutes",
     environment: {
       ...common.environment,
-      BUCKET_NAME: uploads.bucketName,
-      PROCESSED_PREFIX,
+      ...bucketEnv,
       CHUNK_ROWS: String(config.chunkRows),
       CHUNK_BYTES: String(config.chunkBytes),
     },
@@ -72,8 +98,7 @@ export function Pipeline({ stack, app }: StackContext) {
     timeout: "5 minutes",
     environment: {
       ...common.environment,
-      BUCKET_NAME: uploads.bucketName,
-      PROCESSED_PREFIX,
+      ...bucketEnv,
       SLACK_NOTIFY_SUCCESS: String(config.notifySuccess),
       SLACK_WEBHOOK_PARAMETER: slackParameter,
     },
@@ -81,14 +106,15 @@ export function Pipeline({ stack, app }: StackContext) {
   const notifyFailureFunction = new SstFunction(stack, "NotifyFailure", {
     ...common,
     handler: `${handlers}/notify-failure.handler`,
+    memorySize: 512,
+    timeout: "5 minutes",
+    environment: { ...common.environment, ...bucketEnv, SLACK_WEBHOOK_PARAMETER: slackParameter },
+  });
+  const chunkDeadLetterFunction = new SstFunction(stack, "ChunkDeadLetter", {
+    ...common,
+    handler: `${handlers}/chunk-dead-letter.handler`,
     timeout: "1 minute",
-    environment: {
-      ...common.environment,
-      BUCKET_NAME: uploads.bucketName,
-      PROCESSED_PREFIX,
-      DEAD_LETTER_QUEUE_URL: deadLetterQueue.queueUrl,
-      SLACK_WEBHOOK_PARAMETER: slackParameter,
-    },
+    environment: { ...common.environment, MAX_RECEIVE_COUNT: String(config.maxReceiveCount) },
   });
 
   // Least privilege, spelled out: each function gets exactly these actions on exactly these resources.
@@ -110,31 +136,53 @@ export function Pipeline({ stack, app }: StackContext) {
 
   allow(convertFunction, ["s3:GetObject", "s3:GetObjectVersion"], [objects(UPLOADS_PREFIX)]);
   allow(convertFunction, ["s3:PutObject", "s3:AbortMultipartUpload"], [objects(PROCESSED_PREFIX)]);
-  allow(
-    summarizeFunction,
-    ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-    [objects(PROCESSED_PREFIX)],
-  );
-  listProcessed(summarizeFunction);
-  allow(summarizeFunction, ["ssm:GetParameter"], [slackParameterArn]);
-  allow(
-    notifyFailureFunction,
-    ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-    [objects(PROCESSED_PREFIX)],
-  );
-  listProcessed(notifyFailureFunction);
-  allow(notifyFailureFunction, ["sqs:SendMessage"], [deadLetterQueue.queueArn]);
-  allow(notifyFailureFunction, ["ssm:GetParameter"], [slackParameterArn]);
+  for (const fn of [summarizeFunction, notifyFailureFunction]) {
+    allow(fn, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [objects(PROCESSED_PREFIX)]);
+    listProcessed(fn);
+    allow(fn, ["ssm:GetParameter"], [slackParameterArn]);
+  }
 
   const workflow = new UploadWorkflow(stack, "UploadWorkflow", {
     bucket: uploads,
     chunkQueue,
     convertFunction,
     summarizeFunction,
-    notifyFailureFunction,
     config,
   });
   const { stateMachine } = workflow;
+  const stateMachineName = stateMachine.stateMachineName;
+  const statesArn = (type: string, rest: string) =>
+    `arn:${stack.partition}:states:${stack.region}:${stack.account}:${type}:${rest}`;
+
+  // What failed: the execution, its Map Runs, and (through the bucket) the Map Run's failed items.
+  allow(
+    notifyFailureFunction,
+    ["states:DescribeExecution", "states:ListMapRuns"],
+    [statesArn("execution", `${stateMachineName}:*`)],
+  );
+  allow(notifyFailureFunction, ["states:DescribeMapRun"], [statesArn("mapRun", `${stateMachineName}/*`)]);
+  allow(chunkDeadLetterFunction, ["states:SendTaskFailure"], ["*"]);
+  chunkDeadLetterFunction.addEventSource(
+    new SqsEventSource(deadLetterQueue, { batchSize: 10, reportBatchItemFailures: true }),
+  );
+
+  // The alert and the failure record: from the execution's status change, so no state has to catch anything.
+  notifyFailureFunction.configureAsyncInvoke({
+    retryAttempts: 2,
+    onFailure: new SqsDestination(failedNotifications),
+  });
+  const pattern = failureEventPattern(stateMachine.stateMachineArn);
+  new events.Rule(stack, "UploadFailed", {
+    description: `sluice ${app.stage}: an upload's execution failed, timed out or was aborted`,
+    eventPattern: { source: pattern.source, detailType: pattern["detail-type"], detail: pattern.detail },
+    targets: [
+      new targets.LambdaFunction(notifyFailureFunction, {
+        retryAttempts: 185,
+        maxEventAge: Duration.hours(24),
+        deadLetterQueue: failedNotifications,
+      }),
+    ],
+  });
 
   const startFunction = new SstFunction(stack, "Start", {
     ...common,
@@ -152,7 +200,7 @@ export function Pipeline({ stack, app }: StackContext) {
     upload: { function: startFunction, events: ["object_created"], filters: [{ prefix: UPLOADS_PREFIX }] },
   });
 
-  // What the admin server attaches: consume the chunk queue and answer task tokens of this workflow only.
+  // What the admin server attaches: consume the chunk queue, read the chunks it is pointed at, answer tokens.
   const adminServerPolicy = new iam.ManagedPolicy(stack, "AdminServerPolicy", {
     description: `sluice ${app.stage}: consume chunks and report results`,
     statements: [
@@ -166,9 +214,10 @@ export function Pipeline({ stack, app }: StackContext) {
         resources: [chunkQueue.queueArn],
       }),
       new iam.PolicyStatement({
-        actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-        resources: [stateMachine.stateMachineArn],
+        actions: ["s3:GetObject"],
+        resources: [uploads.arnForObjects(`${PROCESSED_PREFIX}*/${CHUNKS_OBJECT}`)],
       }),
+      new iam.PolicyStatement({ actions: [...TASK_CALLBACK_ACTIONS], resources: ["*"] }),
     ],
   });
 
@@ -177,6 +226,7 @@ export function Pipeline({ stack, app }: StackContext) {
     UploadsPrefix: UPLOADS_PREFIX,
     ChunkQueueUrl: chunkQueue.queueUrl,
     DeadLetterQueueUrl: deadLetterQueue.queueUrl,
+    FailedNotificationsQueueUrl: failedNotifications.queueUrl,
     StateMachineArn: stateMachine.stateMachineArn,
     AdminServerPolicyArn: adminServerPolicy.managedPolicyArn,
   });

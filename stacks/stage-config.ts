@@ -1,20 +1,32 @@
+import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/core";
+
 /**
  * Per-stage settings of the pipeline, read once at synth time. Each can be set for a deploy through an
  * environment variable (e.g. `SLUICE_MAX_CONCURRENCY=8 npx sst deploy --stage prod`); a bad value fails the
  * deploy with the variable's name.
+ *
+ * Why there is no heartbeat setting: Step Functions starts a task's heartbeat clock when it sends the message,
+ * not when the admin server receives it, so any heartbeat shorter than the deadline would fail chunks that only
+ * waited in the queue. Liveness comes from SQS instead: the consumer keeps the message it holds invisible, a dead
+ * admin server's message comes back after the visibility timeout (same task token), and a chunk received
+ * `maxReceiveCount` times without an answer goes to the chunk dead-letter queue, whose handler fails its task.
  */
 export interface StageConfig {
   /** Chunks in flight at once: the Map's MaxConcurrency, and so the bound on messages in the queue. */
   maxConcurrency: number;
   chunkRows: number;
   chunkBytes: number;
-  /** The admin server must heartbeat a chunk at least this often. */
-  heartbeatSeconds: number;
-  /** A chunk must be answered within this time, heartbeats or not. */
-  chunkTimeoutSeconds: number;
-  /** Re-sends of a chunk after a heartbeat or task timeout, before the upload fails. */
-  chunkRetries: number;
-  /** Receives of one message before SQS moves it to the dead-letter queue. */
+  /**
+   * How long a chunk may wait for its answer (queue time included) before its task times out: the chunk task's
+   * TimeoutSeconds. The admin server may be offline this long without failing an upload.
+   */
+  uploadDeadlineSeconds: number;
+  /**
+   * The chunk queue's visibility timeout: how soon a chunk a dead admin server held is delivered again. The
+   * consumer sets its own on receive and extends it while it works, so this is the fallback for other readers.
+   */
+  visibilityTimeoutSeconds: number;
+  /** Receives of one chunk message before SQS moves it to the chunk dead-letter queue (and the chunk fails). */
   maxReceiveCount: number;
   /** Post a Slack summary for every successful upload too (failures are always alerted). */
   notifySuccess: boolean;
@@ -22,11 +34,10 @@ export interface StageConfig {
 
 export const DEFAULT_STAGE_CONFIG: Readonly<StageConfig> = Object.freeze({
   maxConcurrency: 4,
-  chunkRows: 500,
-  chunkBytes: 200 * 1024,
-  heartbeatSeconds: 300,
-  chunkTimeoutSeconds: 3600,
-  chunkRetries: 2,
+  chunkRows: DEFAULT_CHUNK_BOUNDS.rows,
+  chunkBytes: DEFAULT_CHUNK_BOUNDS.bytes,
+  uploadDeadlineSeconds: 24 * 60 * 60,
+  visibilityTimeoutSeconds: 300,
   maxReceiveCount: 5,
   notifySuccess: false,
 });
@@ -35,16 +46,35 @@ const VARIABLES: Record<Exclude<keyof StageConfig, "notifySuccess">, string> = {
   maxConcurrency: "SLUICE_MAX_CONCURRENCY",
   chunkRows: "SLUICE_CHUNK_ROWS",
   chunkBytes: "SLUICE_CHUNK_BYTES",
-  heartbeatSeconds: "SLUICE_HEARTBEAT_SECONDS",
-  chunkTimeoutSeconds: "SLUICE_CHUNK_TIMEOUT_SECONDS",
-  chunkRetries: "SLUICE_CHUNK_RETRIES",
+  uploadDeadlineSeconds: "SLUICE_UPLOAD_DEADLINE_SECONDS",
+  visibilityTimeoutSeconds: "SLUICE_VISIBILITY_TIMEOUT_SECONDS",
   maxReceiveCount: "SLUICE_MAX_RECEIVE_COUNT",
 };
 
-/** Step Functions caps a state's input at 256 KiB; a chunk shares its message with the envelope and token. */
-export const MAX_CHUNK_BYTES = 240 * 1024;
+/** Settings of earlier versions: a deploy that still sets one fails and says what replaced it. */
+const RETIRED: Record<string, string> = {
+  SLUICE_HEARTBEAT_SECONDS:
+    "chunks no longer have a heartbeat timeout (it ran while they waited in the queue); liveness comes from SQS visibility and SLUICE_MAX_RECEIVE_COUNT",
+  SLUICE_CHUNK_TIMEOUT_SECONDS: "use SLUICE_UPLOAD_DEADLINE_SECONDS",
+  SLUICE_CHUNK_RETRIES:
+    "a chunk is no longer re-sent with a new token; SQS redelivers the same message up to SLUICE_MAX_RECEIVE_COUNT times",
+};
+
+/**
+ * SQS keeps a message at most 14 days, and a dead-letter queue's retention counts from the message's first
+ * enqueue: the chunk queue keeps a message a day past the deadline, the dead-letter queue the longest SQS allows.
+ */
+export const MAX_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+const DAY_SECONDS = 24 * 60 * 60;
+/** Longest deadline: the chunk queue must still hold a message a day after it. */
+export const MAX_UPLOAD_DEADLINE_SECONDS = MAX_RETENTION_SECONDS - DAY_SECONDS;
 
 export function stageConfig(env: Record<string, string | undefined> = process.env): StageConfig {
+  for (const [name, replacement] of Object.entries(RETIRED)) {
+    if (env[name] !== undefined && env[name] !== "") {
+      throw new Error(`${name} is no longer a setting: ${replacement}`);
+    }
+  }
   const config = { ...DEFAULT_STAGE_CONFIG };
   for (const key of Object.keys(VARIABLES) as (keyof typeof VARIABLES)[]) {
     const raw = env[VARIABLES[key]];
@@ -60,6 +90,11 @@ export function stageConfig(env: Record<string, string | undefined> = process.en
     }
     config.notifySuccess = notify === "true";
   }
+  return checkStageConfig(config);
+}
+
+/** Checks a whole config (also the local runtime's, given in code): throws naming the variable out of range. */
+export function checkStageConfig(config: StageConfig): StageConfig {
   const fail = (message: string) => {
     throw new Error(`invalid stage config: ${message}`);
   };
@@ -69,17 +104,18 @@ export function stageConfig(env: Record<string, string | undefined> = process.en
   if (config.chunkBytes < 1024 || config.chunkBytes > MAX_CHUNK_BYTES) {
     fail(`SLUICE_CHUNK_BYTES must be 1024..${MAX_CHUNK_BYTES}`);
   }
-  if (config.heartbeatSeconds < 10) fail("SLUICE_HEARTBEAT_SECONDS must be at least 10");
-  if (config.chunkTimeoutSeconds <= config.heartbeatSeconds) {
-    fail("SLUICE_CHUNK_TIMEOUT_SECONDS must be longer than SLUICE_HEARTBEAT_SECONDS");
+  if (config.uploadDeadlineSeconds < 60 || config.uploadDeadlineSeconds > MAX_UPLOAD_DEADLINE_SECONDS) {
+    fail(`SLUICE_UPLOAD_DEADLINE_SECONDS must be 60..${MAX_UPLOAD_DEADLINE_SECONDS}`);
   }
-  if (config.chunkRetries > 10) fail("SLUICE_CHUNK_RETRIES must be 0..10");
+  // SQS allows 0..43200; under a second nothing could be processed before the message came back.
+  if (config.visibilityTimeoutSeconds < 1 || config.visibilityTimeoutSeconds > 43_200)
+    fail("SLUICE_VISIBILITY_TIMEOUT_SECONDS must be 1..43200");
   if (config.maxReceiveCount < 1 || config.maxReceiveCount > 1000)
     fail("SLUICE_MAX_RECEIVE_COUNT must be 1..1000");
   return config;
 }
 
-/** The chunk queue's visibility timeout: longer than the heartbeat, so a live consumer's message never reappears. */
-export function visibilityTimeoutSeconds(config: StageConfig): number {
-  return Math.min(43_200, config.heartbeatSeconds * 2);
+/** The chunk queue's retention: a day past the deadline, so a waiting chunk never expires before its task does. */
+export function chunkRetentionSeconds(config: StageConfig): number {
+  return Math.min(MAX_RETENTION_SECONDS, Math.max(4 * DAY_SECONDS, config.uploadDeadlineSeconds + DAY_SECONDS));
 }

@@ -1,3 +1,4 @@
+import { RETRYABLE_ERROR_CODES } from "@sluice/core";
 import { Duration } from "aws-cdk-lib";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
@@ -5,41 +6,53 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
-import { RETRYABLE_ERROR_CODES } from "../packages/core/src/errors.ts";
 import type { StageConfig } from "./stage-config.ts";
 
 /**
  * The upload workflow, built in this one place. The SST stack deploys it; `npm run asl` and the local runtime
  * build it with placeholder resources and execute the very same ASL.
+ *
+ * No state catches an error. A failure fails the execution where it happened, so its history keeps the failed
+ * state's `...Entered` event without an `...Exited` one, which is what RedriveExecution re-runs: a failed Map Run
+ * is redriven with only its unsuccessful chunks. The failure record and the alert come from the execution's
+ * status-change event instead (see `failureEventPattern`).
  */
 export interface UploadWorkflowProps {
   bucket: IBucket;
   chunkQueue: IQueue;
   convertFunction: IFunction;
   summarizeFunction: IFunction;
-  notifyFailureFunction: IFunction;
-  config: Pick<StageConfig, "maxConcurrency" | "heartbeatSeconds" | "chunkTimeoutSeconds" | "chunkRetries">;
+  config: Pick<StageConfig, "maxConcurrency" | "uploadDeadlineSeconds">;
 }
 
 /** State names: what a person reads in the Step Functions console, and how the local runtime finds each task. */
 export const STATE = {
-  recordExecution: "Record execution",
   convert: "Convert workbook",
   anyChunks: "Any chunks?",
   noChunks: "No chunks to deliver",
   deliver: "Deliver chunks",
   sendChunk: "Send chunk and wait",
-  chunkFailed: "Chunk failed",
-  describeChunkFailure: "Describe chunk failure",
-  failChunk: "Fail chunk",
   summarize: "Summarize",
   done: "Upload complete",
-  notifyFailure: "Notify failure",
-  failed: "Upload failed",
 } as const;
+
+/** The Distributed Map's label: Map Run ARNs and child execution names start with it. */
+export const DELIVER_LABEL = "DeliverChunks";
+
+/** The EventBridge pattern of this workflow's failed, timed-out and aborted executions: what NotifyFailure gets. */
+export function failureEventPattern(stateMachineArn: string) {
+  return {
+    source: ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [stateMachineArn] },
+  };
+}
 
 /** Read with @aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2; without it CDK drops the ResultWriter silently. */
 const RESULT_WRITER_V2_FLAG = "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2";
+
+/** Errors of the SQS integration itself (the message was not sent): a retry sends it then, with a new token. */
+export const SEND_ERRORS = ["SQS.SdkClientException", "SQS.AmazonSQSException"] as const;
 
 export class UploadWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -48,52 +61,27 @@ export class UploadWorkflow extends Construct {
     super(scope, id);
     this.node.setContext(RESULT_WRITER_V2_FLAG, true);
     const { config } = props;
-
-    const failed = new sfn.Fail(this, STATE.failed, {
-      errorPath: "$.error.Error",
-      causePath: "$.error.Cause",
-    });
-
-    // The failure branch: a dead-letter record and an alert, then the execution fails with the original error.
-    const notifyFailure = new tasks.LambdaInvoke(this, STATE.notifyFailure, {
-      lambdaFunction: props.notifyFailureFunction,
-      payloadResponseOnly: true,
-      resultPath: "$.notified",
-    });
-    notifyFailure.addRetry({
-      errors: ["States.TaskFailed"],
+    const transientRetry = {
+      errors: [...RETRYABLE_ERROR_CODES],
       maxAttempts: 3,
       interval: Duration.seconds(5),
       backoffRate: 2,
-    });
-    notifyFailure.addCatch(failed, { resultPath: "$.notifyError" });
-    notifyFailure.next(failed);
-    const catchTo = { resultPath: "$.error" };
-
-    const recordExecution = new sfn.Pass(this, STATE.recordExecution, {
-      parameters: { "arn.$": "$$.Execution.Id", "startTime.$": "$$.Execution.StartTime" },
-      resultPath: "$.execution",
-    });
+    };
 
     const convert = new tasks.LambdaInvoke(this, STATE.convert, {
       lambdaFunction: props.convertFunction,
       payloadResponseOnly: true,
       resultPath: "$.convert",
     });
-    convert.addRetry({
-      errors: [...RETRYABLE_ERROR_CODES],
-      maxAttempts: 3,
-      interval: Duration.seconds(5),
-      backoffRate: 2,
-    });
-    convert.addCatch(notifyFailure, catchTo);
+    convert.addRetry(transientRetry);
 
-    // One child execution per chunk: send it with a task token, wait for the admin server's answer.
+    // One child execution per chunk: send its pointer with a task token, wait for the admin server's answer.
+    // No heartbeat: its clock would run while the chunk waits in the queue. The deadline is the only timer.
     const sendChunk = new tasks.SqsSendMessage(this, STATE.sendChunk, {
       queue: props.chunkQueue,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       messageBody: sfn.TaskInput.fromObject({
-        v: 1,
+        v: 2,
         kind: "chunk",
         taskToken: sfn.JsonPath.taskToken,
         uploadId: sfn.JsonPath.stringAt("$.uploadId"),
@@ -101,41 +89,14 @@ export class UploadWorkflow extends Construct {
         totals: sfn.JsonPath.objectAt("$.totals"),
         chunk: sfn.JsonPath.objectAt("$.chunk"),
       }),
-      heartbeatTimeout: sfn.Timeout.duration(Duration.seconds(config.heartbeatSeconds)),
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(config.chunkTimeoutSeconds)),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(config.uploadDeadlineSeconds)),
     });
-    if (config.chunkRetries > 0) {
-      sendChunk.addRetry({
-        errors: [sfn.Errors.HEARTBEAT_TIMEOUT, sfn.Errors.TIMEOUT],
-        maxAttempts: config.chunkRetries,
-        interval: Duration.seconds(10),
-        backoffRate: 2,
-      });
-    }
-    // Keep which chunk failed and why in the child's error, so the failure record can name the chunk.
-    // Plain paths in the Fail state (its CausePath intrinsics are not supported everywhere the ASL runs).
-    const chunkFailed = new sfn.Pass(this, STATE.chunkFailed, {
-      parameters: {
-        "error.$": "$.failure.Error",
-        detail: {
-          "chunkIndex.$": "$.chunk.index",
-          "firstRow.$": "$.chunk.firstRow",
-          "lastRow.$": "$.chunk.lastRow",
-          // The whole error object: its Cause may be absent, and a path to a missing field fails the state.
-          "failure.$": "$.failure",
-        },
-      },
-    });
-    const describeFailure = new sfn.Pass(this, STATE.describeChunkFailure, {
-      parameters: { "error.$": "$.error", "cause.$": "States.JsonToString($.detail)" },
-    });
-    const failChunk = new sfn.Fail(this, STATE.failChunk, { errorPath: "$.error", causePath: "$.cause" });
-    sendChunk.addCatch(chunkFailed.next(describeFailure).next(failChunk), { resultPath: "$.failure" });
+    sendChunk.addRetry({ errors: [...SEND_ERRORS], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
 
     const deliver = new sfn.DistributedMap(this, STATE.deliver, {
       itemReader: new sfn.S3JsonLItemReader({
         bucket: props.bucket,
-        key: sfn.JsonPath.stringAt("$.convert.processed.chunksKey"),
+        key: sfn.JsonPath.stringAt("$.convert.processed.itemsKey"),
       }),
       itemSelector: {
         uploadId: sfn.JsonPath.stringAt("$.uploadId"),
@@ -148,28 +109,31 @@ export class UploadWorkflow extends Construct {
       },
       maxConcurrency: config.maxConcurrency,
       mapExecutionType: sfn.StateMachineType.STANDARD,
+      // COMPACT: a succeeded chunk's line is its TaskResult alone; failed ones keep their input and error.
       resultWriterV2: new sfn.ResultWriterV2({
         bucket: props.bucket,
         prefix: sfn.JsonPath.stringAt("$.convert.processed.prefix"),
+        writerConfig: { outputType: sfn.OutputType.JSONL, transformation: sfn.Transformation.COMPACT },
       }),
       resultPath: "$.delivery",
-      label: "DeliverChunks",
+      label: DELIVER_LABEL,
     });
     deliver.itemProcessor(sendChunk);
-    deliver.addCatch(notifyFailure, catchTo);
 
     const summarize = new tasks.LambdaInvoke(this, STATE.summarize, {
       lambdaFunction: props.summarizeFunction,
       payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        uploadId: sfn.JsonPath.stringAt("$.uploadId"),
+        source: sfn.JsonPath.objectAt("$.source"),
+        receivedAt: sfn.JsonPath.stringAt("$.receivedAt"),
+        convert: sfn.JsonPath.objectAt("$.convert"),
+        delivery: sfn.JsonPath.objectAt("$.delivery"),
+        execution: { arn: sfn.JsonPath.executionId, startTime: sfn.JsonPath.executionStartTime },
+      }),
       resultPath: "$.summary",
     });
-    summarize.addRetry({
-      errors: [...RETRYABLE_ERROR_CODES],
-      maxAttempts: 3,
-      interval: Duration.seconds(5),
-      backoffRate: 2,
-    });
-    summarize.addCatch(notifyFailure, catchTo);
+    summarize.addRetry(transientRetry);
     summarize.next(new sfn.Succeed(this, STATE.done, { outputPath: "$.summary" }));
 
     const noChunks = new sfn.Pass(this, STATE.noChunks, {
@@ -177,13 +141,11 @@ export class UploadWorkflow extends Construct {
       resultPath: "$.delivery",
     });
 
-    const definition = recordExecution
-      .next(convert)
-      .next(
-        new sfn.Choice(this, STATE.anyChunks)
-          .when(sfn.Condition.numberGreaterThan("$.convert.totalChunks", 0), deliver.next(summarize))
-          .otherwise(noChunks.next(summarize)),
-      );
+    const definition = convert.next(
+      new sfn.Choice(this, STATE.anyChunks)
+        .when(sfn.Condition.numberGreaterThan("$.convert.totalChunks", 0), deliver.next(summarize))
+        .otherwise(noChunks.next(summarize)),
+    );
 
     this.stateMachine = new sfn.StateMachine(this, "StateMachine", {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

@@ -14,7 +14,6 @@ export const PLACEHOLDER = {
   functions: {
     convert: "sluice-convert",
     summarize: "sluice-summarize",
-    notifyFailure: "sluice-notify-failure",
   },
 } as const;
 
@@ -90,7 +89,6 @@ export function workflowAsl(config: Partial<StageConfig> = {}): Record<string, u
     ),
     convertFunction: fn("Convert", PLACEHOLDER.functions.convert),
     summarizeFunction: fn("Summarize", PLACEHOLDER.functions.summarize),
-    notifyFailureFunction: fn("NotifyFailure", PLACEHOLDER.functions.notifyFailure),
     config: { ...DEFAULT_STAGE_CONFIG, ...config },
   });
   const template = app.synth().getStackByName(stack.stackName).template;

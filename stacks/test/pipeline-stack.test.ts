@@ -1,11 +1,10 @@
 import { Template } from "aws-cdk-lib/assertions";
-import { App, getStack } from "sst/constructs";
-import { initProject } from "sst/project.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deriveUploadId } from "../../packages/core/src/upload-id.ts";
-import { Pipeline } from "../pipeline-stack.ts";
-import { DEFAULT_STAGE_CONFIG } from "../stage-config.ts";
-import { STATE } from "../upload-workflow.ts";
+import { TASK_CALLBACK_ACTIONS } from "../pipeline-stack.ts";
+import { DEFAULT_STAGE_CONFIG, MAX_RETENTION_SECONDS } from "../stage-config.ts";
+import { synthPipelineTemplate } from "../synth-template.ts";
+import { SEND_ERRORS, STATE } from "../upload-workflow.ts";
 import { aslFromTemplate, PLACEHOLDER, workflowAsl } from "../workflow-asl.ts";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -16,18 +15,7 @@ let resources: Resources;
 
 beforeAll(async () => {
   process.env.NODE_ENV = "test";
-  process.env.SST_TELEMETRY_DISABLED = "1";
-  await initProject({ stage: "test" });
-  const app = new App({
-    mode: "deploy",
-    stage: "test",
-    name: "sluice",
-    region: "us-east-1",
-    account: "123456789012",
-  });
-  app.stack(Pipeline);
-  await app.finish();
-  template = Template.fromStack(getStack(Pipeline));
+  template = Template.fromJSON(await synthPipelineTemplate({ stage: "test" }));
   resources = template.toJSON().Resources as Resources;
 }, 180_000);
 
@@ -35,6 +23,35 @@ function logicalId(type: string, match: (props: Record<string, unknown>) => bool
   const found = Object.entries(resources).filter(([, r]) => r.Type === type && match(r.Properties ?? {}));
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return found[0]![0];
+}
+
+type Statement = { Action: string | string[]; Resource: unknown };
+
+function documentsOf(r: { Type: string; Properties: Record<string, unknown> }): { Statement: Statement[] }[] {
+  if (r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy")
+    return [r.Properties.PolicyDocument as { Statement: Statement[] }];
+  if (r.Type === "AWS::IAM::Role")
+    return ((r.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []).map(
+      (p) => p.PolicyDocument,
+    );
+  return [];
+}
+
+/** The logical id of a function's role. */
+function roleOf(functionLogicalId: string): string {
+  return (resources[functionLogicalId]!.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+}
+
+/** Every statement of the inline policies attached to a role. */
+function statementsOf(roleId: string): Statement[] {
+  return Object.values(resources)
+    .filter(
+      (r) =>
+        r.Type === "AWS::IAM::Policy" &&
+        JSON.stringify(r.Properties.Roles ?? []).includes(`"${roleId}"`),
+    )
+    .flatMap(documentsOf)
+    .flatMap((d) => d.Statement);
 }
 
 function functionId(handlerFile: string): string {
@@ -74,17 +91,75 @@ describe("Pipeline stack", () => {
     );
   });
 
-  it("redrives chunks to an encrypted dead-letter queue, with visibility longer than the heartbeat", () => {
-    const dlq = logicalId("AWS::SQS::Queue", (p) => p.RedrivePolicy === undefined);
+  it("dead-letters chunks after maxReceiveCount receives, keeps waiting chunks past the deadline", () => {
     const queue = logicalId("AWS::SQS::Queue", (p) => p.RedrivePolicy !== undefined);
     const props = resources[queue]!.Properties;
+    const dlq = (props.RedrivePolicy as { deadLetterTargetArn: { "Fn::GetAtt": [string, string] } })
+      .deadLetterTargetArn["Fn::GetAtt"][0];
     expect(props.RedrivePolicy).toEqual({
       deadLetterTargetArn: { "Fn::GetAtt": [dlq, "Arn"] },
       maxReceiveCount: DEFAULT_STAGE_CONFIG.maxReceiveCount,
     });
     expect(props.SqsManagedSseEnabled).toBe(true);
     expect(resources[dlq]!.Properties.SqsManagedSseEnabled).toBe(true);
-    expect(props.VisibilityTimeout).toBeGreaterThan(DEFAULT_STAGE_CONFIG.heartbeatSeconds);
+    expect(props.VisibilityTimeout).toBe(DEFAULT_STAGE_CONFIG.visibilityTimeoutSeconds);
+    expect(props.MessageRetentionPeriod).toBeGreaterThan(DEFAULT_STAGE_CONFIG.uploadDeadlineSeconds);
+    // A dead-letter queue's retention counts from the first enqueue: it must outlast the chunk queue's.
+    expect(resources[dlq]!.Properties.MessageRetentionPeriod).toBe(MAX_RETENTION_SECONDS);
+  });
+
+  it("fails a dead-lettered chunk's task from a handler on the dead-letter queue", () => {
+    const queue = logicalId("AWS::SQS::Queue", (p) => p.RedrivePolicy !== undefined);
+    const dlq = (
+      resources[queue]!.Properties.RedrivePolicy as { deadLetterTargetArn: { "Fn::GetAtt": [string, string] } }
+    ).deadLetterTargetArn["Fn::GetAtt"][0];
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: { "Fn::GetAtt": [dlq, "Arn"] },
+      FunctionName: { Ref: functionId("chunk-dead-letter") },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    const handler = resources[functionId("chunk-dead-letter")]!;
+    expect(
+      (handler.Properties.Environment as { Variables: Record<string, unknown> }).Variables.MAX_RECEIVE_COUNT,
+    ).toBe(String(DEFAULT_STAGE_CONFIG.maxReceiveCount));
+    expect(statementsOf(roleOf(functionId("chunk-dead-letter")))).toContainEqual(
+      expect.objectContaining({ Action: "states:SendTaskFailure", Resource: "*" }),
+    );
+  });
+
+  it("notifies failures from the execution's status change, with retries and a queue for the undeliverable", () => {
+    const machine = logicalId("AWS::StepFunctions::StateMachine", () => true);
+    const notify = functionId("notify-failure");
+    const rule = logicalId("AWS::Events::Rule", () => true);
+    const props = resources[rule]!.Properties as {
+      EventPattern: unknown;
+      Targets: { Arn: unknown; RetryPolicy: unknown; DeadLetterConfig: { Arn: unknown } }[];
+    };
+    expect(props.EventPattern).toEqual({
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [{ Ref: machine }] },
+    });
+    expect(props.Targets).toHaveLength(1);
+    expect(props.Targets[0]!.Arn).toEqual({ "Fn::GetAtt": [notify, "Arn"] });
+    expect(props.Targets[0]!.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 });
+    // Undeliverable events and invocations that failed every retry both land in one queue a person can read.
+    const failedNotifications = (props.Targets[0]!.DeadLetterConfig.Arn as { "Fn::GetAtt": [string, string] })[
+      "Fn::GetAtt"
+    ][0];
+    expect(resources[failedNotifications]!.Type).toBe("AWS::SQS::Queue");
+    template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: { Ref: notify },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [failedNotifications, "Arn"] } } },
+    });
+    // What it reads to find the failure: its execution, the Map Runs, the bucket; no queue but its own.
+    const statements = statementsOf(roleOf(notify));
+    expect(statements.flatMap((s) => [s.Action].flat())).toEqual(
+      expect.arrayContaining(["states:DescribeExecution", "states:ListMapRuns", "states:DescribeMapRun"]),
+    );
+    const queueStatements = statements.filter((s) => JSON.stringify(s.Action).includes("sqs:"));
+    expect(queueStatements.map((s) => s.Resource)).toEqual([{ "Fn::GetAtt": [failedNotifications, "Arn"] }]);
   });
 
   it("reads the Slack webhook from the stage's SST secret, and may only read that parameter", () => {
@@ -114,7 +189,7 @@ describe("Pipeline stack", () => {
   });
 
   it("runs every function of ours on nodejs22.x", () => {
-    for (const handler of ["start", "convert", "summarize", "notify-failure"]) {
+    for (const handler of ["start", "convert", "summarize", "notify-failure", "chunk-dead-letter"]) {
       expect(resources[functionId(handler)]!.Properties.Runtime).toBe("nodejs22.x");
     }
   });
@@ -131,7 +206,6 @@ describe("Pipeline stack", () => {
       [queue]: `https://sqs.${PLACEHOLDER.region}.amazonaws.com/${PLACEHOLDER.account}/${PLACEHOLDER.chunkQueue}`,
       [`${functionId("convert")}.Arn`]: arn(PLACEHOLDER.functions.convert),
       [`${functionId("summarize")}.Arn`]: arn(PLACEHOLDER.functions.summarize),
-      [`${functionId("notify-failure")}.Arn`]: arn(PLACEHOLDER.functions.notifyFailure),
     };
     const deployed = aslFromTemplate(template.toJSON() as Parameters<typeof aslFromTemplate>[0], refs);
     expect(deployed).toEqual(workflowAsl(DEFAULT_STAGE_CONFIG));
@@ -150,62 +224,50 @@ describe("Pipeline stack", () => {
       });
     }
 
-    it("sends each chunk with a task token and waits, with heartbeat, timeout and bounded retries", () => {
+    it("sends each chunk's pointer with a task token and waits up to the deadline, no heartbeat clock", () => {
       const deliver = asl().States[STATE.deliver]!;
       expect(deliver.MaxConcurrency).toBe(DEFAULT_STAGE_CONFIG.maxConcurrency);
       const send = (deliver.ItemProcessor as { States: Record<string, AslState> }).States[STATE.sendChunk]!;
       expect(send.Resource).toBe("arn:aws:states:::sqs:sendMessage.waitForTaskToken");
-      expect(send.HeartbeatSeconds).toBe(DEFAULT_STAGE_CONFIG.heartbeatSeconds);
-      expect(send.TimeoutSeconds).toBe(DEFAULT_STAGE_CONFIG.chunkTimeoutSeconds);
-      expect(send.Retry).toEqual([
-        expect.objectContaining({
-          ErrorEquals: ["States.HeartbeatTimeout", "States.Timeout"],
-          MaxAttempts: DEFAULT_STAGE_CONFIG.chunkRetries,
-        }),
-      ]);
-      expect((send.Parameters as { MessageBody: Record<string, unknown> }).MessageBody["taskToken.$"]).toBe(
-        "$$.Task.Token",
-      );
+      expect(send.HeartbeatSeconds).toBeUndefined();
+      expect(send.TimeoutSeconds).toBe(DEFAULT_STAGE_CONFIG.uploadDeadlineSeconds);
+      // Only a send that did not happen is retried: a retry sends a new message with a new token.
+      expect(send.Retry).toEqual([expect.objectContaining({ ErrorEquals: [...SEND_ERRORS] })]);
+      const body = (send.Parameters as { MessageBody: Record<string, unknown> }).MessageBody;
+      expect(body["taskToken.$"]).toBe("$$.Task.Token");
+      expect(body["chunk.$"]).toBe("$.chunk");
+      expect(deliver.ItemSelector).toMatchObject({ "chunk.$": "$$.Map.Item.Value" });
     });
 
-    it("catches every failure of every Task and Map", () => {
-      const tasks = allStates(asl().States).filter(([, s]) => s.Type === "Task" || s.Type === "Map");
-      expect(tasks.length).toBeGreaterThanOrEqual(5);
-      for (const [name, state] of tasks) {
-        expect(state.Catch, name).toEqual([expect.objectContaining({ ErrorEquals: ["States.ALL"] })]);
-      }
-      const top = asl().States;
-      for (const name of [STATE.convert, STATE.deliver, STATE.summarize]) {
-        expect(top[name]!.Catch![0]!.Next).toBe(STATE.notifyFailure);
-      }
-      expect(top[STATE.notifyFailure]!.Next).toBe(STATE.failed);
-      expect(top[STATE.failed]!.Type).toBe("Fail");
+    it("catches nothing, so a failed state stays redrivable (Entered without Exited)", () => {
+      const states = allStates(asl().States);
+      expect(states.filter(([, s]) => s.Type === "Task" || s.Type === "Map").length).toBeGreaterThanOrEqual(4);
+      expect(states.filter(([, s]) => s.Catch !== undefined).map(([name]) => name)).toEqual([]);
+      expect(states.filter(([, s]) => s.Type === "Fail").map(([name]) => name)).toEqual([]);
     });
 
-    it("writes the Map's per-chunk results to S3", () => {
-      expect(asl().States[STATE.deliver]!.ResultWriter).toBeDefined();
+    it("writes the Map's per-chunk results to S3 as compact JSON Lines", () => {
+      expect(asl().States[STATE.deliver]!.ResultWriter).toMatchObject({
+        WriterConfig: { OutputType: "JSONL", Transformation: "COMPACT" },
+      });
     });
   });
 
-  it("grants no wildcard action anywhere", () => {
-    const actions: string[] = [];
-    for (const r of Object.values(resources)) {
-      const documents =
-        r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy"
-          ? [r.Properties.PolicyDocument]
-          : r.Type === "AWS::IAM::Role"
-            ? ((r.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map(
-                (p) => p.PolicyDocument,
-              )
-            : [];
-      for (const doc of documents) {
-        for (const statement of (doc as { Statement: { Action: string | string[] }[] }).Statement) {
-          actions.push(...[statement.Action].flat());
-        }
-      }
-    }
+  it("grants no wildcard action, and a wildcard resource only to the task-token callbacks", () => {
+    const statements = Object.values(resources).flatMap(documentsOf).flatMap((d) => d.Statement);
+    const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions.length).toBeGreaterThan(10);
     expect(actions.filter((a) => a.includes("*"))).toEqual([]);
+    // Actions that support no resource-level permissions (Service Authorization Reference): "*" is required.
+    // The task-token callbacks, and the X-Ray writes SST adds for each function's active tracing.
+    const resourceless = [...TASK_CALLBACK_ACTIONS, "xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+    const onEverything = statements.filter((s) => [s.Resource].flat().includes("*"));
+    expect(onEverything.flatMap((s) => [s.Action].flat())).toEqual(
+      expect.arrayContaining([...TASK_CALLBACK_ACTIONS]),
+    );
+    for (const statement of onEverything) {
+      for (const action of [statement.Action].flat()) expect(resourceless).toContain(action);
+    }
   });
 
   it("gives the admin server a least-privilege managed policy and the outputs to wire it", () => {
@@ -215,10 +277,12 @@ describe("Pipeline stack", () => {
     ).Statement;
     expect(statements.map((s) => [s.Action].flat().sort())).toEqual([
       ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+      ["s3:GetObject"],
       ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
     ]);
-    const machine = logicalId("AWS::StepFunctions::StateMachine", () => true);
-    expect(statements[1]!.Resource).toEqual({ Ref: machine });
+    // Chunks only: not the originals, manifests, summaries, failure records or reports.
+    expect(JSON.stringify(statements[1]!.Resource)).toContain("/processed/*/chunks.jsonl");
+    expect(statements[2]!.Resource).toBe("*");
     const outputs = Object.keys(template.toJSON().Outputs ?? {});
     for (const name of ["ChunkQueueUrl", "StateMachineArn", "AdminServerPolicyArn", "BucketName"]) {
       expect(outputs).toContain(name);

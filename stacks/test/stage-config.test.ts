@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STAGE_CONFIG, stageConfig, visibilityTimeoutSeconds } from "../stage-config.ts";
+import {
+  chunkRetentionSeconds,
+  DEFAULT_STAGE_CONFIG,
+  MAX_RETENTION_SECONDS,
+  stageConfig,
+} from "../stage-config.ts";
 
 describe("stageConfig", () => {
   it("uses the defaults when nothing is set", () => {
@@ -12,9 +17,8 @@ describe("stageConfig", () => {
         SLUICE_MAX_CONCURRENCY: "8",
         SLUICE_CHUNK_ROWS: "200",
         SLUICE_CHUNK_BYTES: "102400",
-        SLUICE_HEARTBEAT_SECONDS: "60",
-        SLUICE_CHUNK_TIMEOUT_SECONDS: "600",
-        SLUICE_CHUNK_RETRIES: "0",
+        SLUICE_UPLOAD_DEADLINE_SECONDS: "7200",
+        SLUICE_VISIBILITY_TIMEOUT_SECONDS: "60",
         SLUICE_MAX_RECEIVE_COUNT: "3",
         SLUICE_NOTIFY_SUCCESS: "true",
       }),
@@ -22,9 +26,8 @@ describe("stageConfig", () => {
       maxConcurrency: 8,
       chunkRows: 200,
       chunkBytes: 102_400,
-      heartbeatSeconds: 60,
-      chunkTimeoutSeconds: 600,
-      chunkRetries: 0,
+      uploadDeadlineSeconds: 7200,
+      visibilityTimeoutSeconds: 60,
       maxReceiveCount: 3,
       notifySuccess: true,
     });
@@ -33,16 +36,29 @@ describe("stageConfig", () => {
   it.each([
     [{ SLUICE_MAX_CONCURRENCY: "four" }, /SLUICE_MAX_CONCURRENCY must be a whole number/],
     [{ SLUICE_MAX_CONCURRENCY: "0" }, /SLUICE_MAX_CONCURRENCY must be 1\.\.1000/],
-    [{ SLUICE_CHUNK_BYTES: "300000" }, /SLUICE_CHUNK_BYTES must be 1024\.\.245760/],
-    [{ SLUICE_HEARTBEAT_SECONDS: "4000" }, /must be longer than SLUICE_HEARTBEAT_SECONDS/],
+    [{ SLUICE_CHUNK_BYTES: "100" }, /SLUICE_CHUNK_BYTES must be 1024\.\.67108864/],
+    [{ SLUICE_UPLOAD_DEADLINE_SECONDS: "30" }, /SLUICE_UPLOAD_DEADLINE_SECONDS must be 60\.\.1123200/],
+    [{ SLUICE_UPLOAD_DEADLINE_SECONDS: "1209600" }, /SLUICE_UPLOAD_DEADLINE_SECONDS must be 60\.\.1123200/],
+    [{ SLUICE_VISIBILITY_TIMEOUT_SECONDS: "43201" }, /SLUICE_VISIBILITY_TIMEOUT_SECONDS must be 1\.\.43200/],
     [{ SLUICE_NOTIFY_SUCCESS: "yes" }, /SLUICE_NOTIFY_SUCCESS must be true or false/],
   ])("fails the deploy with the variable's name for %j", (env, message) => {
     expect(() => stageConfig(env)).toThrow(message);
   });
 
-  it("keeps the queue's visibility timeout longer than the heartbeat", () => {
-    expect(visibilityTimeoutSeconds(DEFAULT_STAGE_CONFIG)).toBeGreaterThan(
-      DEFAULT_STAGE_CONFIG.heartbeatSeconds,
-    );
+  it.each([
+    ["SLUICE_HEARTBEAT_SECONDS", /no longer a setting: chunks no longer have a heartbeat timeout/],
+    ["SLUICE_CHUNK_TIMEOUT_SECONDS", /no longer a setting: use SLUICE_UPLOAD_DEADLINE_SECONDS/],
+    ["SLUICE_CHUNK_RETRIES", /no longer a setting: .*SLUICE_MAX_RECEIVE_COUNT/],
+  ])("refuses the retired %s and says what replaced it", (name, message) => {
+    expect(() => stageConfig({ [name]: "60" })).toThrow(message);
+  });
+
+  it("keeps a waiting chunk in the queue past the deadline, within what SQS allows", () => {
+    const day = 24 * 60 * 60;
+    expect(chunkRetentionSeconds(DEFAULT_STAGE_CONFIG)).toBe(4 * day);
+    const long = { ...DEFAULT_STAGE_CONFIG, uploadDeadlineSeconds: 10 * day };
+    expect(chunkRetentionSeconds(long)).toBe(11 * day);
+    const longest = stageConfig({ SLUICE_UPLOAD_DEADLINE_SECONDS: String(13 * day) });
+    expect(chunkRetentionSeconds(longest)).toBe(MAX_RETENTION_SECONDS);
   });
 });

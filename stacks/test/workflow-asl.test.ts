@@ -20,17 +20,18 @@ describe("workflowAsl", () => {
     expect(JSON.stringify(asl)).toContain(`function:${PLACEHOLDER.functions.convert}`);
   });
 
-  it("delivers chunks from the JSONL the converter wrote, results to S3, at the configured concurrency", () => {
+  it("delivers chunk pointers from the JSONL the converter wrote, results to S3, at the configured concurrency", () => {
     const deliver = states[STATE.deliver]!;
     expect(deliver.MaxConcurrency).toBe(4);
     expect(deliver.ItemReader).toEqual({
       Resource: "arn:aws:states:::s3:getObject",
       ReaderConfig: { InputType: "JSONL" },
-      Parameters: { Bucket: PLACEHOLDER.bucket, "Key.$": "$.convert.processed.chunksKey" },
+      Parameters: { Bucket: PLACEHOLDER.bucket, "Key.$": "$.convert.processed.itemsKey" },
     });
     expect(deliver.ResultWriter).toEqual({
       Resource: "arn:aws:states:::s3:putObject",
       Parameters: { Bucket: PLACEHOLDER.bucket, "Prefix.$": "$.convert.processed.prefix" },
+      WriterConfig: { OutputType: "JSONL", Transformation: "COMPACT" },
     });
     expect(deliver.ItemProcessor).toMatchObject({
       ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
@@ -38,18 +39,12 @@ describe("workflowAsl", () => {
   });
 
   it("follows the stage config", () => {
-    const custom = workflowAsl({
-      maxConcurrency: 9,
-      heartbeatSeconds: 60,
-      chunkTimeoutSeconds: 600,
-      chunkRetries: 0,
-    });
+    const custom = workflowAsl({ maxConcurrency: 9, uploadDeadlineSeconds: 600 });
     const deliver = (custom.States as States)[STATE.deliver]!;
     expect(deliver.MaxConcurrency).toBe(9);
     const send = (deliver.ItemProcessor as { States: States }).States[STATE.sendChunk]!;
-    expect(send.HeartbeatSeconds).toBe(60);
     expect(send.TimeoutSeconds).toBe(600);
-    expect(send.Retry).toBeUndefined();
+    expect(send.HeartbeatSeconds).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { type ChunkMeta, ChunkWriter } from "../src/chunk-writer.ts";
-import { ChunkSchema } from "../src/contract.ts";
+import { type ChunkMeta, ChunkWriter, chunkPointer } from "../src/chunk-writer.ts";
+import { ChunkPointerSchema, ChunkSchema } from "../src/contract.ts";
 
 function collect() {
   const lines: { line: string; meta: ChunkMeta }[] = [];
@@ -71,6 +72,37 @@ describe("ChunkWriter", () => {
     await writer.flush();
     expect(lines).toHaveLength(1);
     expect(lines[0]!.meta.bytes).toBeLessThanOrEqual(2048);
+  });
+
+  it("gives each chunk its offset in the file and the SHA-256 of its bytes, what a pointer names", async () => {
+    const { lines, sink } = collect();
+    const writer = new ChunkWriter("up-1", { rows: 4, bytes: 100_000 }, sink);
+    for (let row = 2; row < 13; row++) await writer.add(rowJson(row, "é".repeat(row)).json, row);
+    await writer.flush();
+    // The file as a sink writes it: every line with its newline, one after the other.
+    const file = Buffer.concat(lines.map((l) => Buffer.from(`${l.line}\n`)));
+    expect(lines.map((l) => l.meta.offset)).toEqual(
+      lines.map((_, i) => lines.slice(0, i).reduce((sum, l) => sum + l.meta.bytes + 1, 0)),
+    );
+    for (const { meta } of lines) {
+      const range = file.subarray(meta.offset, meta.offset + meta.bytes);
+      expect(ChunkSchema.parse(JSON.parse(range.toString("utf8"))).index).toBe(meta.index);
+      expect(meta.sha256).toBe(createHash("sha256").update(range).digest("base64"));
+      expect(file[meta.offset + meta.bytes]).toBe(0x0a);
+    }
+    const pointer = chunkPointer(lines[1]!.meta, "uploads", "processed/up-1/chunks.jsonl");
+    expect(ChunkPointerSchema.parse(pointer)).toEqual({
+      index: 1,
+      chunkId: "up-1/000001",
+      firstRow: 6,
+      lastRow: 9,
+      rows: 4,
+      bucket: "uploads",
+      key: "processed/up-1/chunks.jsonl",
+      offset: lines[0]!.meta.bytes + 1,
+      length: lines[1]!.meta.bytes,
+      sha256: lines[1]!.meta.sha256,
+    });
   });
 
   it("writes nothing when no row was added", async () => {

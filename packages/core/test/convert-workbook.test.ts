@@ -57,7 +57,8 @@ describe("convertWorkbook", () => {
 
   it.each([
     [{ chunkRows: 0 }, /chunk rows must be a positive integer/],
-    [{ chunkBytes: 100 }, /chunk bytes must be an integer of at least 1024/],
+    [{ chunkBytes: 100 }, /chunk bytes must be an integer from 1024 to 67108864/],
+    [{ chunkBytes: 64 * 1024 * 1024 + 1 }, /chunk bytes must be an integer from 1024 to 67108864/],
   ])("rejects bounds %j", async (options, message) => {
     await expect(convert("a\n1\n", options)).rejects.toThrow(message);
   });

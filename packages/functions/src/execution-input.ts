@@ -21,6 +21,8 @@ export const ConvertOutputSchema = z.object({
     bucket: z.string().min(1),
     prefix: z.string(),
     chunksKey: z.string().min(1),
+    /** One chunk pointer per line (JSONL): the Distributed Map's ItemReader reads it. */
+    itemsKey: z.string().min(1),
     manifestKey: z.string().min(1),
   }),
   totalRows: z.number().int().nonnegative(),
@@ -29,6 +31,10 @@ export const ConvertOutputSchema = z.object({
   format: z.enum(["xlsx", "csv"]),
   rowErrors: z.number().int().nonnegative(),
   warnings: z.number().int().nonnegative(),
+  /** How long the conversion took, in milliseconds (opening the source to the manifest written). */
+  durationMs: z.number().int().nonnegative(),
+  /** Size of chunks.jsonl in bytes. */
+  bytes: z.number().int().nonnegative(),
 });
 
 /** The Distributed Map's output when it has a ResultWriter. */
@@ -49,32 +55,11 @@ export const SummarizeInputSchema = ExecutionInputSchema.extend({
   execution: ExecutionInfoSchema.optional(),
 });
 
-/** The state at a Catch: whatever got that far, the error, and the execution ARN from the context object. */
-export const NotifyFailureInputSchema = ExecutionInputSchema.extend({
-  receivedAt: z.string().optional(),
-  convert: ConvertOutputSchema.partial().optional().nullable(),
-  error: z
-    .object({ Error: z.string().optional().nullable(), Cause: z.string().optional().nullable() })
-    .optional()
-    .nullable(),
-  executionArn: z.string().min(1).optional(),
-  execution: ExecutionInfoSchema.optional(),
-  /** Present when the failure came after the Map (in Summarize): where its results are. Anything else is ignored. */
-  delivery: z
-    .unknown()
-    .optional()
-    .transform((d) => {
-      const parsed = DeliverySchema.safeParse(d);
-      return parsed.success ? parsed.data : undefined;
-    }),
-});
-
 export type SourceLocation = z.infer<typeof SourceLocationSchema>;
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 export type ConvertOutput = z.infer<typeof ConvertOutputSchema>;
 export type Delivery = z.infer<typeof DeliverySchema>;
 export type SummarizeInput = z.infer<typeof SummarizeInputSchema>;
-export type NotifyFailureInput = z.infer<typeof NotifyFailureInputSchema>;
 
 /** Parses a state's input; a mismatch is a wiring bug, reported as a permanent INVALID_OPTION. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {

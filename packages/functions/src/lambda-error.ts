@@ -2,7 +2,7 @@ import { type ErrorCode, isSluiceError } from "@sluice/core";
 
 /**
  * Codes worth a Step Functions Retry: the failure came from I/O, not from the file. Every other SluiceError
- * code is permanent and goes straight to the failure branch.
+ * code is permanent and fails the execution (NotifyFailure then records and alerts it).
  */
 export const RETRYABLE_ERROR_CODES = Object.freeze([
   "SOURCE_READ_FAILED",
@@ -10,7 +10,7 @@ export const RETRYABLE_ERROR_CODES = Object.freeze([
 ] as const satisfies readonly ErrorCode[]);
 
 /**
- * Step Functions matches Retry/Catch on the Lambda error's errorType, which the Node runtime takes from
+ * Step Functions matches Retry on the Lambda error's errorType (and the execution fails with it), which the Node runtime takes from
  * `error.name`: a SluiceError leaves as an Error named by its code with its human message.
  */
 export function toLambdaError(error: unknown): Error {

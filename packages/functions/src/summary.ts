@@ -1,5 +1,7 @@
-import { CONTRACT_VERSION } from "@sluice/core";
+import { CONTRACT_VERSION, RejectedRowsReportSchema } from "@sluice/core";
 import { z } from "zod";
+
+export { type RejectedRowsReport, RejectedRowsReportSchema } from "@sluice/core";
 
 /** How many rejected rows the summary keeps verbatim (the lowest chunk index and row first). */
 export const REJECTED_SAMPLE_LIMIT = 20;
@@ -23,23 +25,24 @@ export const DurationStatsSchema = z.object({
 export const ChunkOutcomeSchema = z.object({
   index: z.number().int().nonnegative(),
   status: z.enum(["SUCCEEDED", "FAILED"]),
-  /** StopDate - StartDate of the chunk's child execution (queueing, admin server, retries); null if unknown. */
+  /**
+   * What the admin server reported it spent on the chunk (TaskResult.durationMs, rounded); null when it did not
+   * say, and for failed chunks. The Map's results (COMPACT) carry no start and stop dates for succeeded chunks,
+   * so time spent waiting in the queue is not in it.
+   */
   durationMs: z.number().int().nonnegative().nullable(),
   accepted: z.number().int().nonnegative(),
   rejected: z.number().int().nonnegative(),
-  /** What the admin server reported it spent on the chunk (TaskResult.durationMs), when it did. */
-  processingMs: z.number().int().nonnegative().optional(),
 });
 
-/** Where the rejected rows were written: one line per rejected row with its original values and reason. */
-export const RejectedRowsReportSchema = z.object({
-  bucket: z.string().min(1),
-  csvKey: z.string().min(1),
-  xlsxKey: z.string().min(1),
-  /** Lines written (at most the cap). */
-  rows: z.number().int().nonnegative(),
-  /** True when there were more rejected rows than the report holds; the files say so too. */
-  capped: z.boolean(),
+/** One priced item of the cost estimate (see src/cost/cost-model.ts). */
+export const CostLineSchema = z.object({
+  item: z.enum(["transitions", "sqsRequests", "lambdaGbSeconds", "lambdaRequests", "s3Get", "s3Put"]),
+  quantity: z.number().nonnegative(),
+  unit: z.string(),
+  unitPriceUsd: z.number().nonnegative(),
+  usd: z.number().nonnegative(),
+  source: z.string(),
 });
 
 /** processed/<uploadId>/summary.json: the outcome of one upload once every chunk was answered. */
@@ -62,8 +65,19 @@ export const SummarySchema = z.object({
   /** From receivedAt to the summary. */
   durationMs: z.number().int().nonnegative(),
   rowsPerSecond: z.number().nonnegative(),
-  /** StopDate - StartDate of each delivered chunk's child execution; null when nothing was delivered. */
+  /**
+   * The admin server's reported time per delivered chunk (TaskResult.durationMs); null when nothing was
+   * delivered or no TaskResult reported a duration.
+   */
   chunkDurationMs: DurationStatsSchema.nullable(),
+  /** Step Functions state transitions of the execution: the parent's 5 and 2 per child run (estimated shape). */
+  transitions: z.number().int().nonnegative(),
+  /** What the upload cost in AWS requests, by `costModel` (us-east-1 list prices, no free tier). */
+  estimatedCostUsd: z.number().nonnegative(),
+  /** How `transitions` and `estimatedCostUsd` were obtained: an estimate from the workflow's shape, not a bill. */
+  costModel: z.literal("estimate"),
+  /** The estimate's priced items. Only in summary.json, like `chunkResults`. */
+  costLines: z.array(CostLineSchema),
   rejectedSamples: z.array(RejectedSampleSchema).max(REJECTED_SAMPLE_LIMIT),
   /**
    * Every chunk whose outcome is known, sorted by index. Only in summary.json: the handler's output (the
@@ -80,4 +94,4 @@ export type Summary = z.infer<typeof SummarySchema>;
 export type RejectedSample = z.infer<typeof RejectedSampleSchema>;
 export type DurationStats = z.infer<typeof DurationStatsSchema>;
 export type ChunkOutcome = z.infer<typeof ChunkOutcomeSchema>;
-export type RejectedRowsReport = z.infer<typeof RejectedRowsReportSchema>;
+export type CostLineRecord = z.infer<typeof CostLineSchema>;

@@ -1,6 +1,7 @@
 import { DEFAULT_CHUNK_BOUNDS } from "@sluice/core";
 import { describe, expect, it } from "vitest";
 import {
+  loadChunkDeadLetterConfig,
   loadConvertConfig,
   loadNotifyFailureConfig,
   loadStartConfig,
@@ -16,13 +17,11 @@ describe("config", () => {
     [
       "notify-failure",
       () => loadNotifyFailureConfig({ STAGE: "prod", AWS_REGION: "eu-west-1" }),
-      "DEAD_LETTER_QUEUE_URL",
+      "BUCKET_NAME",
     ],
-    [
-      "notify-failure stage",
-      () => loadNotifyFailureConfig({ DEAD_LETTER_QUEUE_URL: "u", AWS_REGION: "r" }),
-      "STAGE",
-    ],
+    ["notify-failure stage", () => loadNotifyFailureConfig({ BUCKET_NAME: "b", AWS_REGION: "r" }), "STAGE"],
+    ["notify-failure region", () => loadNotifyFailureConfig({ BUCKET_NAME: "b", STAGE: "s" }), "AWS_REGION"],
+    ["chunk dead-letter", () => loadChunkDeadLetterConfig({ STAGE: "prod" }), "MAX_RECEIVE_COUNT"],
   ])("%s fails at start-up naming the missing variable", (_what, load, name) => {
     expect(load).toThrow(`Missing required environment variable ${name}`);
   });
@@ -50,25 +49,48 @@ describe("config", () => {
       /CHUNK_ROWS must be an integer/,
     );
     expect(() => loadConvertConfig({ BUCKET_NAME: "b", CHUNK_BYTES: "100" })).toThrow(
-      /CHUNK_BYTES must be an integer of at least 1024/,
+      /CHUNK_BYTES must be an integer from 1024 to 67108864/,
+    );
+    expect(() => loadConvertConfig({ BUCKET_NAME: "b", CHUNK_BYTES: String(64 * 1024 * 1024 + 1) })).toThrow(
+      /CHUNK_BYTES must be an integer from 1024/,
     );
   });
 
-  it("notify-failure: the Slack settings are optional", () => {
+  it("notify-failure: the bucket and its processed prefix; the Slack settings are optional", () => {
     expect(
       loadNotifyFailureConfig({
-        DEAD_LETTER_QUEUE_URL: "u",
+        BUCKET_NAME: "uploads",
         STAGE: "dev",
         AWS_REGION: "eu-west-1",
         SLACK_WEBHOOK_PARAMETER: "/p",
       }),
     ).toEqual({
-      deadLetterQueueUrl: "u",
+      bucketName: "uploads",
+      processedPrefix: "processed/",
       stage: "dev",
       region: "eu-west-1",
       slackWebhookUrl: undefined,
       slackWebhookParameter: "/p",
     });
+    expect(
+      loadNotifyFailureConfig({ BUCKET_NAME: "b", STAGE: "s", AWS_REGION: "r", PROCESSED_PREFIX: "out" }),
+    ).toMatchObject({ processedPrefix: "out/" });
+  });
+
+  it("chunk dead-letter: MAX_RECEIVE_COUNT is a receive count of 1 to 1000", () => {
+    expect(loadChunkDeadLetterConfig({ MAX_RECEIVE_COUNT: "5", STAGE: "prod" })).toEqual({
+      maxReceiveCount: 5,
+      stage: "prod",
+    });
+    expect(loadChunkDeadLetterConfig({ MAX_RECEIVE_COUNT: "1" })).toEqual({
+      maxReceiveCount: 1,
+      stage: undefined,
+    });
+    for (const bad of ["0", "1001", "2.5", "five"]) {
+      expect(() => loadChunkDeadLetterConfig({ MAX_RECEIVE_COUNT: bad })).toThrow(
+        /MAX_RECEIVE_COUNT must be an integer from 1 to 1000/,
+      );
+    }
   });
 
   it.each([
@@ -89,6 +111,10 @@ describe("config", () => {
       region: undefined,
       slackWebhookUrl: undefined,
       slackWebhookParameter: undefined,
+      summarizeMemoryMb: undefined,
+    });
+    expect(loadSummarizeConfig({ BUCKET_NAME: "b", AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "512" })).toMatchObject({
+      summarizeMemoryMb: 512,
     });
     expect(
       loadSummarizeConfig({

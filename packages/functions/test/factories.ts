@@ -1,5 +1,12 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { TaskResult } from "@sluice/core";
+import {
+  type ChunkPointer,
+  chunkIdFor,
+  packRejectedRows,
+  type RejectedRow,
+  type TaskResult,
+} from "@sluice/core";
 import type { S3Event, S3EventRecord } from "aws-lambda";
 import type { ConvertOutput, ExecutionInput } from "../src/execution-input.ts";
 import { createLogger } from "../src/logger.ts";
@@ -8,7 +15,8 @@ export const BUCKET = "sluice-uploads";
 export const STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:sluice-upload";
 export const EXECUTION_ARN =
   "arn:aws:states:eu-west-1:123456789012:execution:sluice-upload:orders-0123456789ab";
-export const DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-dead-letters";
+export const MAP_RUN_ARN =
+  "arn:aws:states:eu-west-1:123456789012:mapRun:sluice-upload/DeliverChunks:5a1c0d2e-0000-4000-8000-000000000001";
 
 export function silentLogger() {
   return createLogger("sluice-test", { logLevel: "SILENT" });
@@ -74,6 +82,7 @@ export function convertOutput(overrides: Partial<ConvertOutput> = {}): ConvertOu
       bucket: BUCKET,
       prefix: `processed/${uploadId}/`,
       chunksKey: `processed/${uploadId}/chunks.jsonl`,
+      itemsKey: `processed/${uploadId}/items.jsonl`,
       manifestKey: `processed/${uploadId}/manifest.json`,
     },
     totalRows: 1000,
@@ -82,36 +91,81 @@ export function convertOutput(overrides: Partial<ConvertOutput> = {}): ConvertOu
     format: "csv",
     rowErrors: 0,
     warnings: 0,
+    durationMs: 1500,
+    bytes: 250_000,
     ...overrides,
   };
 }
 
-export function taskResult(overrides: Partial<TaskResult> = {}): TaskResult {
+/** A TaskResult; its rejected rows are given one object each and packed as the contract carries them. */
+export function taskResult(
+  overrides: Partial<Omit<TaskResult, "rejected">> & { rejected?: RejectedRow[] } = {},
+): TaskResult {
+  const { rejected = [], ...rest } = overrides;
   return {
-    v: 1,
+    v: 2,
     uploadId: "orders-0123456789ab",
     chunkIndex: 0,
     accepted: 250,
-    rejected: [],
     durationMs: 12,
-    ...overrides,
+    ...rest,
+    rejected: packRejectedRows(rejected),
   };
 }
 
-/** One child execution as a Distributed Map's ResultWriter lists it. */
+/** The pointer the Map hands a chunk of `rows` rows from `firstRow` (offsets are made up; tests do not read them). */
+export function chunkPointer(index: number, firstRow = 2 + index * 250, rows = 250): ChunkPointer {
+  const uploadId = "orders-0123456789ab";
+  return {
+    index,
+    chunkId: chunkIdFor(uploadId, index),
+    firstRow,
+    lastRow: firstRow + rows - 1,
+    rows,
+    bucket: BUCKET,
+    key: `processed/${uploadId}/chunks.jsonl`,
+    offset: index * 1000,
+    length: 1000,
+    sha256: createHash("sha256").update(String(index)).digest("base64"),
+  };
+}
+
+/**
+ * One child execution as a full record (the ResultWriter's FAILED / PENDING lines, and SUCCEEDED lines without
+ * COMPACT): its input holds the chunk's pointer.
+ */
 export function childExecution(
   result: TaskResult | undefined,
-  overrides: { status?: string; startDate?: string; durationMs?: number; output?: string } = {},
+  overrides: {
+    status?: string;
+    startDate?: string;
+    durationMs?: number;
+    output?: string;
+    index?: number;
+    chunk?: ChunkPointer;
+    error?: string;
+    cause?: string;
+  } = {},
 ) {
   const start = new Date(overrides.startDate ?? "2026-01-05T10:00:10.000Z");
   const stop = new Date(start.getTime() + (overrides.durationMs ?? 1000));
+  const index = overrides.index ?? result?.chunkIndex ?? 0;
+  const chunk = overrides.chunk ?? chunkPointer(index);
   return {
-    ExecutionArn: `${EXECUTION_ARN}/chunk-${result?.chunkIndex ?? "x"}`,
-    Input: JSON.stringify({ index: result?.chunkIndex ?? 0 }),
+    ExecutionArn: `${EXECUTION_ARN}/chunk-${index}`,
+    Input: JSON.stringify({
+      uploadId: "orders-0123456789ab",
+      source: { bucket: BUCKET, key: "uploads/orders.csv" },
+      totals: { totalRows: 1000, totalChunks: 4 },
+      chunk,
+    }),
     InputDetails: { Included: true },
-    Name: `chunk-${result?.chunkIndex ?? "x"}`,
-    Output: overrides.output ?? (result ? JSON.stringify(result) : undefined),
-    OutputDetails: { Included: true },
+    Name: `chunk-${index}`,
+    ...(overrides.output !== undefined || result
+      ? { Output: overrides.output ?? JSON.stringify(result), OutputDetails: { Included: true } }
+      : {}),
+    ...(overrides.error === undefined ? {} : { Error: overrides.error }),
+    ...(overrides.cause === undefined ? {} : { Cause: overrides.cause }),
     RedriveCount: 0,
     RedriveStatus: "NOT_REDRIVABLE",
     StartDate: start.toISOString(),
@@ -119,6 +173,11 @@ export function childExecution(
     Status: overrides.status ?? "SUCCEEDED",
     StopDate: stop.toISOString(),
   };
+}
+
+/** A result file as the ResultWriter writes it with OutputType JSONL: one JSON value per line. */
+export function jsonl(values: readonly unknown[]): string {
+  return values.map((value) => `${JSON.stringify(value)}\n`).join("");
 }
 
 /** A GetObject body as the SDK gives it in Node: a readable stream. */

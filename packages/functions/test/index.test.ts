@@ -4,18 +4,26 @@ describe("package entry", () => {
   it("exports the factories and adapters without reading the environment (the local runtime imports it)", async () => {
     vi.stubEnv("STATE_MACHINE_ARN", "");
     vi.stubEnv("BUCKET_NAME", "");
-    vi.stubEnv("DEAD_LETTER_QUEUE_URL", "");
+    vi.stubEnv("MAX_RECEIVE_COUNT", "");
+    vi.stubEnv("STAGE", "");
     const functions = await import("../src/index.ts");
     for (const name of [
       "createStartHandler",
       "createConvertHandler",
       "createSummarizeHandler",
       "createNotifyFailureHandler",
+      "createChunkDeadLetterHandler",
+      "buildFailureRecord",
       "S3ByteSource",
       "S3ChunkSink",
-      "DeadLetterQueue",
       "SlackNotifier",
       "buildFailureAlert",
+      "buildFailureFollowUp",
+      "estimateCost",
+      "estimateUploadUsage",
+      "transitionsOf",
+      "findFirstFailedChild",
+      "resultLines",
       "buildSuccessAlert",
       "presignedReportLink",
       "writeRejectedRowsReport",
@@ -26,6 +34,9 @@ describe("package entry", () => {
       expect(typeof functions[name], name).toBe("function");
     }
     expect(functions.SummarySchema.safeParse({}).success).toBe(false);
+    expect(functions.ExecutionStatusChangeEventSchema.safeParse({}).success).toBe(false);
+    expect(functions.WORKFLOW_TRANSITIONS).toEqual({ parent: 5, perChunk: 2 });
+    expect(functions.PRICES.stateTransition.usd).toBe(0.025);
     expect(functions.RETRYABLE_ERROR_CODES).toEqual(["SOURCE_READ_FAILED", "OUTPUT_WRITE_FAILED"]);
     vi.unstubAllEnvs();
   });

@@ -12,6 +12,7 @@ import {
   type SlackBlock,
   type SlackMessage,
   type SlackText,
+  s3ConsoleUrl,
   truncate,
 } from "./block-kit.ts";
 
@@ -40,6 +41,24 @@ export interface AlertSample {
   chunkIndex?: number | undefined;
 }
 
+export type FailedStatus = "FAILED" | "TIMED_OUT" | "ABORTED";
+
+/** The chunk whose failure failed the upload. */
+export interface AlertChunk {
+  index: number;
+  firstRow: number;
+  lastRow: number;
+  rows: number;
+}
+
+/** The Map Run's item counts. */
+export interface AlertChunkCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  pending: number;
+}
+
 /**
  * The Slack message for a failed upload, as Block Kit. Pure: the same input gives the same message, and every
  * text respects Block Kit's limits (truncated with an ellipsis, never rejected by Slack).
@@ -49,21 +68,45 @@ export interface FailureAlertInput {
   /** Object key of the uploaded file; the alert shows its basename. */
   sourceKey: string;
   stage: string;
+  /** The execution's status: FAILED, TIMED_OUT or ABORTED. */
+  status: FailedStatus;
   errorCode: string;
   errorMessage: string;
   /** Known once conversion succeeded. */
   totalRows?: number | undefined;
-  chunkIndex?: number | undefined;
-  /** Rows the admin server accepted / rejected before the failure, when the Map Run's results could be read. */
-  accepted?: number | undefined;
-  rejected?: number | undefined;
-  /** The first rejected rows; at most three are shown. */
-  rejectedSamples?: readonly AlertSample[] | undefined;
-  rejectedRowsReport?: ReportReference | undefined;
-  /** Name of the queue that holds the dead-letter record. */
-  deadLetterQueue: string;
+  failedChunk?: AlertChunk | undefined;
+  /** The Map Run's counts, when the upload failed during delivery. */
+  chunks?: AlertChunkCounts | undefined;
+  /** How many times the execution had been redriven (0: its first run). */
+  redriveCount?: number | undefined;
+  /** Where the failure record is, and whether it could be written; absent when the execution named no upload. */
+  failureRecord?: { bucket: string; key: string; written: boolean } | undefined;
   executionArn?: string | undefined;
   region: string;
+}
+
+const HEADLINE: Record<FailedStatus, string> = {
+  FAILED: "Upload failed",
+  TIMED_OUT: "Upload timed out",
+  ABORTED: "Upload aborted",
+};
+
+/** "Chunk 3: rows 1,502-2,001 (500 rows)". */
+export function chunkText(chunk: AlertChunk): string {
+  const rows = `${formatCount(chunk.rows)} row${chunk.rows === 1 ? "" : "s"}`;
+  return `Chunk ${chunk.index}: rows ${formatCount(chunk.firstRow)}-${formatCount(chunk.lastRow)} (${rows})`;
+}
+
+/** "97 succeeded, 1 failed, 2 pending of 100". */
+export function chunkCountsText(counts: AlertChunkCounts): string {
+  const parts = [`${formatCount(counts.succeeded)} succeeded`, `${formatCount(counts.failed)} failed`];
+  if (counts.pending > 0) parts.push(`${formatCount(counts.pending)} not answered`);
+  return `${parts.join(", ")} of ${formatCount(counts.total)}`;
+}
+
+/** The command that redrives an upload (the sluice CLI). */
+export function redriveCommand(uploadId: string): string {
+  return `sluice redrive ${uploadId}`;
 }
 
 /** Up to three rejected rows as one mrkdwn section text, within the section limit. */
@@ -86,9 +129,20 @@ export function samplesText(
   return truncate(`${title}\n${lines.join("\n")}`, BLOCK_KIT_LIMITS.sectionText);
 }
 
+function failureRecordText(record: FailureAlertInput["failureRecord"], region: string): string {
+  if (!record) return "No failure record: the execution's input names no upload.";
+  const location = `\`s3://${escapeMrkdwn(`${record.bucket}/${record.key}`)}\``;
+  if (!record.written) {
+    return `:warning: *The failure record could not be written* to ${location}; this notification will be retried.`;
+  }
+  const consoleUrl = s3ConsoleUrl(record.bucket, record.key, region);
+  return `*Failure record*: ${location}${consoleUrl.length < 1000 ? ` · <${consoleUrl}|S3 console>` : ""}`;
+}
+
 export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
   const file = basename(input.sourceKey);
   const fileText = escapeMrkdwn(file);
+  const headline = HEADLINE[input.status] ?? HEADLINE.FAILED;
   // A code block cannot hold ``` itself; anything else inside it shows verbatim.
   const message = escapeMrkdwn(input.errorMessage.replace(/```/g, "'''")) || "(no message)";
   const fence = "```";
@@ -101,13 +155,13 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
     field(`*Error code*\n\`${escapeMrkdwn(input.errorCode)}\``),
   ];
   if (input.totalRows !== undefined) fields.push(field(`*Rows*\n${formatCount(input.totalRows)}`));
-  if (input.chunkIndex !== undefined) fields.push(field(`*Chunk*\n${input.chunkIndex}`));
-  if (input.accepted !== undefined) fields.push(field(`*Accepted so far*\n${formatCount(input.accepted)}`));
-  if (input.rejected !== undefined) fields.push(field(`*Rejected so far*\n${formatCount(input.rejected)}`));
+  if (input.failedChunk) fields.push(field(`*Failed chunk*\n${chunkText(input.failedChunk)}`));
+  if (input.chunks) fields.push(field(`*Chunks*\n${chunkCountsText(input.chunks)}`));
+  if (input.redriveCount) fields.push(field(`*Redrives so far*\n${formatCount(input.redriveCount)}`));
 
   const body = `*Error*\n${fence}${message}`;
   const blocks: SlackBlock[] = [
-    headerBlock(`:rotating_light: Upload failed: ${file}`),
+    headerBlock(`:rotating_light: ${headline}: ${file}`),
     { type: "section", fields: fields.slice(0, BLOCK_KIT_LIMITS.fields) },
     {
       type: "section",
@@ -117,16 +171,20 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
       },
     },
   ];
-  const samples = samplesText(input.rejectedSamples ?? [], input.rejected);
-  if (samples) blocks.push({ type: "section", text: { type: "mrkdwn", text: samples } });
 
   const context: SlackText[] = [
-    mrkdwn(
-      `Dead-letter record on queue \`${escapeMrkdwn(input.deadLetterQueue)}\`; the original file stays in the bucket for a redrive.`,
-      BLOCK_KIT_LIMITS.contextText,
-    ),
+    mrkdwn(failureRecordText(input.failureRecord, input.region), BLOCK_KIT_LIMITS.contextText),
   ];
-  const buttons = [];
+  if (input.failureRecord) {
+    context.push(
+      mrkdwn(
+        `The original file stays in the bucket. Once the cause is fixed, redrive the upload (only its unfinished chunks run again): \`${escapeMrkdwn(redriveCommand(input.uploadId))}\``,
+        BLOCK_KIT_LIMITS.contextText,
+      ),
+    );
+  }
+  blocks.push({ type: "context", elements: context });
+
   const execution = input.executionArn
     ? linkButton(
         "Open execution",
@@ -135,21 +193,57 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
         "danger",
       )
     : undefined;
-  if (execution) buttons.push(execution);
+  if (execution) blocks.push({ type: "actions", elements: [execution] });
+
+  const where = input.failedChunk
+    ? ` [chunk ${input.failedChunk.index}, rows ${input.failedChunk.firstRow}-${input.failedChunk.lastRow}]`
+    : "";
+  const text = truncate(
+    `${headline}: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${input.errorCode}: ${input.errorMessage}${where}`,
+    BLOCK_KIT_LIMITS.fallbackText,
+  );
+  return { text, blocks: blocks.slice(0, BLOCK_KIT_LIMITS.blocks) };
+}
+
+/** The second, shorter message: the rows answered before the failure and the rejected-rows report. */
+export interface FailureFollowUpInput {
+  uploadId: string;
+  sourceKey: string;
+  stage: string;
+  accepted: number;
+  rejected: number;
+  rejectedSamples?: readonly AlertSample[] | undefined;
+  /** Undefined when the report could not be written. */
+  rejectedRowsReport?: ReportReference | undefined;
+  region: string;
+}
+
+export function buildFailureFollowUp(input: FailureFollowUpInput): SlackMessage {
+  const file = basename(input.sourceKey);
+  const summary =
+    `:page_facing_up: *Before the upload of ${escapeMrkdwn(file)} failed* (upload \`${escapeMrkdwn(input.uploadId)}\`, ` +
+    `stage ${escapeMrkdwn(input.stage)}), the admin server accepted ${formatCount(input.accepted)} rows and ` +
+    `rejected ${formatCount(input.rejected)}.`;
+  const blocks: SlackBlock[] = [{ type: "section", text: mrkdwn(summary, BLOCK_KIT_LIMITS.sectionText) }];
+  const samples = samplesText(input.rejectedSamples ?? [], input.rejected);
+  if (samples) blocks.push({ type: "section", text: { type: "mrkdwn", text: samples } });
   if (input.rejectedRowsReport) {
     const report = reportBlocks(input.rejectedRowsReport, input.region);
-    buttons.push(...report.buttons);
-    context.push(report.context);
+    blocks.push({ type: "context", elements: [report.context] });
+    if (report.buttons.length > 0) blocks.push({ type: "actions", elements: report.buttons });
+  } else if (input.rejected > 0) {
+    blocks.push({
+      type: "context",
+      elements: [
+        mrkdwn(
+          "The rejected-rows report could not be written (see the notify-failure logs).",
+          BLOCK_KIT_LIMITS.contextText,
+        ),
+      ],
+    });
   }
-  blocks.push({ type: "context", elements: context });
-  if (buttons.length > 0) blocks.push({ type: "actions", elements: buttons });
-
-  const counts =
-    input.accepted !== undefined || input.rejected !== undefined
-      ? ` [${formatCount(input.accepted ?? 0)} accepted, ${formatCount(input.rejected ?? 0)} rejected so far]`
-      : "";
   const text = truncate(
-    `Upload failed: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${input.errorCode}: ${input.errorMessage}${counts}`,
+    `Before the upload of ${file} failed (upload ${input.uploadId}): ${formatCount(input.accepted)} accepted, ${formatCount(input.rejected)} rejected`,
     BLOCK_KIT_LIMITS.fallbackText,
   );
   return { text, blocks: blocks.slice(0, BLOCK_KIT_LIMITS.blocks) };

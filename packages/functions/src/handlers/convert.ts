@@ -7,7 +7,7 @@ export { createHandler };
 
 const config = loadConvertConfig();
 
-/** Lambda entry: execution input => processed/<uploadId>/chunks.jsonl + manifest.json, counts returned. */
+/** Lambda entry: execution input => processed/<uploadId>/chunks.jsonl, items.jsonl, manifest.json; counts returned. */
 export const handler = createHandler({
   s3: new S3Client({}),
   ...config,

@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { convertWorkbook } from "@sluice/core";
+import { convertWorkbook, processedPrefixOf } from "@sluice/core";
 import { S3ByteSource } from "../adapters/s3-byte-source.ts";
 import { S3ChunkSink } from "../adapters/s3-chunk-sink.ts";
 import { type ConvertOutput, ExecutionInputSchema, parseInput } from "../execution-input.ts";
@@ -8,24 +8,31 @@ import { type Logger, logUpload } from "../logger.ts";
 
 export interface ConvertDeps {
   s3: S3Client;
-  /** Bucket that receives processed/<uploadId>/chunks.jsonl and manifest.json. */
+  /** Bucket that receives processed/<uploadId>/chunks.jsonl, items.jsonl and manifest.json. */
   bucketName: string;
   /** Ends with "/", e.g. "processed/". */
   processedPrefix: string;
   chunkRows?: number;
   chunkBytes?: number;
   logger: Logger;
-  /** Multipart part size for chunks.jsonl (tests); lib-storage's 5 MiB by default. */
+  /** Multipart part size for chunks.jsonl and items.jsonl (tests); lib-storage's 5 MiB by default. */
   partSize?: number;
+  /** Milliseconds since some fixed point, for `durationMs` (tests); `performance.now` by default. */
+  clock?: () => number;
 }
 
-/** Streams the uploaded workbook into byte-bounded chunks in S3; returns only counts and locations. */
+/**
+ * Streams the uploaded workbook into byte-bounded chunks in S3 (chunks.jsonl), the Map's items (items.jsonl: one
+ * chunk pointer per line) and manifest.json; returns only counts and locations.
+ */
 export function createHandler(deps: ConvertDeps) {
+  const clock = deps.clock ?? (() => performance.now());
   return (event: unknown): Promise<ConvertOutput> =>
     withLambdaErrors(async () => {
+      const started = clock();
       const { uploadId, source: location } = parseInput(ExecutionInputSchema, event, "convert");
       logUpload(deps.logger, uploadId);
-      const prefix = `${deps.processedPrefix}${uploadId}/`;
+      const prefix = processedPrefixOf(uploadId, deps.processedPrefix);
       const source = await S3ByteSource.open({ client: deps.s3, ...location });
       const sink = new S3ChunkSink({
         client: deps.s3,
@@ -47,6 +54,7 @@ export function createHandler(deps: ConvertDeps) {
             bucket: deps.bucketName,
             prefix,
             chunksKey: sink.chunksKey,
+            itemsKey: sink.itemsKey,
             manifestKey: sink.manifestKey,
           },
           totalRows: manifest.totalRows,
@@ -55,8 +63,10 @@ export function createHandler(deps: ConvertDeps) {
           format: manifest.format,
           rowErrors: manifest.rowErrors.count,
           warnings: manifest.warnings.count,
+          durationMs: Math.max(0, Math.round(clock() - started)),
+          bytes: manifest.bytes,
         };
-        deps.logger.info("Converted", { ...output, bytes: manifest.bytes, sourceBytes: source.size });
+        deps.logger.info("Converted", { ...output, sourceBytes: source.size });
         return output;
       } catch (error) {
         await sink.abort();

@@ -1,11 +1,19 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SSMClient } from "@aws-sdk/client-ssm";
-import { CONTRACT_VERSION, OutputWriteError } from "@sluice/core";
-import { durationStats, emptyTally, REJECTED_ROWS_CAP, tallyMapRun } from "../adapters/map-run-results.ts";
+import { CONTRACT_VERSION, OutputWriteError, processedPrefixOf, SUMMARY_OBJECT } from "@sluice/core";
+import {
+  durationStats,
+  emptyTally,
+  type MapRunResults,
+  REJECTED_ROWS_CAP,
+  readMapRunManifest,
+  tallyMapRun,
+} from "../adapters/map-run-results.ts";
 import type { ReportLink } from "../adapters/s3-report-link.ts";
 import { regionOfArn } from "../alerts/block-kit.ts";
 import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
 import { buildSuccessAlert } from "../alerts/success-alert.ts";
+import { estimateCost, estimateUploadUsage, FUNCTION_MEMORY_MB } from "../cost/cost-model.ts";
 import { parseInput, SummarizeInputSchema } from "../execution-input.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
@@ -38,13 +46,18 @@ export interface SummarizeDeps {
   slackTimeoutMs?: number | undefined;
   /** Receives the success message instead of the webhook (the local runtime saves it). */
   alertSink?: AlertSink | undefined;
+  /** Milliseconds since some fixed point, for the function's own duration in the cost estimate. */
+  clock?: () => number;
+  /** Memory of this function and of convert, for the cost estimate; the stack's sizes by default. */
+  summarizeMemoryMb?: number | undefined;
+  convertMemoryMb?: number | undefined;
 }
 
 /**
- * What the handler returns (the execution's output): the summary without its samples and per-chunk list,
- * and what became of the optional Slack summary.
+ * What the handler returns (the execution's output): the summary without its samples, per-chunk list and cost
+ * lines, and what became of the optional Slack summary.
  */
-export type SummarizeOutput = Omit<Summary, "rejectedSamples" | "chunkResults"> & {
+export type SummarizeOutput = Omit<Summary, "rejectedSamples" | "chunkResults" | "costLines"> & {
   slack: SlackOutcome | "disabled";
 };
 
@@ -55,6 +68,7 @@ export type SummarizeOutput = Omit<Summary, "rejectedSamples" | "chunkResults"> 
  */
 export function createHandler(deps: SummarizeDeps) {
   const now = deps.now ?? (() => new Date());
+  const clock = deps.clock ?? (() => performance.now());
   const sendAlert = createAlertSender({
     url: deps.slackWebhookUrl,
     parameterName: deps.slackWebhookParameter,
@@ -65,18 +79,18 @@ export function createHandler(deps: SummarizeDeps) {
   });
   return (event: unknown): Promise<SummarizeOutput> =>
     withLambdaErrors(async () => {
+      const started = clock();
       const input = parseInput(SummarizeInputSchema, event, "summarize");
       logUpload(deps.logger, input.uploadId);
       const cap = deps.rejectedRowCap ?? REJECTED_ROWS_CAP;
-      const tally = input.delivery
-        ? await tallyMapRun(
-            deps.s3,
-            {
-              bucket: input.delivery.ResultWriterDetails.Bucket,
-              key: input.delivery.ResultWriterDetails.Key,
-            },
-            { uploadId: input.uploadId, strict: true, rejectedRowCap: cap },
-          )
+      const results: MapRunResults | undefined = input.delivery
+        ? await readMapRunManifest(deps.s3, {
+            bucket: input.delivery.ResultWriterDetails.Bucket,
+            key: input.delivery.ResultWriterDetails.Key,
+          })
+        : undefined;
+      const tally = results
+        ? await tallyMapRun(deps.s3, results, { uploadId: input.uploadId, strict: true, rejectedRowCap: cap })
         : emptyTally(cap);
       const { processed } = input.convert;
       const report = await tryWriteRejectedRowsReport({
@@ -93,7 +107,22 @@ export function createHandler(deps: SummarizeDeps) {
       const finishedAt = now();
       const durationMs = Math.max(0, finishedAt.getTime() - Date.parse(input.receivedAt));
       const rows = input.convert.totalRows;
-      const summaryKey = `${deps.processedPrefix}${input.uploadId}/summary.json`;
+      const summaryKey = `${processedPrefixOf(input.uploadId, deps.processedPrefix)}${SUMMARY_OBJECT}`;
+      const files = results?.manifest.ResultFiles;
+      const usage = estimateUploadUsage({
+        chunks: input.convert.totalChunks,
+        childRuns: tally.entries,
+        chunksBytes: input.convert.bytes,
+        convertMs: input.convert.durationMs,
+        convertMemoryMb: deps.convertMemoryMb ?? FUNCTION_MEMORY_MB.convert,
+        summarizeMs: Math.max(0, clock() - started),
+        summarizeMemoryMb: deps.summarizeMemoryMb ?? FUNCTION_MEMORY_MB.summarize,
+        ...(files
+          ? { resultFiles: files.SUCCEEDED.length + files.FAILED.length + files.PENDING.length }
+          : {}),
+        reportWritten: report !== null,
+      });
+      const cost = estimateCost(usage);
       const summary: Summary = SummarySchema.parse({
         v: CONTRACT_VERSION,
         uploadId: input.uploadId,
@@ -108,6 +137,10 @@ export function createHandler(deps: SummarizeDeps) {
         durationMs,
         rowsPerSecond: durationMs > 0 ? Math.round((rows / durationMs) * 1000 * 100) / 100 : 0,
         chunkDurationMs: durationStats(tally.chunks),
+        transitions: usage.transitions,
+        estimatedCostUsd: cost.usd,
+        costModel: "estimate",
+        costLines: cost.lines,
         rejectedSamples: tally.rejectedRows.samples(REJECTED_SAMPLE_LIMIT),
         chunkResults: tally.chunks,
         rejectedRowsReport: report,
@@ -129,7 +162,7 @@ export function createHandler(deps: SummarizeDeps) {
             { cause: error },
           );
         });
-      const { rejectedSamples: _samples, chunkResults: _chunks, ...rest } = summary;
+      const { rejectedSamples: _samples, chunkResults: _chunks, costLines: _lines, ...rest } = summary;
       deps.logger.info("Summarized", { ...rest });
 
       let slack: SlackOutcome | "disabled" = "disabled";

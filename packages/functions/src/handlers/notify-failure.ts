@@ -1,7 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { DeadLetterQueue } from "../adapters/dead-letter-queue.ts";
 import { presignedReportLink } from "../adapters/s3-report-link.ts";
 import { loadNotifyFailureConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
@@ -13,12 +12,16 @@ const config = loadNotifyFailureConfig();
 const s3 = new S3Client({});
 
 /**
- * Lambda entry: the state at a Catch => a dead-letter record, the rejected-rows report when rows were rejected
- * before the failure, then a Slack alert if a webhook is set.
+ * Lambda entry, invoked asynchronously by the EventBridge rule on the workflow's failed, timed-out and aborted
+ * executions: the execution and its Map Run described => processed/<uploadId>/failure.json and the Slack alert,
+ * then the rows answered before the failure (the rejected-rows report and a second message when rows were
+ * rejected). Throws when failure.json could not be written, so Lambda retries the event.
  */
 export const handler = createHandler({
-  deadLetterQueue: new DeadLetterQueue({ client: new SQSClient({}), queueUrl: config.deadLetterQueueUrl }),
+  sfn: new SFNClient({}),
   s3,
+  bucketName: config.bucketName,
+  processedPrefix: config.processedPrefix,
   reportLink: presignedReportLink(s3),
   stage: config.stage,
   region: config.region,

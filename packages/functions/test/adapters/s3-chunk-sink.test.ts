@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -7,7 +8,13 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { chunkIdFor, type Manifest, OutputWriteError } from "@sluice/core";
+import {
+  type ChunkMeta,
+  ChunkPointerSchema,
+  chunkIdFor,
+  type Manifest,
+  OutputWriteError,
+} from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { S3ChunkSink } from "../../src/adapters/s3-chunk-sink.ts";
@@ -19,7 +26,7 @@ const PREFIX = "processed/up-1/";
 
 function manifest(totalChunks: number): Manifest {
   return {
-    v: 1,
+    v: 2,
     uploadId: "up-1",
     source: { name: "x.csv", bytes: 10 },
     format: "csv",
@@ -39,20 +46,23 @@ function manifest(totalChunks: number): Manifest {
 
 /** A chunk line of about `bytes` bytes. */
 function line(index: number, bytes = 100 * 1024): string {
-  const head = `{"v":1,"uploadId":"up-1","index":${index},"chunkId":"${chunkIdFor("up-1", index)}","rows":["`;
+  const head = `{"v":2,"uploadId":"up-1","index":${index},"chunkId":"${chunkIdFor("up-1", index)}","rows":["`;
   return `${head}${"x".repeat(bytes - head.length - 3)}"]}`;
 }
 
 /** The line as the chunk writer hands it over: bytes with the newline. */
 const chunkLine = (index: number, bytes?: number) => Buffer.from(`${line(index, bytes)}\n`);
 
-const meta = (index: number) => ({
+/** What core's chunk writer reports with a line: `offset` is where the line starts in chunks.jsonl. */
+const meta = (index: number, line: Buffer = chunkLine(index), offset = 0): ChunkMeta => ({
   index,
   chunkId: chunkIdFor("up-1", index),
-  firstRow: 1,
-  lastRow: 1,
-  rows: 1,
-  bytes: 1,
+  firstRow: index * 10 + 2,
+  lastRow: index * 10 + 11,
+  rows: 10,
+  bytes: line.length - 1,
+  offset,
+  sha256: createHash("sha256").update(line.subarray(0, -1)).digest("base64"),
 });
 
 function bodyOf(input: { Body?: unknown }): Buffer {
@@ -71,26 +81,51 @@ describe("S3ChunkSink", () => {
     s3.on(AbortMultipartUploadCommand).resolves({});
   });
 
-  it("writes a small chunks.jsonl with one PutObject, then manifest.json", async () => {
+  it("writes small chunks.jsonl and items.jsonl with one PutObject each, then manifest.json", async () => {
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
     expect(sink.chunksKey).toBe("processed/up-1/chunks.jsonl");
+    expect(sink.itemsKey).toBe("processed/up-1/items.jsonl");
     expect(sink.manifestKey).toBe("processed/up-1/manifest.json");
-    await sink.writeChunk(chunkLine(0, 200), meta(0));
-    await sink.writeChunk(chunkLine(1, 300), meta(1));
+    const first = chunkLine(0, 200);
+    const second = chunkLine(1, 300);
+    await sink.writeChunk(first, meta(0, first));
+    await sink.writeChunk(second, meta(1, second, first.length));
     await sink.commit(manifest(2));
 
     const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
-    expect(puts.map((p) => p.Key)).toEqual([sink.chunksKey, sink.manifestKey]);
-    expect(bodyOf(puts[0]!).toString()).toBe(`${line(0, 200)}\n${line(1, 300)}\n`);
-    expect(JSON.parse(String(puts[1]!.Body))).toEqual(manifest(2));
-    expect(puts[1]).toMatchObject({ Bucket: "out", ContentType: "application/json" });
+    expect(puts.map((p) => p.Key).sort()).toEqual([sink.chunksKey, sink.itemsKey, sink.manifestKey].sort());
+    expect(puts.at(-1)?.Key).toBe(sink.manifestKey);
+    const put = (key: string) => puts.find((p) => p.Key === key)!;
+    const chunks = bodyOf(put(sink.chunksKey));
+    expect(chunks.toString()).toBe(`${line(0, 200)}\n${line(1, 300)}\n`);
+    expect(JSON.parse(String(put(sink.manifestKey).Body))).toEqual(manifest(2));
+    expect(put(sink.manifestKey)).toMatchObject({ Bucket: "out", ContentType: "application/json" });
+    expect(put(sink.itemsKey)).toMatchObject({ Bucket: "out", ContentType: "application/x-ndjson" });
     expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+
+    // One pointer per chunk; each names the byte range of its line in chunks.jsonl and that range's digest.
+    const items = bodyOf(put(sink.itemsKey)).toString().trimEnd().split("\n");
+    const pointers = items.map((l) => ChunkPointerSchema.parse(JSON.parse(l)));
+    expect(pointers.map((p) => [p.index, p.bucket, p.key, p.firstRow, p.lastRow, p.rows])).toEqual([
+      [0, "out", sink.chunksKey, 2, 11, 10],
+      [1, "out", sink.chunksKey, 12, 21, 10],
+    ]);
+    for (const pointer of pointers) {
+      const range = chunks.subarray(pointer.offset, pointer.offset + pointer.length);
+      expect(JSON.parse(range.toString()).index).toBe(pointer.index);
+      expect(createHash("sha256").update(range).digest("base64")).toBe(pointer.sha256);
+    }
   });
 
   it("streams a large chunks.jsonl as a multipart upload, parts in order, manifest after completion", async () => {
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX, partSize: 5 * MiB });
     const lines = Array.from({ length: 120 }, (_, i) => line(i));
-    for (const [i, l] of lines.entries()) await sink.writeChunk(Buffer.from(`${l}\n`), meta(i));
+    let offset = 0;
+    for (const [i, l] of lines.entries()) {
+      const bytes = Buffer.from(`${l}\n`);
+      await sink.writeChunk(bytes, meta(i, bytes, offset));
+      offset += bytes.length;
+    }
     await sink.commit(manifest(lines.length));
 
     const parts = s3.commandCalls(UploadPartCommand).map((c) => c.args[0].input);
@@ -105,10 +140,14 @@ describe("S3ChunkSink", () => {
       '"part-3"',
     ]);
     const calls = s3.calls().map((c) => c.args[0].constructor.name);
-    expect(calls.indexOf("PutObjectCommand")).toBeGreaterThan(
+    expect(calls.lastIndexOf("PutObjectCommand")).toBeGreaterThan(
       calls.indexOf("CompleteMultipartUploadCommand"),
     );
-    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual([sink.manifestKey]);
+    // items.jsonl (120 small pointers) fits in one part: a PutObject, before the manifest.
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
+      sink.itemsKey,
+      sink.manifestKey,
+    ]);
   });
 
   it("respects backpressure: writeChunk waits while the upload cannot take more bytes", async () => {
@@ -177,16 +216,32 @@ describe("S3ChunkSink", () => {
     expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
   });
 
-  it("a failed manifest write deletes the chunks it would have described", async () => {
+  it("a failed items.jsonl upload fails the commit and deletes the chunks.jsonl that was completed", async () => {
+    s3.on(PutObjectCommand, { Key: `${PREFIX}items.jsonl` }).rejects(
+      serviceError("SlowDown", "slow down", 503),
+    );
+    s3.on(DeleteObjectCommand).resolves({});
+    const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
+    await sink.writeChunk(chunkLine(0, 500), meta(0, chunkLine(0, 500)));
+    await expect(sink.commit(manifest(1))).rejects.toMatchObject({
+      code: "OUTPUT_WRITE_FAILED",
+      message: expect.stringContaining("items.jsonl"),
+    });
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input.Key)).toEqual([sink.chunksKey]);
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).not.toContain(sink.manifestKey);
+  });
+
+  it("a failed manifest write deletes the chunks and items it would have described", async () => {
     s3.on(PutObjectCommand, { Key: `${PREFIX}manifest.json` }).rejects(
       serviceError("AccessDenied", "Access Denied", 403),
     );
     s3.on(DeleteObjectCommand).resolves({});
     const sink = new S3ChunkSink({ client, bucket: "out", prefix: PREFIX });
-    await sink.writeChunk(chunkLine(0, 500), meta(0));
+    await sink.writeChunk(chunkLine(0, 500), meta(0, chunkLine(0, 500)));
     await expect(sink.commit(manifest(1))).rejects.toMatchObject({ code: "OUTPUT_WRITE_FAILED" });
     expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
       { Bucket: "out", Key: sink.chunksKey },
+      { Bucket: "out", Key: sink.itemsKey },
     ]);
   });
 });

@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   BLOCK_KIT_LIMITS,
   buildFailureAlert,
+  buildFailureFollowUp,
   executionConsoleUrl,
   type FailureAlertInput,
+  type FailureFollowUpInput,
   type ReportReference,
   truncate,
 } from "../../src/alerts/failure-alert.ts";
@@ -14,9 +16,14 @@ function input(overrides: Partial<FailureAlertInput> = {}): FailureAlertInput {
     uploadId: "orders-0123456789ab",
     sourceKey: "uploads/orders.xlsx",
     stage: "prod",
+    status: "FAILED",
     errorCode: "WORKBOOK_ENCRYPTED",
     errorMessage: "The workbook is password-protected",
-    deadLetterQueue: "sluice-dead-letters",
+    failureRecord: {
+      bucket: "sluice-uploads",
+      key: "processed/orders-0123456789ab/failure.json",
+      written: true,
+    },
     executionArn: EXECUTION_ARN,
     region: "us-east-1",
     ...overrides,
@@ -69,7 +76,7 @@ describe("buildFailureAlert", () => {
         stage: long,
         uploadId: long,
         errorCode: long,
-        deadLetterQueue: long,
+        failureRecord: { bucket: long, key: long, written: true },
       }),
     );
     expect(message.blocks.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
@@ -81,8 +88,9 @@ describe("buildFailureAlert", () => {
     expect(section.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.sectionText);
     expect(section.startsWith("*Error*\n```")).toBe(true);
     expect(section.endsWith("```")).toBe(true);
-    const context = (message.blocks[3] as { elements: { text: string }[] }).elements[0]!.text;
-    expect(context.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.contextText);
+    for (const element of (message.blocks[3] as { elements: { text: string }[] }).elements) {
+      expect(element.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.contextText);
+    }
     expect(message.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.fallbackText);
   });
 
@@ -91,6 +99,51 @@ describe("buildFailureAlert", () => {
     expect(truncate("abcd", 3)).toBe("ab…");
     expect(truncate("ab&amp;cd", 5)).toBe("ab…");
     expect(truncate("a😀b", 3)).toBe("a…");
+  });
+
+  it("names the failed chunk and its rows, the Map's counts, the failure record and how to redrive", () => {
+    const message = buildFailureAlert(
+      input({
+        errorCode: "CHUNK_DEAD_LETTERED",
+        errorMessage: "Chunk 3 (rows 1502-2001, 500 rows) was received 5 times without an answer",
+        totalRows: 250_000,
+        failedChunk: { index: 3, firstRow: 1502, lastRow: 2001, rows: 500 },
+        chunks: { total: 100, succeeded: 97, failed: 2, pending: 1 },
+        redriveCount: 1,
+      }),
+    );
+    expect(message.blocks.map((b) => b.type)).toEqual(["header", "section", "section", "context", "actions"]);
+    const fields = (message.blocks[1] as { fields: { text: string }[] }).fields.map((f) => f.text);
+    expect(fields.slice(4)).toEqual([
+      "*Rows*\n250,000",
+      "*Failed chunk*\nChunk 3: rows 1,502-2,001 (500 rows)",
+      "*Chunks*\n97 succeeded, 2 failed, 1 not answered of 100",
+      "*Redrives so far*\n1",
+    ]);
+    const context = allTexts(message.blocks[3]).join("\n");
+    expect(context).toContain(
+      "*Failure record*: `s3://sluice-uploads/processed/orders-0123456789ab/failure.json`",
+    );
+    expect(context).toContain(
+      "https://us-east-1.console.aws.amazon.com/s3/object/sluice-uploads?region=us-east-1",
+    );
+    expect(context).toContain("`sluice redrive orders-0123456789ab`");
+    expect(message.text).toMatch(/CHUNK_DEAD_LETTERED: .* \[chunk 3, rows 1502-2001\]$/);
+  });
+
+  it("says so when the failure record could not be written, and headlines a timeout or an abort", () => {
+    const unwritten = buildFailureAlert(
+      input({ status: "TIMED_OUT", failureRecord: { bucket: "b", key: "k/failure.json", written: false } }),
+    );
+    expect(JSON.stringify(unwritten.blocks[0])).toContain("Upload timed out: orders.xlsx");
+    expect(allTexts(unwritten.blocks[3]).join("\n")).toContain(
+      ":warning: *The failure record could not be written* to `s3://b/k/failure.json`",
+    );
+    expect(JSON.stringify(buildFailureAlert(input({ status: "ABORTED" })).blocks[0])).toContain(
+      "Upload aborted",
+    );
+    const noRecord = buildFailureAlert(input({ failureRecord: undefined }));
+    expect(allTexts(noRecord.blocks[3]).join("\n")).toContain("No failure record");
   });
 
   const report = (overrides: Partial<ReportReference> = {}): ReportReference => ({
@@ -106,50 +159,47 @@ describe("buildFailureAlert", () => {
     ...overrides,
   });
   const sample = (row: number, message = `Row ${row} is wrong`) => ({ row, code: "BAD_ROW", message });
+  const followUp = (overrides: Partial<FailureFollowUpInput> = {}): FailureFollowUpInput => ({
+    uploadId: "orders-0123456789ab",
+    sourceKey: "uploads/orders.xlsx",
+    stage: "prod",
+    accepted: 120_000,
+    rejected: 130_000,
+    region: "us-east-1",
+    ...overrides,
+  });
 
-  it("shows rows accepted and rejected so far, at most three samples, and links the report", () => {
-    const message = buildFailureAlert(
-      input({
-        totalRows: 250_000,
-        accepted: 120_000,
-        rejected: 130_000,
+  it("follows up with the rows answered before the failure, at most three samples, and the report", () => {
+    const message = buildFailureFollowUp(
+      followUp({
         rejectedSamples: [sample(2), sample(3), sample(4), sample(5)],
         rejectedRowsReport: report(),
       }),
     );
-    expect(message.blocks.map((b) => b.type)).toEqual([
-      "header",
-      "section",
-      "section",
-      "section",
-      "context",
-      "actions",
-    ]);
-    const fields = allTexts(message.blocks[1]).join("\n");
-    expect(fields).toContain("*Accepted so far*\n120,000");
-    expect(fields).toContain("*Rejected so far*\n130,000");
-    const samples = (message.blocks[3] as { text: { text: string } }).text.text;
+    expect(message.blocks.map((b) => b.type)).toEqual(["section", "section", "context", "actions"]);
+    const summary = allTexts(message.blocks[0]).join("\n");
+    expect(summary).toContain("accepted 120,000 rows and rejected 130,000");
+    const samples = (message.blocks[1] as { text: { text: string } }).text.text;
     expect(samples.startsWith("*Rejected rows* (3 of 130,000)")).toBe(true);
     expect(samples).not.toContain("Row 5");
-    const context = allTexts(message.blocks[4]).join("\n");
+    const context = allTexts(message.blocks[2]).join("\n");
     expect(context).toContain("capped at the first 100,000 rows");
     expect(context).toContain("s3://sluice-uploads/processed/orders-0123456789ab/rejected-rows.xlsx");
-    expect(context).toContain(
-      "https://us-east-1.console.aws.amazon.com/s3/object/sluice-uploads?region=us-east-1",
+    const buttons = (message.blocks[3] as { elements: { action_id: string; url: string }[] }).elements;
+    expect(buttons.map((b) => b.action_id)).toEqual(["open-rejected-rows-xlsx", "open-rejected-rows-csv"]);
+    expect(buttons[1]?.url).toBe(report().csvUrl);
+    expect(message.text).toBe(
+      "Before the upload of orders.xlsx failed (upload orders-0123456789ab): 120,000 accepted, 130,000 rejected",
     );
-    const buttons = (message.blocks[5] as { elements: { action_id: string; url: string }[] }).elements;
-    expect(buttons.map((b) => b.action_id)).toEqual([
-      "open-execution",
-      "open-rejected-rows-xlsx",
-      "open-rejected-rows-csv",
-    ]);
-    expect(buttons[2]?.url).toBe(report().csvUrl);
+    const withoutReport = buildFailureFollowUp(followUp({ rejectedSamples: [sample(2)] }));
+    expect(allTexts(withoutReport.blocks).join("\n")).toContain("could not be written");
   });
 
-  it("keeps samples, buttons and the report line within Block Kit's limits, whatever their size", () => {
+  it("keeps the follow-up's samples, buttons and report line within Block Kit's limits, whatever their size", () => {
     const huge = "<&>".repeat(5000);
-    const message = buildFailureAlert(
-      input({
+    const message = buildFailureFollowUp(
+      followUp({
+        sourceKey: `uploads/${huge}.xlsx`,
         accepted: 1,
         rejected: 3,
         rejectedSamples: [sample(2, huge), sample(3, huge), { row: 4, code: huge, message: huge }],
@@ -161,18 +211,20 @@ describe("buildFailureAlert", () => {
       }),
     );
     expect(message.blocks.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.blocks);
-    const samples = (message.blocks[3] as { text: { text: string } }).text.text;
-    expect(samples.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.sectionText);
+    for (const block of message.blocks.slice(0, 2)) {
+      expect((block as { text: { text: string } }).text.text.length).toBeLessThanOrEqual(
+        BLOCK_KIT_LIMITS.sectionText,
+      );
+    }
+    const samples = (message.blocks[1] as { text: { text: string } }).text.text;
     // Each sample keeps its own line: one long message does not push the others out.
     expect(samples.split("\n").filter((l) => l.startsWith("•"))).toHaveLength(3);
-    for (const element of (message.blocks[4] as { elements: { text: string }[] }).elements) {
+    for (const element of (message.blocks[2] as { elements: { text: string }[] }).elements) {
       expect(element.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.contextText);
     }
     // A URL past Slack's 3,000 characters, or a local file path, gets no button; the path is shown as text.
-    const buttons = (message.blocks[5] as { elements: { action_id: string; text: { text: string } }[] })
-      .elements;
-    expect(buttons.map((b) => b.action_id)).toEqual(["open-execution"]);
-    for (const b of buttons) expect(b.text.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.buttonText);
-    expect(allTexts(message.blocks[4]).join("\n")).toContain("`/tmp/out/orders/rejected-rows.xlsx`");
+    expect(message.blocks.map((b) => b.type)).toEqual(["section", "section", "context"]);
+    expect(allTexts(message.blocks[2]).join("\n")).toContain("`/tmp/out/orders/rejected-rows.xlsx`");
+    expect(message.text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.fallbackText);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -8,7 +9,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { ChunkSchema, ManifestSchema } from "@sluice/core";
+import { ChunkPointerSchema, ChunkSchema, ManifestSchema } from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ConvertOutputSchema } from "../../src/execution-input.ts";
@@ -37,19 +38,24 @@ function serve(source: Buffer) {
   s3.on(CompleteMultipartUploadCommand).resolves({});
 }
 
-function written(key: string): string {
+function writtenBytes(key: string): Buffer {
   const put = s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === key);
   if (!put) throw new Error(`${key} was not written`);
   const b = put.args[0].input.Body;
-  return typeof b === "string" ? b : Buffer.from(b as Uint8Array).toString();
+  return typeof b === "string" ? Buffer.from(b) : Buffer.from(b as Uint8Array);
 }
 
+const written = (key: string) => writtenBytes(key).toString();
+
 function handler(overrides: { chunkRows?: number; chunkBytes?: number } = {}) {
+  let now = 1000;
   return createHandler({
     s3: new S3Client({ region: "eu-west-1" }),
     bucketName: OUT,
     processedPrefix: "processed/",
     logger: silentLogger(),
+    // Each reading of the clock is 250 ms later: the conversion reads it twice.
+    clock: () => (now += 250),
     ...overrides,
   });
 }
@@ -66,7 +72,7 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 describe("convert handler", () => {
   beforeEach(() => s3.reset());
 
-  it("converts the source into chunks.jsonl and manifest.json and returns counts and locations only", async () => {
+  it("converts the source into chunks.jsonl, items.jsonl and manifest.json and returns counts and locations only", async () => {
     serve(csv(25));
     const input = executionInput({
       source: { bucket: "sluice-uploads", key: "uploads/orders.csv", versionId: "v3" },
@@ -79,6 +85,7 @@ describe("convert handler", () => {
         bucket: OUT,
         prefix: `processed/${input.uploadId}/`,
         chunksKey: `processed/${input.uploadId}/chunks.jsonl`,
+        itemsKey: `processed/${input.uploadId}/items.jsonl`,
         manifestKey: `processed/${input.uploadId}/manifest.json`,
       },
       totalRows: 25,
@@ -87,6 +94,8 @@ describe("convert handler", () => {
       format: "csv",
       rowErrors: 0,
       warnings: 0,
+      durationMs: 250,
+      bytes: writtenBytes(output.processed.chunksKey).length,
     });
     // The source is read at its version from its own bucket.
     for (const call of s3.commandCalls(GetObjectCommand)) {
@@ -109,8 +118,41 @@ describe("convert handler", () => {
       totalChunks: 3,
       chunking: { rows: 10 },
     });
+    expect(manifest.bytes).toBe(output.bytes);
     const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
     expect(puts.every((p) => p.Bucket === OUT)).toBe(true);
+    expect(puts.at(-1)?.Key).toBe(output.processed.manifestKey);
+  });
+
+  it("writes one pointer per chunk in items.jsonl: its byte range of chunks.jsonl is the chunk, with its digest", async () => {
+    serve(csv(25));
+    const output = await handler({ chunkRows: 10 })(executionInput());
+    const chunksFile = writtenBytes(output.processed.chunksKey);
+    const pointers = written(output.processed.itemsKey)
+      .trimEnd()
+      .split("\n")
+      .map((l) => ChunkPointerSchema.parse(JSON.parse(l)));
+    expect(pointers).toHaveLength(output.totalChunks);
+    for (const [i, pointer] of pointers.entries()) {
+      expect(pointer).toMatchObject({ index: i, bucket: OUT, key: output.processed.chunksKey });
+      const range = chunksFile.subarray(pointer.offset, pointer.offset + pointer.length);
+      const chunk = ChunkSchema.parse(JSON.parse(range.toString("utf8")));
+      expect(chunk).toMatchObject({
+        index: pointer.index,
+        chunkId: pointer.chunkId,
+        firstRow: pointer.firstRow,
+        lastRow: pointer.lastRow,
+      });
+      expect(chunk.rows).toHaveLength(pointer.rows);
+      expect(createHash("sha256").update(range).digest("base64")).toBe(pointer.sha256);
+      // The range is the line without its newline.
+      expect(chunksFile[pointer.offset + pointer.length]).toBe(0x0a);
+    }
+    expect(pointers.map((p) => [p.firstRow, p.lastRow, p.rows])).toEqual([
+      [2, 11, 10],
+      [12, 21, 10],
+      [22, 26, 5],
+    ]);
   });
 
   it.each([
@@ -145,9 +187,10 @@ describe("convert handler", () => {
     s3.on(DeleteObjectCommand).resolves({});
     const error = await failure(handler()(executionInput()));
     expect(error.name).toBe("OUTPUT_WRITE_FAILED");
-    expect(s3.commandCalls(DeleteObjectCommand)[0]?.args[0].input.Key).toBe(
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
       "processed/orders-0123456789ab/chunks.jsonl",
-    );
+      "processed/orders-0123456789ab/items.jsonl",
+    ]);
   });
 
   it("rejects an input that is not an execution input as INVALID_OPTION, before touching S3", async () => {

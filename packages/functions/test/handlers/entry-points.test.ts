@@ -19,12 +19,20 @@ describe.each([
   [
     "notify-failure",
     () => import("../../src/handlers/notify-failure.ts"),
-    {
-      DEAD_LETTER_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q",
-      STAGE: "test",
-      AWS_REGION: "eu-west-1",
-    },
-    "DEAD_LETTER_QUEUE_URL",
+    { BUCKET_NAME: "b", PROCESSED_PREFIX: "processed/", STAGE: "test", AWS_REGION: "eu-west-1" },
+    "BUCKET_NAME",
+  ],
+  [
+    "notify-failure (stage)",
+    () => import("../../src/handlers/notify-failure.ts"),
+    { BUCKET_NAME: "b", STAGE: "test", AWS_REGION: "eu-west-1", SLACK_WEBHOOK_PARAMETER: "/sst/x" },
+    "STAGE",
+  ],
+  [
+    "chunk-dead-letter",
+    () => import("../../src/handlers/chunk-dead-letter.ts"),
+    { MAX_RECEIVE_COUNT: "5", STAGE: "test", AWS_REGION: "eu-west-1" },
+    "MAX_RECEIVE_COUNT",
   ],
 ])("%s entry point", (_name, load, env, firstRequired) => {
   afterEach(() => {

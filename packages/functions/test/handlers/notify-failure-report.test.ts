@@ -1,25 +1,26 @@
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { mockClient } from "aws-sdk-client-mock";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { FailureRecordSchema } from "@sluice/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DeadLetterQueue } from "../../src/adapters/dead-letter-queue.ts";
+import type { SlackMessage } from "../../src/alerts/failure-alert.ts";
 import { createHandler, type NotifyFailureDeps } from "../../src/handlers/create-notify-failure-handler.ts";
+import { BUCKET, jsonl, MAP_RUN_ARN, silentLogger, taskResult } from "../factories.ts";
 import {
-  BUCKET,
-  childExecution,
-  convertOutput,
-  DLQ_URL,
-  EXECUTION_ARN,
-  executionInput,
-  silentLogger,
-  taskResult,
-} from "../factories.ts";
+  abortedChild,
+  failedChild,
+  failureEvent,
+  MAP_FAILED,
+  MAP_RUN_ID,
+  sfnStub,
+  taskFailureCause,
+} from "../notify-fixtures.ts";
 import { chunksJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
 import { parseCsv, s3Store } from "../s3-store.ts";
 import { LoopbackSlack } from "../slack-server.ts";
 
-const sqs = mockClient(SQSClient);
 const store = s3Store();
+const sfn = sfnStub();
+const RUN = `${PREFIX}${MAP_RUN_ID}/`;
+const RECORD = `${BUCKET}/${PREFIX}failure.json`;
 const rejectedRow = (row: number) => ({
   row,
   code: "INVALID_EMAIL",
@@ -36,51 +37,63 @@ afterAll(async () => {
 
 function handler(overrides: Partial<NotifyFailureDeps> = {}) {
   return createHandler({
-    deadLetterQueue: new DeadLetterQueue({
-      client: new SQSClient({ region: "eu-west-1" }),
-      queueUrl: DLQ_URL,
-    }),
+    sfn: new SFNClient({ region: "eu-west-1" }),
     s3: store.client(),
+    bucketName: BUCKET,
+    processedPrefix: "processed/",
     stage: "prod",
     region: "eu-west-1",
     slackWebhookUrl: slack.url,
     logger: silentLogger(),
-    now: () => new Date("2026-01-05T10:05:00.000Z"),
+    now: () => new Date("2026-01-05T10:06:00.000Z"),
     reportLink: async (bucket, key) => `https://example.test/${bucket}/${key}?sig=1`,
     ...overrides,
   });
 }
 
-/** A Map that failed at chunk 2 after chunks 0 and 1 were answered with rejected rows; results under the prefix. */
+const storedRecord = () =>
+  FailureRecordSchema.parse(JSON.parse(store.get(BUCKET, `${PREFIX}failure.json`)!.toString()));
+
+/**
+ * Four chunks of 10 rows: chunks 0 and 1 answered with rejected rows, chunk 2 failed (after an aborted chunk's
+ * record, and before a second FAILED file that must never be read), chunk 3 aborted.
+ */
 function arrangeFailedMap() {
   store.put(BUCKET, `${PREFIX}manifest.json`, manifest({ totalRows: 40, totalChunks: 4 }));
   store.put(BUCKET, `${PREFIX}chunks.jsonl`, chunksJsonl(4, 10));
-  store.put(BUCKET, `${PREFIX}run-9/SUCCEEDED_0.json`, [
-    childExecution(taskResult({ chunkIndex: 1, accepted: 7, rejected: [15, 12, 13].map(rejectedRow) })),
-    childExecution(taskResult({ chunkIndex: 0, accepted: 8, rejected: [4, 9].map(rejectedRow) })),
-  ]);
-  const cause = JSON.stringify({
-    chunkIndex: 2,
-    firstRow: 22,
-    lastRow: 31,
-    failure: { Error: "DB_LOCKED", Cause: JSON.stringify({ message: "the orders table is locked" }) },
-  });
-  store.put(BUCKET, `${PREFIX}run-9/FAILED_0.json`, [{ Status: "FAILED", Error: "DB_LOCKED", Cause: cause }]);
-  store.put(BUCKET, `${PREFIX}run-9/manifest.json`, {
+  store.put(
+    BUCKET,
+    `${RUN}SUCCEEDED_0.json`,
+    jsonl([
+      taskResult({ chunkIndex: 1, accepted: 7, rejected: [15, 12, 13].map(rejectedRow) }),
+      taskResult({ chunkIndex: 0, accepted: 8, rejected: [4, 9].map(rejectedRow) }),
+    ]),
+  );
+  const cause = taskFailureCause(2, 22, 10, "the orders table is locked", "DB_LOCKED");
+  store.put(
+    BUCKET,
+    `${RUN}FAILED_0.json`,
+    jsonl([abortedChild(3), failedChild(2, 22, 10, "DB_LOCKED", cause)]),
+  );
+  store.put(BUCKET, `${RUN}FAILED_1.json`, jsonl([failedChild(3, 32, 10, "NEVER_READ", "{}")]));
+  store.put(BUCKET, `${RUN}manifest.json`, {
+    DestinationBucket: BUCKET,
+    MapRunArn: MAP_RUN_ARN,
     ResultFiles: {
-      SUCCEEDED: [{ Key: `${PREFIX}run-9/SUCCEEDED_0.json`, Size: 1 }],
-      FAILED: [{ Key: `${PREFIX}run-9/FAILED_0.json`, Size: 1 }],
+      SUCCEEDED: [{ Key: `${RUN}SUCCEEDED_0.json`, Size: 1 }],
+      FAILED: [
+        { Key: `${RUN}FAILED_0.json`, Size: 1 },
+        { Key: `${RUN}FAILED_1.json`, Size: 1 },
+      ],
       PENDING: [],
     },
   });
+  sfn.arrange({
+    ...MAP_FAILED,
+    mapRuns: [{ mapRunArn: MAP_RUN_ARN, startDate: new Date("2026-01-05T10:00:05Z") }],
+    itemCounts: { total: 4, succeeded: 2, failed: 1, aborted: 1 },
+  });
 }
-
-const mapFailure = () => ({
-  ...executionInput({ source: { bucket: BUCKET, key: "uploads/orders.xlsx" } }),
-  convert: convertOutput({ totalRows: 40, totalChunks: 4 }),
-  error: { Error: "States.ExceedToleratedFailureThreshold", Cause: "exceeded" },
-  execution: { arn: EXECUTION_ARN },
-});
 
 interface Block {
   type: string;
@@ -89,19 +102,38 @@ interface Block {
   elements?: { text: string | { text: string }; url?: string }[];
 }
 
-describe("notify-failure: rows so far, samples and the rejected-rows report", () => {
+describe("notify-failure: the large read after the record and the alert", () => {
   beforeEach(() => {
     store.reset();
-    sqs.reset();
-    sqs.on(SendMessageCommand).resolves({ MessageId: "m-1" });
     slack.received.length = 0;
     slack.status = 200;
   });
 
-  it("finds the Map Run under the processed prefix, writes the report and alerts with counts and 3 samples", async () => {
+  it("records and alerts before reading the succeeded results, then reports the rejected rows and follows up", async () => {
     arrangeFailedMap();
-    const result = await handler()(mapFailure());
-    expect(result.record).toMatchObject({ chunkIndex: 2, error: { code: "DB_LOCKED" } });
+    // What had been read, and whether failure.json existed, when each message went out.
+    const timeline: { text: string; reads: string[]; record: boolean }[] = [];
+    const result = await handler({
+      slackWebhookUrl: undefined,
+      alertSink: async (message: SlackMessage) => {
+        timeline.push({ text: message.text, reads: [...store.reads], record: store.objects.has(RECORD) });
+        return "posted";
+      },
+    })(failureEvent());
+
+    expect(timeline).toHaveLength(2);
+    expect(timeline[0]?.text).toMatch(
+      /^Upload failed: Q1 orders\.xlsx .*: DB_LOCKED: the orders table is locked/,
+    );
+    expect(timeline[0]?.record).toBe(true);
+    expect(timeline[0]?.reads).not.toContain(`${BUCKET}/${RUN}SUCCEEDED_0.json`);
+    // The search for the failed chunk stopped at the first FAILED record.
+    expect(store.reads).not.toContain(`${BUCKET}/${RUN}FAILED_1.json`);
+    expect(timeline[1]?.text).toBe(
+      "Before the upload of Q1 orders.xlsx failed (upload orders-0123456789ab): 15 accepted, 5 rejected",
+    );
+
+    expect(result).toMatchObject({ slack: "posted", followUp: "posted" });
     expect(result.report).toEqual({
       bucket: BUCKET,
       csvKey: `${PREFIX}rejected-rows.csv`,
@@ -113,121 +145,102 @@ describe("notify-failure: rows so far, samples and the rejected-rows report", ()
     expect(csv.slice(1).map((r) => [r[0], r[1]])).toEqual(
       [4, 9, 12, 13, 15].map((row) => [String(row), `ORD-${row}`]),
     );
+    // failure.json was updated with what was answered before the failure and the report.
+    expect(storedRecord()).toMatchObject({
+      error: { code: "DB_LOCKED", cause: "the orders table is locked" },
+      failedChunk: { index: 2, firstRow: 22, lastRow: 31, rows: 10 },
+      chunks: { total: 4, succeeded: 2, failed: 2, pending: 0 },
+      progress: { accepted: 15, rejected: 5 },
+      rejectedRowsReport: result.report,
+    });
+    expect(result.record).toEqual(storedRecord());
+  });
 
-    const post = slack.received[0]!.json;
-    const blocks = (post.blocks ?? []) as unknown as Block[];
-    expect(blocks.length).toBeLessThanOrEqual(50);
-    expect(blocks.map((b) => b.type)).toEqual([
-      "header",
-      "section",
-      "section",
-      "section",
-      "context",
-      "actions",
-    ]);
-    expect(blocks[0]?.text?.text.length).toBeLessThanOrEqual(150);
-    expect(blocks[1]?.fields?.map((f) => f.text)).toEqual([
-      "*File*\norders.xlsx",
-      "*Stage*\nprod",
-      "*Upload id*\n`orders-0123456789ab`",
-      "*Error code*\n`DB_LOCKED`",
-      "*Rows*\n40",
-      "*Chunk*\n2",
-      "*Accepted so far*\n15",
-      "*Rejected so far*\n5",
-    ]);
-    const samples = blocks[3]?.text?.text ?? "";
+  it("posts the follow-up as Block Kit: counts, three samples, the report's location and buttons", async () => {
+    arrangeFailedMap();
+    await handler()(failureEvent());
+    expect(slack.received).toHaveLength(2);
+    const blocks = (slack.received[1]?.json.blocks ?? []) as unknown as Block[];
+    expect(blocks.map((b) => b.type)).toEqual(["section", "section", "context", "actions"]);
+    expect(blocks[0]?.text?.text).toContain("accepted 15 rows and rejected 5");
+    const samples = blocks[1]?.text?.text ?? "";
     expect(samples.length).toBeLessThanOrEqual(3000);
     expect(samples.split("\n").filter((l) => l.startsWith("•"))).toEqual([
       expect.stringMatching(/^• Row 4 \(chunk 0\): `INVALID_EMAIL` Row 4: email/),
       expect.stringMatching(/^• Row 9 \(chunk 0\)/),
       expect.stringMatching(/^• Row 12 \(chunk 1\)/),
     ]);
-    for (const block of blocks.filter((b) => b.text))
-      expect(block.text!.text.length).toBeLessThanOrEqual(3000);
-    const context = JSON.stringify(blocks[4]);
-    expect(context).toContain("sluice-dead-letters");
-    expect(context).toContain(`s3://${BUCKET}/${PREFIX}rejected-rows.xlsx`);
-    const buttons = blocks[5]?.elements ?? [];
+    expect(JSON.stringify(blocks[2])).toContain(`s3://${BUCKET}/${PREFIX}rejected-rows.xlsx`);
+    const buttons = blocks[3]?.elements ?? [];
     expect(buttons.map((b) => (b.text as { text: string }).text)).toEqual([
-      "Open execution",
       "Rejected rows (.xlsx)",
       "Rejected rows (.csv)",
     ]);
-    for (const b of buttons) expect((b.text as { text: string }).text.length).toBeLessThanOrEqual(75);
-    expect(buttons[2]?.url).toBe(`https://example.test/${BUCKET}/${PREFIX}rejected-rows.csv?sig=1`);
-    expect(post.text).toContain("[15 accepted, 5 rejected so far]");
+    expect(buttons[1]?.url).toBe(`https://example.test/${BUCKET}/${PREFIX}rejected-rows.csv?sig=1`);
   });
 
-  it("uses the ResultWriter location in the state when the failure came after the Map", async () => {
+  it("sends no follow-up and writes no report when nothing was rejected; the progress is still recorded", async () => {
     arrangeFailedMap();
-    const result = await handler()({
-      ...mapFailure(),
-      error: { Error: "TASK_RESULT_INVALID", Cause: "bad output" },
-      delivery: {
-        MapRunArn: "arn:aws:states:eu-west-1:1:mapRun:x",
-        ResultWriterDetails: { Bucket: BUCKET, Key: `${PREFIX}run-9/manifest.json` },
-      },
+    store.put(BUCKET, `${RUN}SUCCEEDED_0.json`, jsonl([taskResult({ chunkIndex: 0, accepted: 10 })]));
+    const result = await handler()(failureEvent());
+    expect(result).toMatchObject({ report: null, followUp: "none" });
+    expect(slack.received).toHaveLength(1);
+    expect(storedRecord().progress).toEqual({ accepted: 10, rejected: 0 });
+    expect(storedRecord().rejectedRowsReport).toBeUndefined();
+  });
+
+  it("reports the progress after a Summarize failure: the Map succeeded, no chunk failed", async () => {
+    arrangeFailedMap();
+    store.put(BUCKET, `${RUN}manifest.json`, {
+      ResultFiles: { SUCCEEDED: [{ Key: `${RUN}SUCCEEDED_0.json`, Size: 1 }], FAILED: [], PENDING: [] },
     });
-    expect(result.record.error.code).toBe("TASK_RESULT_INVALID");
+    sfn.arrange({
+      error: "TASK_RESULT_INVALID",
+      cause: JSON.stringify({ errorType: "TASK_RESULT_INVALID", errorMessage: "bad output" }),
+      mapRuns: [{ mapRunArn: MAP_RUN_ARN, startDate: new Date() }],
+      itemCounts: { total: 2, succeeded: 2 },
+    });
+    const result = await handler()(failureEvent());
+    expect(result.record).toMatchObject({
+      error: { code: "TASK_RESULT_INVALID", cause: "bad output" },
+      chunks: { total: 2, succeeded: 2, failed: 0, pending: 0 },
+      progress: { accepted: 15, rejected: 5 },
+    });
+    expect(result.record?.failedChunk).toBeUndefined();
     expect(result.report?.rows).toBe(5);
-    expect(store.mock.commandCalls(ListObjectsV2Command)).toHaveLength(0);
   });
 
-  it("sends the record and alerts without a report when there is no Map Run to read", async () => {
-    store.put(BUCKET, `${PREFIX}manifest.json`, manifest());
-    const result = await handler()(mapFailure());
-    expect(result.report).toBeNull();
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
-    expect(result.slack).toBe("posted");
-    expect(JSON.stringify(slack.received[0]?.json)).not.toContain("so far");
-  });
-
-  it("keeps the record and the alert when the report cannot be written", async () => {
+  it("keeps the record and both messages when the report cannot be written", async () => {
     arrangeFailedMap();
     store.objects.delete(`${BUCKET}/${PREFIX}chunks.jsonl`);
-    const result = await handler()(mapFailure());
-    expect(result.report).toBeNull();
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
-    expect(result.slack).toBe("posted");
-    expect(JSON.stringify(slack.received[0]?.json)).toContain("*Rejected so far*\\n5");
+    const result = await handler()(failureEvent());
+    expect(result).toMatchObject({ report: null, slack: "posted", followUp: "posted" });
+    expect(storedRecord().progress).toEqual({ accepted: 15, rejected: 5 });
+    expect(JSON.stringify(slack.received[1]?.json)).toContain("could not be written");
   });
 
-  it("skips the report when the Lambda is about to time out", async () => {
+  it("skips the large read when the Lambda is about to time out; the record and alert are already out", async () => {
     arrangeFailedMap();
-    const result = await handler()(mapFailure(), { getRemainingTimeInMillis: () => 5_000 });
-    expect(result.report).toBeNull();
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    const result = await handler()(failureEvent(), { getRemainingTimeInMillis: () => 10_000 });
+    expect(result).toMatchObject({ report: null, followUp: "none", slack: "posted" });
+    expect(store.reads).not.toContain(`${BUCKET}/${RUN}SUCCEEDED_0.json`);
+    expect(storedRecord().progress).toBeUndefined();
+    expect(storedRecord().failedChunk?.index).toBe(2);
+  });
+
+  it("stops the large read at its time budget without failing", async () => {
+    arrangeFailedMap();
+    const result = await handler({ reportTimeoutMs: 1 })(failureEvent());
+    expect(result.slack).toBe("posted");
+    expect(storedRecord().error.code).toBe("DB_LOCKED");
   });
 
   it("never loses the record when Slack answers 500", async () => {
     arrangeFailedMap();
     slack.status = 500;
-    const result = await handler()(mapFailure());
-    expect(result.slack).toBe("failed");
+    const result = await handler()(failureEvent());
+    expect(result).toMatchObject({ slack: "failed", followUp: "failed" });
     expect(result.report?.rows).toBe(5);
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
-  });
-
-  it("hands the full alert to an injected sink instead of the webhook (the local runtime saves it)", async () => {
-    arrangeFailedMap();
-    const saved: { text: string }[] = [];
-    const result = await handler({
-      slackWebhookUrl: undefined,
-      alertSink: async (message) => {
-        saved.push(message);
-        return "posted";
-      },
-    })(mapFailure());
-    expect(result.slack).toBe("posted");
-    expect(slack.received).toHaveLength(0);
-    expect(saved[0]?.text).toContain("[15 accepted, 5 rejected so far]");
-    const failing = await handler({
-      alertSink: async () => {
-        throw new Error("disk full");
-      },
-    })(mapFailure());
-    expect(failing.slack).toBe("failed");
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(2);
+    expect(storedRecord().rejectedRowsReport?.rows).toBe(5);
   });
 });

@@ -3,10 +3,10 @@ import { createHandler, type SummarizeDeps } from "../../src/handlers/create-sum
 import { SummarySchema } from "../../src/summary.ts";
 import {
   BUCKET,
-  childExecution,
   convertOutput,
   EXECUTION_ARN,
   executionInput,
+  jsonl,
   silentLogger,
   taskResult,
 } from "../factories.ts";
@@ -57,13 +57,10 @@ function arrange(rejectedIn: Record<number, number[]> = { 1: [13, 12], 3: [35, 3
   store.put(BUCKET, `${PREFIX}chunks.jsonl`, chunksJsonl(4, 10));
   const child = (index: number, durationMs: number) => {
     const rejected = (rejectedIn[index] ?? []).map(rejectedRow);
-    return childExecution(
-      taskResult({ chunkIndex: index, accepted: 10 - rejected.length, rejected, durationMs: 7 }),
-      { durationMs },
-    );
+    return taskResult({ chunkIndex: index, accepted: 10 - rejected.length, rejected, durationMs });
   };
-  store.put(RESULTS, `${PREFIX}run-1/SUCCEEDED_0.json`, [child(3, 4000), child(0, 1000)]);
-  store.put(RESULTS, `${PREFIX}run-1/SUCCEEDED_1.json`, [child(2, 3000), child(1, 2000)]);
+  store.put(RESULTS, `${PREFIX}run-1/SUCCEEDED_0.json`, jsonl([child(3, 4000), child(0, 1000)]));
+  store.put(RESULTS, `${PREFIX}run-1/SUCCEEDED_1.json`, jsonl([child(2, 3000), child(1, 2000)]));
   store.put(RESULTS, MANIFEST_KEY, {
     DestinationBucket: RESULTS,
     ResultFiles: {
@@ -100,10 +97,10 @@ describe("summarize: per-chunk results, the rejected-rows report and the Slack s
     const output = await handler()(event());
     const summary = summaryJson();
     expect(summary.chunkResults).toEqual([
-      { index: 0, status: "SUCCEEDED", durationMs: 1000, accepted: 10, rejected: 0, processingMs: 7 },
-      { index: 1, status: "SUCCEEDED", durationMs: 2000, accepted: 8, rejected: 2, processingMs: 7 },
-      { index: 2, status: "SUCCEEDED", durationMs: 3000, accepted: 10, rejected: 0, processingMs: 7 },
-      { index: 3, status: "SUCCEEDED", durationMs: 4000, accepted: 6, rejected: 4, processingMs: 7 },
+      { index: 0, status: "SUCCEEDED", durationMs: 1000, accepted: 10, rejected: 0 },
+      { index: 1, status: "SUCCEEDED", durationMs: 2000, accepted: 8, rejected: 2 },
+      { index: 2, status: "SUCCEEDED", durationMs: 3000, accepted: 10, rejected: 0 },
+      { index: 3, status: "SUCCEEDED", durationMs: 4000, accepted: 6, rejected: 4 },
     ]);
     expect(summary).toMatchObject({ rows: 40, chunks: 4, accepted: 34, rejected: 6, rowsPerSecond: 0.4 });
     expect(summary.rejectedRowsReport).toEqual({

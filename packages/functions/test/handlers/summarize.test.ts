@@ -9,6 +9,7 @@ import {
   childExecution,
   convertOutput,
   executionInput,
+  jsonl,
   serviceError,
   silentLogger,
   taskResult,
@@ -25,14 +26,20 @@ const rejectedRow = (row: number) => ({
   message: `Row ${row}: email is not valid`,
 });
 
-/** The ResultWriter's manifest and result files, served by key; records the order they are read in. */
-function serveResults(files: Record<string, unknown>, manifest: unknown) {
-  const all: Record<string, unknown> = { [MANIFEST_KEY]: manifest, ...files };
+/**
+ * The ResultWriter's manifest and result files, served by key (a file given as an array is written as JSON
+ * Lines, one value per line, as WriterConfig OutputType JSONL does).
+ */
+function serveResults(files: Record<string, unknown[] | string>, manifest: unknown) {
+  const all: Record<string, string> = { [MANIFEST_KEY]: JSON.stringify(manifest) };
+  for (const [key, content] of Object.entries(files)) {
+    all[key] = typeof content === "string" ? content : jsonl(content);
+  }
   s3.on(GetObjectCommand).callsFake((input) => {
     const content = all[input.Key ?? ""];
     if (input.Bucket !== RESULTS || content === undefined)
       throw serviceError("NoSuchKey", "The specified key does not exist.", 404);
-    return { Body: body(JSON.stringify(content)) };
+    return { Body: body(content) };
   });
   s3.on(PutObjectCommand).resolves({});
 }
@@ -49,6 +56,7 @@ function handler(now = "2026-01-05T10:01:40.000Z") {
     processedPrefix: "processed/",
     logger: silentLogger(),
     now: () => new Date(now),
+    clock: () => 0,
   });
 }
 
@@ -59,19 +67,16 @@ describe("summarize handler", () => {
 
   it("adds up the TaskResults of every result file into summary.json and returns it without samples", async () => {
     const manyRejected = Array.from({ length: 30 }, (_, i) => rejectedRow(600 + i));
+    // COMPACT: a succeeded chunk's line is its TaskResult alone.
     serveResults(
       {
         "map-results/orders/abc/SUCCEEDED_0.json": [
-          childExecution(taskResult({ chunkIndex: 2, accepted: 220, rejected: manyRejected }), {
-            durationMs: 3000,
-          }),
-          childExecution(taskResult({ chunkIndex: 0, accepted: 249, rejected: [rejectedRow(7)] }), {
-            durationMs: 1000,
-          }),
+          taskResult({ chunkIndex: 2, accepted: 220, rejected: manyRejected, durationMs: 3000 }),
+          taskResult({ chunkIndex: 0, accepted: 249, rejected: [rejectedRow(7)], durationMs: 1000.4 }),
         ],
         "map-results/orders/abc/SUCCEEDED_1.json": [
-          childExecution(taskResult({ chunkIndex: 1, accepted: 250 }), { durationMs: 2000 }),
-          childExecution(taskResult({ chunkIndex: 3, accepted: 250 }), { durationMs: 4000 }),
+          taskResult({ chunkIndex: 1, accepted: 250, durationMs: 2000 }),
+          taskResult({ chunkIndex: 3, accepted: 250, durationMs: 4000 }),
         ],
       },
       {
@@ -98,7 +103,7 @@ describe("summarize handler", () => {
     expect(bucket).toBe(BUCKET);
     expect(key).toBe("processed/orders-0123456789ab/summary.json");
     expect(summary).toMatchObject({
-      v: 1,
+      v: 2,
       uploadId: "orders-0123456789ab",
       status: "SUCCEEDED",
       rows: 1000,
@@ -110,8 +115,29 @@ describe("summarize handler", () => {
       rowErrors: 2,
       durationMs: 100_000,
       rowsPerSecond: 10,
+      // The admin server's reported durations (TaskResult.durationMs).
       chunkDurationMs: { count: 4, min: 1000, max: 4000, mean: 2500, p95: 4000 },
+      transitions: 5 + 2 * 4,
+      costModel: "estimate",
     });
+    expect(summary.estimatedCostUsd).toBeGreaterThan(0);
+    expect(summary.estimatedCostUsd).toBeLessThan(0.001);
+    expect(summary.costLines.map((l) => l.item)).toEqual([
+      "transitions",
+      "sqsRequests",
+      "lambdaGbSeconds",
+      "lambdaRequests",
+      "s3Get",
+      "s3Put",
+    ]);
+    expect(summary.costLines[0]?.quantity).toBe(13);
+    expect(summary.costLines[0]?.usd).toBeCloseTo(13 * 0.000025, 9);
+    expect(summary.chunkResults.map((c) => [c.index, c.durationMs])).toEqual([
+      [0, 1000],
+      [1, 2000],
+      [2, 3000],
+      [3, 4000],
+    ]);
     // The first 20 by chunk then row, whatever order the files listed them in.
     expect(summary.rejectedSamples).toHaveLength(20);
     expect(summary.rejectedSamples[0]).toEqual({ chunkIndex: 0, ...rejectedRow(7) });
@@ -120,15 +146,42 @@ describe("summarize handler", () => {
     );
     expect(output).not.toHaveProperty("rejectedSamples");
     expect(output).not.toHaveProperty("chunkResults");
-    const { rejectedSamples: _samples, chunkResults: _chunks, ...rest } = summary;
+    expect(output).not.toHaveProperty("costLines");
+    const { rejectedSamples: _samples, chunkResults: _chunks, costLines: _lines, ...rest } = summary;
     expect(output).toEqual({ ...rest, slack: "disabled" });
+  });
+
+  it("reads full records too (a ResultWriter without COMPACT): the TaskResult is the Output string", async () => {
+    serveResults(
+      {
+        "r/SUCCEEDED_0.json": [
+          childExecution(taskResult({ chunkIndex: 0, accepted: 10, durationMs: 70 })),
+          childExecution(taskResult({ chunkIndex: 1, accepted: 9, rejected: [rejectedRow(13)] })),
+        ],
+      },
+      { ResultFiles: { SUCCEEDED: [{ Key: "r/SUCCEEDED_0.json", Size: 1 }], FAILED: [], PENDING: [] } },
+    );
+    await handler()({ ...executionInput(), convert: convertOutput({ totalChunks: 2 }), delivery });
+    const { summary } = writtenSummary();
+    expect(summary).toMatchObject({ chunksDelivered: 2, accepted: 19, rejected: 1, transitions: 9 });
+    expect(summary.chunkResults.map((c) => c.durationMs)).toEqual([70, 12]);
+  });
+
+  it("fails a result file that is a JSON array (OutputType JSON) as TASK_RESULT_INVALID, naming JSONL", async () => {
+    serveResults(
+      { "r/SUCCEEDED_0.json": JSON.stringify([taskResult()]) },
+      { ResultFiles: { SUCCEEDED: [{ Key: "r/SUCCEEDED_0.json", Size: 1 }], FAILED: [], PENDING: [] } },
+    );
+    await expect(
+      handler()({ ...executionInput(), convert: convertOutput(), delivery }),
+    ).rejects.toMatchObject({ name: "TASK_RESULT_INVALID", message: expect.stringContaining("JSONL") });
   });
 
   it("reads result files one at a time, after the manifest, and counts failed children", async () => {
     serveResults(
       {
-        "r/SUCCEEDED_0.json": [childExecution(taskResult({ chunkIndex: 0, accepted: 10 }))],
-        "r/FAILED_0.json": [childExecution(undefined, { status: "FAILED" })],
+        "r/SUCCEEDED_0.json": [taskResult({ chunkIndex: 0, accepted: 10 })],
+        "r/FAILED_0.json": [childExecution(undefined, { status: "FAILED", index: 1, error: "DB_DOWN" })],
       },
       {
         ResultFiles: {
@@ -149,6 +202,10 @@ describe("summarize handler", () => {
       "r/FAILED_0.json",
     ]);
     expect(output).toMatchObject({ chunksDelivered: 1, chunksFailed: 1, accepted: 10, rejected: 0 });
+    expect(writtenSummary().summary.chunkResults).toEqual([
+      { index: 0, status: "SUCCEEDED", durationMs: 12, accepted: 10, rejected: 0 },
+      { index: 1, status: "FAILED", durationMs: null, accepted: 0, rejected: 0 },
+    ]);
   });
 
   it.each([
@@ -170,21 +227,28 @@ describe("summarize handler", () => {
       durationMs: 0,
       rowsPerSecond: 0,
       chunkDurationMs: null,
+      // Convert workbook, Any chunks?, No chunks to deliver, Summarize, Upload complete.
+      transitions: 5,
     });
     expect(writtenSummary().summary.rejectedSamples).toEqual([]);
   });
 
   it.each([
-    ["an output that is not a TaskResult", JSON.stringify({ ok: true }), "TASK_RESULT_INVALID"],
-    ["an output that is not JSON", "not json", "TASK_RESULT_INVALID"],
+    ["an output that is not a TaskResult", `${JSON.stringify({ ok: true })}\n`, "TASK_RESULT_INVALID"],
+    ["a line that is not JSON", "not json\n", "TASK_RESULT_INVALID"],
     [
-      "a TaskResult of another upload",
-      JSON.stringify(taskResult({ uploadId: "someone-else" })),
+      "a record whose Output is not JSON",
+      jsonl([childExecution(taskResult(), { output: "not json" })]),
       "TASK_RESULT_INVALID",
     ],
-  ])("fails on %s, writing no summary", async (_what, output, name) => {
+    [
+      "a TaskResult of another upload",
+      jsonl([taskResult({ uploadId: "someone-else" })]),
+      "TASK_RESULT_INVALID",
+    ],
+  ])("fails on %s, writing no summary", async (_what, file, name) => {
     serveResults(
-      { "r/S.json": [childExecution(taskResult(), { output })] },
+      { "r/S.json": file },
       { ResultFiles: { SUCCEEDED: [{ Key: "r/S.json", Size: 1 }], FAILED: [], PENDING: [] } },
     );
     const run = handler()({ ...executionInput(), convert: convertOutput(), delivery });

@@ -6,7 +6,7 @@ export const HEADER = ["Order", "Email", "Quantity", "Note"];
 
 export function manifest(overrides: Partial<Manifest> = {}): Manifest {
   return {
-    v: 1,
+    v: 2,
     uploadId: UPLOAD_ID,
     source: { name: "orders.xlsx", bytes: 1234 },
     format: "xlsx",
@@ -39,7 +39,7 @@ export function rowsOf(first: number, count: number): ChunkRow[] {
 /** A chunks.jsonl line as core's chunk writer lays it out (v, uploadId, index first). */
 export function chunkLine(index: number, rows: ChunkRow[]): string {
   const chunk: Chunk = {
-    v: 1,
+    v: 2,
     uploadId: UPLOAD_ID,
     index,
     chunkId: chunkIdFor(UPLOAD_ID, index),
