@@ -51,6 +51,7 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
         AWS_REGION: runtime.emulator.clientConfig.region,
         AWS_ENDPOINT_URL_SQS: runtime.emulator.endpoint,
         AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
+        AWS_ENDPOINT_URL_S3: runtime.emulator.endpoint,
         CHUNK_QUEUE_URL: runtime.queueUrls.chunks,
       },
       stdio: ["ignore", "pipe", "inherit"],

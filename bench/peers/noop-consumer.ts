@@ -3,6 +3,7 @@
  * does nothing else, so its peak RSS is what consuming costs. Runs until SIGTERM, then stops gracefully and
  * prints how many chunks and rows it answered.
  */
+import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
@@ -20,6 +21,7 @@ const consumer = createChunkConsumer({
   queueUrl: env("CHUNK_QUEUE_URL"),
   sqs: new SQSClient({ region, endpoint: env("AWS_ENDPOINT_URL_SQS"), credentials }),
   sfn: new SFNClient({ region, endpoint: env("AWS_ENDPOINT_URL_SFN"), credentials }),
+  s3: new S3Client({ region, endpoint: env("AWS_ENDPOINT_URL_S3"), credentials, forcePathStyle: true }),
   concurrency: Number(process.env.CONSUMER_CONCURRENCY ?? 4),
   waitTimeSeconds: 1,
   heartbeatSeconds: 30,

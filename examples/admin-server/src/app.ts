@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type ChunkConsumer, createChunkConsumer } from "@sluice/consumer";
@@ -34,10 +35,17 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
     ...(config.sfnEndpoint ? { endpoint: config.sfnEndpoint } : {}),
   });
 
+  // The chunks' rows are fetched from the bucket (the message carries a pointer); the emulator needs path style.
+  const s3 = new S3Client({
+    ...clientConfig,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
+  });
+
   const consumer = createChunkConsumer({
     queueUrl: config.chunkQueueUrl,
     sqs,
     sfn,
+    s3,
     concurrency: config.concurrency,
     heartbeatSeconds: config.heartbeatSeconds,
     visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
@@ -67,6 +75,7 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
     }),
   );
   consumer.on("chunk_failed", (e) => log("warn", "chunk_failed", { ...e }));
+  consumer.on("chunk_released", (e) => log("warn", "chunk_released", { ...e }));
   consumer.on("token_stale", (e) => log("warn", "token_stale", { ...e }));
   consumer.on("message_invalid", (e) =>
     log("warn", "message_invalid", { messageId: e.messageId, reason: e.reason, message: e.message }),
@@ -108,6 +117,7 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
         await pool.end();
         sqs.destroy();
         sfn.destroy();
+        s3.destroy();
       })();
       return stopping;
     },

@@ -2,7 +2,7 @@
  * The admin server's configuration, read once from environment variables at start. A missing or malformed
  * variable fails the start with its name, all problems at once, never later in the middle of an import.
  * The same variables work against AWS (endpoints unset: the SDK's defaults) and the local runtime
- * (`AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_SFN` point at the emulator and the loopback Step Functions API).
+ * (`AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_S3` point at the emulator and the loopback Step Functions API).
  */
 export interface AdminServerConfig {
   /** PostgreSQL connection string (`postgres://user:pass@host:port/db`). */
@@ -13,6 +13,8 @@ export interface AdminServerConfig {
   /** Set for the local runtime; unset in AWS. */
   sqsEndpoint: string | undefined;
   sfnEndpoint: string | undefined;
+  /** Where chunks are fetched from (the emulator's S3 locally; unset: AWS). */
+  s3Endpoint: string | undefined;
   /** HTTP port; 0 picks a free one (the chosen port is logged). */
   port: number;
   /** Address the HTTP server binds to. */
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env): AdminServerConfig {
   const region = required("AWS_REGION", "e.g. ap-northeast-2");
   const sqsEndpoint = url("AWS_ENDPOINT_URL_SQS", value("AWS_ENDPOINT_URL_SQS"), ["http:", "https:"]);
   const sfnEndpoint = url("AWS_ENDPOINT_URL_SFN", value("AWS_ENDPOINT_URL_SFN"), ["http:", "https:"]);
+  const s3Endpoint = url("AWS_ENDPOINT_URL_S3", value("AWS_ENDPOINT_URL_S3"), ["http:", "https:"]);
   const port = number("PORT", 3000, 0, 65535);
   const concurrency = number("CONSUMER_CONCURRENCY", 4, 1, 100);
   const heartbeatSeconds = number("HEARTBEAT_SECONDS", 30, 0.1, 3600, false);
@@ -113,6 +116,7 @@ export function loadConfig(env: Env = process.env): AdminServerConfig {
     region,
     sqsEndpoint,
     sfnEndpoint,
+    s3Endpoint,
     port,
     host: value("HOST") ?? "0.0.0.0",
     concurrency,

@@ -27,6 +27,7 @@ export function localRuntimeEnv(
     AWS_REGION: region,
     AWS_ENDPOINT_URL_SQS: endpoint,
     AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
+    AWS_ENDPOINT_URL_S3: endpoint,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     PORT: "0",

@@ -16,6 +16,7 @@ describe("loadConfig", () => {
       region: "ap-northeast-2",
       sqsEndpoint: undefined,
       sfnEndpoint: undefined,
+      s3Endpoint: undefined,
       port: 3000,
       concurrency: 4,
       heartbeatSeconds: 30,
@@ -48,11 +49,13 @@ describe("loadConfig", () => {
       ...base,
       AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:4566",
       AWS_ENDPOINT_URL_SFN: "http://127.0.0.1:8083",
+      AWS_ENDPOINT_URL_S3: "http://127.0.0.1:4566",
       PORT: "0",
     });
     expect(config).toMatchObject({
       sqsEndpoint: "http://127.0.0.1:4566",
       sfnEndpoint: "http://127.0.0.1:8083",
+      s3Endpoint: "http://127.0.0.1:4566",
       port: 0,
     });
   });

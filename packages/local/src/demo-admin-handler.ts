@@ -15,8 +15,10 @@ const OrderRowSchema = z.object({
   "Unit Price": z.number().nonnegative(),
 });
 
+/** Permanent (`retryable: false`): the consumer fails the chunk at once instead of leaving it for redelivery. */
 export class DuplicateOrderError extends Error {
   readonly code = "DUPLICATE_ORDER";
+  readonly retryable = false;
   constructor(orderId: string, row: number) {
     super(`Order ${orderId} (row ${row}) was already imported`);
     this.name = "DuplicateOrderError";

@@ -1,9 +1,9 @@
 import { access, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
-import { DeadLetterRecordSchema, InvalidOptionError } from "@sluice/core";
+import { InvalidOptionError } from "@sluice/core";
 import { createDemoAdminHandler, createDemoAdminStore } from "../demo-admin-handler.ts";
 import { EXAMPLES_DIR } from "../paths.ts";
 import { LocalRuntime, type RuntimeEvent } from "../runtime/local-runtime.ts";
@@ -12,10 +12,12 @@ import { ProgressBar, UploadProgress } from "../upload-progress.ts";
 export const DEMO_USAGE = `usage: sluice demo [file] [--fail] [--concurrency N] [--chunk-rows N] [--chunk-bytes N] [--slack-webhook URL] [--out DIR]
 
 Runs a whole upload on this machine: the workbook lands in a local S3 bucket, the real start handler starts the
-workflow's own state machine, chunks go through a local SQS queue to a demo admin server, and the summary (or the
-dead-letter record and Slack alert) comes back. No AWS account needed.
+workflow's own state machine, chunk pointers go through a local SQS queue to a demo admin server, and the summary
+(or the failure record and Slack alert) comes back, with the state transitions and what the upload would cost in
+AWS. No AWS account needed.
   file            default: examples/orders.xlsx (20,000 orders)
-  --fail          use examples/orders-with-errors.xlsx: rejected rows, then a chunk the admin server refuses
+  --fail          use examples/orders-with-errors.xlsx in 500-row chunks (unless --chunk-rows): rejected rows, then
+                  a chunk the admin server refuses; the failure record and alert name that chunk
   --slack-webhook post alerts there (default: $SLACK_WEBHOOK_URL; unset: the Block Kit JSON is saved under --out)`;
 
 export interface DemoSummary {
@@ -26,6 +28,10 @@ export interface DemoSummary {
   rejected: number;
   chunks: number;
   seconds: number;
+  /** Step Functions state transitions, counted as AWS bills Standard workflows. */
+  transitions: number;
+  /** What the upload would cost in AWS (us-east-1 list prices, no free tier): see `sluice demo`'s cost line. */
+  estimatedCostUsd: number;
 }
 
 function positiveInt(name: string, value: string | undefined): number | undefined {
@@ -59,7 +65,9 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
   if (positionals.length > 1) throw new InvalidOptionError(`expected at most one file\n${DEMO_USAGE}`);
   const file = positionals[0] ?? join(EXAMPLES_DIR, values.fail ? "orders-with-errors.xlsx" : "orders.xlsx");
   const concurrency = positiveInt("concurrency", values.concurrency as string | undefined) ?? 4;
-  const chunkRows = positiveInt("chunk-rows", values["chunk-rows"] as string | undefined);
+  // The failure example is 2,000 rows: smaller chunks than the stage default show some succeeding first.
+  const chunkRows =
+    positiveInt("chunk-rows", values["chunk-rows"] as string | undefined) ?? (values.fail ? 500 : undefined);
   const chunkBytes = positiveInt("chunk-bytes", values["chunk-bytes"] as string | undefined);
   const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
     throw new InvalidOptionError(
@@ -98,6 +106,7 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
     queueUrl: runtime.queueUrls.chunks,
     sqs,
     sfn: runtime.sfnClient(),
+    s3: runtime.s3Client(),
     concurrency,
     waitTimeSeconds: 1,
     heartbeatSeconds: 10,
@@ -116,6 +125,14 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
     await consumer.stop({ timeoutMs: 5_000 });
 
     const snapshot = progress.snapshot();
+    const costOf = (executionArn: string) => {
+      const cost = runtime.estimatedCost(executionArn);
+      const transitions = runtime.usage(executionArn).transitions;
+      say(
+        `in AWS this upload would cost about $${cost.usd.toFixed(4)} (${transitions} state transitions; ${cost.region} list prices of ${cost.pricesReadOn})`,
+      );
+      return { transitions, estimatedCostUsd: cost.usd };
+    };
     const seconds = Math.round((performance.now() - started) / 100) / 10;
     say(`execution ${record.status}: ${record.executionArn}`);
     say(`peak chunks in flight: ${progress.peakInFlight} (MaxConcurrency ${runtime.config.maxConcurrency})`);
@@ -142,32 +159,21 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
         rejected: summary.rejected,
         chunks: summary.chunks,
         seconds,
+        ...costOf(record.executionArn),
       };
     }
     say(`error ${record.error}: ${record.cause}`);
-    const deadLetter = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: runtime.queueUrls.deadLetters,
-        MaxNumberOfMessages: 1,
-        WaitTimeSeconds: 1,
-      }),
-    );
-    for (const message of deadLetter.Messages ?? []) {
-      const parsed = DeadLetterRecordSchema.safeParse(JSON.parse(message.Body ?? "null"));
-      if (parsed.success) {
-        say(`dead-letter record: ${JSON.stringify(parsed.data)}`);
-        await sqs.send(
-          new DeleteMessageCommand({
-            QueueUrl: runtime.queueUrls.deadLetters,
-            ReceiptHandle: message.ReceiptHandle,
-          }),
-        );
-      }
-    }
+    // The failure record and the alert come from the execution's status change, moments after it ended.
+    const notified = await runtime.failureNotification(record.executionArn);
+    if (notified?.record) {
+      say(`failure record: s3://${runtime.bucket}/processed/${upload.uploadId}/failure.json`);
+      say(`failure record: ${JSON.stringify(notified.record)}`);
+    } else say("failure record: not written (see the errors above)");
+    const alert = notified?.slack;
     say(
       alertPath
         ? `Slack alert (no webhook set): saved to ${alertPath}`
-        : "Slack alert: posted to the webhook",
+        : `Slack alert: ${alert === "posted" ? "posted to the webhook" : `not posted (${alert ?? "no notification"})`}`,
     );
     const reportPath = join(
       (values.out as string | undefined) ?? "out",
@@ -192,6 +198,7 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
       rejected: snapshot.rejected,
       chunks: snapshot.totalChunks,
       seconds,
+      ...costOf(record.executionArn),
     };
   } finally {
     if (ticker) clearInterval(ticker);

@@ -9,6 +9,7 @@ export async function runOneUpload(workbook: Buffer, name: string) {
     queueUrl: runtime.queueUrls.chunks,
     sqs: new SQSClient(runtime.emulator.clientConfig),
     sfn: runtime.sfnClient(),
+    s3: runtime.s3Client(),
     waitTimeSeconds: 1,
     handler: async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }),
   });

@@ -1,13 +1,18 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { startFauxqs } from "fauxqs";
+import {
+  chunkRetentionSeconds,
+  MAX_RETENTION_SECONDS,
+  type StageConfig,
+} from "../../../../stacks/stage-config.ts";
 
 export interface EmulatorResources {
   bucket: string;
   chunkQueue: string;
   deadLetterQueue: string;
-  visibilityTimeoutSeconds: number;
-  maxReceiveCount: number;
+  /** The stage settings the queues are created with, as the stack creates them. */
+  config: Pick<StageConfig, "visibilityTimeoutSeconds" | "maxReceiveCount" | "uploadDeadlineSeconds">;
   region: string;
 }
 
@@ -24,6 +29,7 @@ export interface Emulator {
   s3: S3Client;
   sqs: SQSClient;
   queueUrls: { chunks: string; deadLetters: string };
+  queueArns: { chunks: string; deadLetters: string };
   /** The local URL of a queue given any URL or ARN that ends in its name. */
   queueUrlFor(urlOrArn: string): string;
   stop(): Promise<void>;
@@ -31,7 +37,8 @@ export interface Emulator {
 
 /**
  * The in-process SQS and S3 emulator (fauxqs, real AWS wire protocols on loopback), with the bucket and the
- * queues created the way the stack creates them: the chunk queue redrives to the dead-letter queue.
+ * queues created the way the stack creates them: the chunk queue's visibility timeout and retention, and its
+ * redrive to the dead-letter queue after maxReceiveCount receives.
  */
 export async function startEmulator(resources: EmulatorResources): Promise<Emulator> {
   const server = await startFauxqs({
@@ -46,15 +53,17 @@ export async function startEmulator(resources: EmulatorResources): Promise<Emula
     endpoint,
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   };
+  const { config } = resources;
   const dlq = server.createQueue(resources.deadLetterQueue, {
-    attributes: { MessageRetentionPeriod: "1209600" },
+    attributes: { MessageRetentionPeriod: String(MAX_RETENTION_SECONDS) },
   });
   const chunks = server.createQueue(resources.chunkQueue, {
     attributes: {
-      VisibilityTimeout: String(resources.visibilityTimeoutSeconds),
+      VisibilityTimeout: String(config.visibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(chunkRetentionSeconds(config)),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: dlq.queueArn,
-        maxReceiveCount: String(resources.maxReceiveCount),
+        maxReceiveCount: String(config.maxReceiveCount),
       }),
     },
   });
@@ -71,6 +80,7 @@ export async function startEmulator(resources: EmulatorResources): Promise<Emula
     s3,
     sqs,
     queueUrls: { chunks: chunks.queueUrl, deadLetters: dlq.queueUrl },
+    queueArns: { chunks: chunks.queueArn, deadLetters: dlq.queueArn },
     queueUrlFor(urlOrArn) {
       const name = urlOrArn.split(/[/:]/).pop() ?? "";
       const url = urls[name];

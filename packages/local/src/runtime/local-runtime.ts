@@ -1,41 +1,56 @@
 import { EventEmitter } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Upload } from "@aws-sdk/lib-storage";
 import {
+  ChunkEnvelopeSchema,
+  type ChunkPointer,
+  PROCESSED_PREFIX,
+  type TaskResult,
+  UPLOADS_PREFIX,
+} from "@sluice/core";
+import {
+  type CostEstimate,
+  createChunkDeadLetterHandler,
   createConvertHandler,
   createLogger,
   createNotifyFailureHandler,
   createStartHandler,
   createSummarizeHandler,
-  DeadLetterQueue,
+  estimateCost,
+  FUNCTION_MEMORY_MB,
   type NotifyFailureOutput,
 } from "@sluice/functions";
-import { PROCESSED_PREFIX, UPLOADS_PREFIX } from "../../../../stacks/bucket-layout.ts";
-import {
-  DEFAULT_STAGE_CONFIG,
-  type StageConfig,
-  visibilityTimeoutSeconds,
-} from "../../../../stacks/stage-config.ts";
+import { checkStageConfig, DEFAULT_STAGE_CONFIG, type StageConfig } from "../../../../stacks/stage-config.ts";
+import { failureEventPattern } from "../../../../stacks/upload-workflow.ts";
 import { PLACEHOLDER, workflowAsl } from "../../../../stacks/workflow-asl.ts";
 import { type Emulator, startEmulator } from "./emulator.ts";
-import { type Asl, type ExecutionRecord, LocalWorkflow } from "./local-workflow.ts";
+import { executionStatusChangeEvent, invokeAsync, matchesPattern } from "./event-rules.ts";
+import type { Execution } from "./execution.ts";
+import { type Asl, type CallbackEvent, type CallbackSettledEvent, LocalWorkflow } from "./local-workflow.ts";
+import { type RequestCounts, type RequestMeter, startRequestMeter } from "./request-meter.ts";
+import { type SqsEventSource, startSqsEventSource } from "./sqs-event-source.ts";
 import { StepFunctionsApi } from "./step-functions-api.ts";
 import { StatesError, TaskTokens } from "./task-tokens.ts";
 import { workflowOperations } from "./workflow-operations.ts";
 
 export interface LocalRuntimeOptions {
-  /** Stage settings, as `sst deploy` would take them (concurrency, chunk size, heartbeat...). */
+  /** Stage settings, as `sst deploy` would take them (concurrency, chunk size, deadline...). */
   config?: Partial<StageConfig>;
   /** Where Slack alerts go; unset: the Block Kit JSON is saved under `outDir` instead. */
   slackWebhookUrl?: string;
-  /** Where local artifacts (saved alerts) are written. */
+  /** Where local artifacts (saved alerts, report copies) are written. */
   outDir?: string;
   /** Replaces every Retry interval, so failure paths finish in seconds. */
   retryIntervalMs?: number;
+  /**
+   * Waits between the attempts of an asynchronous invocation of NotifyFailure (Lambda's are 1 and 2 minutes);
+   * shortened by default so a failed upload's alert follows in seconds.
+   */
+  notifyRetryDelaysMs?: readonly number[];
   logLevel?: "SILENT" | "DEBUG" | "INFO";
 }
 
@@ -45,19 +60,42 @@ export type RuntimeEvent =
   | { type: "chunk_sent"; uploadId: string; index: number; rows: number; attempt: number }
   | { type: "chunk_done"; uploadId: string; index: number; rows: number; accepted: number; rejected: number }
   | { type: "chunk_failed"; uploadId: string; index: number; rows: number; error: string }
-  | { type: "alert_saved"; uploadId: string; path: string };
+  | { type: "alert_saved"; uploadId: string; path: string }
+  | { type: "failure_notified"; uploadId: string; executionArn: string; status: "succeeded" | "failed" }
+  /** A message reached the chunk dead-letter queue's handler: a chunk envelope, or (never expected) anything else. */
+  | { type: "dead_lettered"; chunk: { uploadId: string; index: number } | null; messageId: string };
 
-const STATE_MACHINE_ARN = `arn:aws:states:${PLACEHOLDER.region}:${PLACEHOLDER.account}:stateMachine:sluice-upload`;
+/** What one execution used, as AWS would bill it (requests are the whole runtime's, measured at the emulator). */
+export interface RuntimeUsage {
+  transitions: number;
+  childExecutions: number;
+  lambda: { invocations: number; gbSeconds: number };
+  requests: RequestCounts;
+}
+
+const STATE_MACHINE_NAME = "sluice-upload";
+const STATE_MACHINE_ARN = `arn:aws:states:${PLACEHOLDER.region}:${PLACEHOLDER.account}:stateMachine:${STATE_MACHINE_NAME}`;
 const DEAD_LETTER_QUEUE = "sluice-dead-letters";
+/** Lambda retries a failed asynchronous invocation after 1 and 2 minutes; locally after 1 and 2 seconds. */
+const LOCAL_NOTIFY_RETRY_DELAYS_MS = [1_000, 2_000] as const;
 
 /**
  * sluice on one machine, with no AWS account: the in-process SQS/S3 emulator, the Step Functions API on
- * loopback, and the workflow's own ASL executed with the real handler code. An admin consumer reaches it with
- * unmodified SDK clients: `clientConfig` for SQS/S3, `stepFunctionsEndpoint` for SFN.
+ * loopback, and the workflow's own ASL executed with the real handler code. What AWS wires around the state
+ * machine is wired here the same way: the S3 event reaches the start handler, the chunk dead-letter queue feeds
+ * its handler as a Lambda event source mapping does, and a failed execution's status-change event reaches
+ * NotifyFailure through the stack's own EventBridge pattern, invoked asynchronously with retries.
+ * An admin consumer reaches it with unmodified SDK clients: `clientConfig` for SQS/S3, `stepFunctionsEndpoint`
+ * for SFN.
  */
 export class LocalRuntime extends EventEmitter {
   readonly stateMachineArn = STATE_MACHINE_ARN;
   readonly bucket = PLACEHOLDER.bucket;
+  private readonly notifications = new Map<string, Promise<NotifyFailureOutput | undefined>>();
+  /** Lambda GB-seconds by upload id (the handlers' events carry it; an execution's input names it). */
+  private readonly lambdaGbSeconds = new Map<string, number>();
+  private readonly shutdown = new AbortController();
+  private deadLetters?: SqsEventSource;
 
   private constructor(
     readonly config: StageConfig,
@@ -66,6 +104,7 @@ export class LocalRuntime extends EventEmitter {
     readonly workflow: LocalWorkflow,
     private readonly api: StepFunctionsApi,
     readonly tokens: TaskTokens,
+    private readonly meter: RequestMeter,
   ) {
     super();
   }
@@ -74,36 +113,32 @@ export class LocalRuntime extends EventEmitter {
     return this.emulator.queueUrls;
   }
 
+  /** An S3Client for the local bucket (an admin server's consumer fetches its chunks with one). */
+  s3Client(): S3Client {
+    return new S3Client({ ...this.emulator.clientConfig, forcePathStyle: true });
+  }
+
   /** An SFNClient for the local Step Functions API (task callbacks, executions). */
   sfnClient(): SFNClient {
     return new SFNClient({ ...this.emulator.clientConfig, endpoint: this.stepFunctionsEndpoint });
   }
 
   static async start(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-    const config = { ...DEFAULT_STAGE_CONFIG, ...options.config };
+    const config = checkStageConfig({ ...DEFAULT_STAGE_CONFIG, ...options.config });
     const emulator = await startEmulator({
       bucket: PLACEHOLDER.bucket,
       chunkQueue: PLACEHOLDER.chunkQueue,
       deadLetterQueue: DEAD_LETTER_QUEUE,
-      visibilityTimeoutSeconds: visibilityTimeoutSeconds(config),
-      maxReceiveCount: config.maxReceiveCount,
+      config,
       region: PLACEHOLDER.region,
     });
+    const meter = startRequestMeter({ port: Number(new URL(emulator.endpoint).port) });
     const tokens = new TaskTokens();
     const logger = (name: string) => createLogger(name, { logLevel: options.logLevel ?? "SILENT" });
     const { s3, sqs } = emulator;
     let runtime: LocalRuntime | undefined;
     const emit = (event: RuntimeEvent) => runtime?.emit("progress", event);
 
-    const convert = createConvertHandler({
-      s3,
-      bucketName: PLACEHOLDER.bucket,
-      processedPrefix: PROCESSED_PREFIX,
-      chunkRows: config.chunkRows,
-      chunkBytes: config.chunkBytes,
-      logger: logger("sluice-convert"),
-    });
-    const deadLetterQueue = new DeadLetterQueue({ client: sqs, queueUrl: emulator.queueUrls.deadLetters });
     const outDir = options.outDir ?? "out";
     const uploadDir = async (uploadId: string) => {
       const dir = join(outDir, uploadId);
@@ -128,12 +163,31 @@ export class LocalRuntime extends EventEmitter {
             emit({ type: "alert_saved", uploadId, path });
             return "posted" as const;
           };
-    const uploadIdOf = (event: unknown) => String((event as { uploadId?: unknown }).uploadId ?? "upload");
+    const bucketDeps = { s3, bucketName: PLACEHOLDER.bucket, processedPrefix: PROCESSED_PREFIX };
+    // Lambda bills GB-seconds: each local invocation's wall time at the memory the stack gives the function.
+    const metered =
+      <E, R>(name: keyof typeof FUNCTION_MEMORY_MB, fn: (event: E) => Promise<R>) =>
+      async (event: E): Promise<R> => {
+        const started = performance.now();
+        try {
+          return await fn(event);
+        } finally {
+          const seconds = (performance.now() - started) / 1000;
+          const uploadId = uploadIdOf(event);
+          const spent = (seconds * FUNCTION_MEMORY_MB[name]) / 1024;
+          runtime?.lambdaGbSeconds.set(uploadId, (runtime.lambdaGbSeconds.get(uploadId) ?? 0) + spent);
+        }
+      };
+
+    const convert = createConvertHandler({
+      ...bucketDeps,
+      chunkRows: config.chunkRows,
+      chunkBytes: config.chunkBytes,
+      logger: logger("sluice-convert"),
+    });
     const summarize = (event: unknown) =>
       createSummarizeHandler({
-        s3,
-        bucketName: PLACEHOLDER.bucket,
-        processedPrefix: PROCESSED_PREFIX,
+        ...bucketDeps,
         logger: logger("sluice-summarize"),
         reportLink,
         notifySuccess: config.notifySuccess,
@@ -142,25 +196,15 @@ export class LocalRuntime extends EventEmitter {
         slackWebhookUrl: options.slackWebhookUrl,
         alertSink: saveAlert(uploadIdOf(event), "slack-summary.json"),
       })(event as never);
-    const notify = (event: unknown): Promise<NotifyFailureOutput> =>
-      createNotifyFailureHandler({
-        deadLetterQueue,
-        s3,
-        stage: "local",
-        region: PLACEHOLDER.region,
-        slackWebhookUrl: options.slackWebhookUrl,
-        logger: logger("sluice-notify-failure"),
-        reportLink,
-        alertSink: saveAlert(uploadIdOf(event), "slack-alert.json"),
-      })(event as never);
 
     const workflow = new LocalWorkflow({
       asl: workflowAsl(config) as Asl,
       stateMachineArn: STATE_MACHINE_ARN,
       s3,
+      tokens,
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       lambdas: {
-        [PLACEHOLDER.functions.convert]: async (event) => {
+        [PLACEHOLDER.functions.convert]: metered("convert", async (event: unknown) => {
           const output = await convert(event as never);
           emit({
             type: "converted",
@@ -169,51 +213,31 @@ export class LocalRuntime extends EventEmitter {
             totalChunks: output.totalChunks,
           });
           return output;
-        },
-        [PLACEHOLDER.functions.summarize]: (event) => summarize(event),
-        [PLACEHOLDER.functions.notifyFailure]: (event) => notify(event),
+        }),
+        [PLACEHOLDER.functions.summarize]: metered("summarize", summarize),
       },
-      waitForTaskToken: async (parameters, state, signal) => {
-        const token = tokens.issue();
-        const body: Record<string, unknown> = { ...parameters.MessageBody, taskToken: token };
-        const chunk = body.chunk as { index: number; rows: unknown[] };
-        const uploadId = String(body.uploadId);
-        const waiting = tokens.wait(token, {
-          ...(state.HeartbeatSeconds ? { heartbeatSeconds: state.HeartbeatSeconds } : {}),
-          ...(state.TimeoutSeconds ? { timeoutSeconds: state.TimeoutSeconds } : {}),
-          signal,
+      sendMessage: (parameters) =>
+        sqs.send(
+          new SendMessageCommand({ ...parameters, QueueUrl: emulator.queueUrlFor(parameters.QueueUrl) }),
+        ) as unknown as Promise<Record<string, unknown>>,
+    });
+    const chunkOf = (event: CallbackEvent) => {
+      const body = JSON.parse(event.messageBody) as { uploadId: string; chunk: ChunkPointer };
+      return { uploadId: body.uploadId, index: body.chunk.index, rows: body.chunk.rows };
+    };
+    workflow.on("callback_sent", (event: CallbackEvent) =>
+      emit({ type: "chunk_sent", ...chunkOf(event), attempt: event.attempt }),
+    );
+    workflow.on("callback_settled", (event: CallbackSettledEvent) => {
+      if (event.status === "SUCCEEDED") {
+        const result = event.output as Partial<TaskResult> | undefined;
+        emit({
+          type: "chunk_done",
+          ...chunkOf(event),
+          accepted: result?.accepted ?? 0,
+          rejected: result?.rejected?.rows.length ?? 0,
         });
-        if (signal.aborted)
-          throw new StatesError("States.Aborted", "The execution stopped before the chunk was sent");
-        await sqs.send(
-          new SendMessageCommand({
-            QueueUrl: emulator.queueUrlFor(parameters.QueueUrl),
-            MessageBody: JSON.stringify(body),
-          }),
-        );
-        emit({ type: "chunk_sent", uploadId, index: chunk.index, rows: chunk.rows.length, attempt: 1 });
-        try {
-          const output = (await waiting) as { accepted?: number; rejected?: unknown[] };
-          emit({
-            type: "chunk_done",
-            uploadId,
-            index: chunk.index,
-            rows: chunk.rows.length,
-            accepted: output?.accepted ?? 0,
-            rejected: output?.rejected?.length ?? 0,
-          });
-          return output;
-        } catch (error) {
-          emit({
-            type: "chunk_failed",
-            uploadId,
-            index: chunk.index,
-            rows: chunk.rows.length,
-            error: (error as Error).name,
-          });
-          throw error;
-        }
-      },
+      } else emit({ type: "chunk_failed", ...chunkOf(event), error: event.error });
     });
 
     const api = new StepFunctionsApi(tokens, {
@@ -227,17 +251,86 @@ export class LocalRuntime extends EventEmitter {
         const record = workflow.start(name ?? `execution-${Date.now()}`, JSON.parse(input ?? "{}"));
         return { executionArn: record.executionArn, startDate: record.startDate };
       },
-      describeExecution: (executionArn) => {
-        const record = workflow.get(executionArn);
-        if (!record)
-          throw new StatesError("ExecutionDoesNotExist", `Execution does not exist: ${executionArn}`);
-        return describe(record);
-      },
-      listExecutions: () => workflow.all.map(describe),
       ...workflowOperations(workflow),
     });
     const endpoint = await api.listen();
-    runtime = new LocalRuntime(config, emulator, endpoint, workflow, api, tokens);
+    runtime = new LocalRuntime(config, emulator, endpoint, workflow, api, tokens, meter);
+    const sfn = runtime.sfnClient();
+
+    // The chunk dead-letter queue's handler, fed the way a Lambda SQS event source mapping feeds it.
+    const chunkDeadLetter = createChunkDeadLetterHandler({
+      sfn,
+      maxReceiveCount: config.maxReceiveCount,
+      logger: logger("sluice-chunk-dead-letter"),
+    });
+    runtime.deadLetters = startSqsEventSource({
+      sqs,
+      queueUrl: emulator.queueUrls.deadLetters,
+      queueArn: emulator.queueArns.deadLetters,
+      region: PLACEHOLDER.region,
+      waitTimeSeconds: 1,
+      handler: (event) => {
+        for (const record of event.Records) {
+          const parsed = ChunkEnvelopeSchema.safeParse(safeJson(record.body));
+          emit({
+            type: "dead_lettered",
+            messageId: record.messageId,
+            chunk: parsed.success ? { uploadId: parsed.data.uploadId, index: parsed.data.chunk.index } : null,
+          });
+        }
+        return chunkDeadLetter(event);
+      },
+    });
+
+    // EventBridge: the stack's own rule pattern decides which status changes reach NotifyFailure.
+    const notify = (event: unknown) =>
+      createNotifyFailureHandler({
+        ...bucketDeps,
+        sfn,
+        stage: "local",
+        region: PLACEHOLDER.region,
+        slackWebhookUrl: options.slackWebhookUrl,
+        logger: logger("sluice-notify-failure"),
+        reportLink,
+        alertSink: saveAlert(uploadIdFromEvent(event), "slack-alert.json"),
+      })(event as never);
+    const pattern = failureEventPattern(STATE_MACHINE_ARN);
+    const local = runtime;
+    workflow.on("execution_finished", (execution: Execution) => {
+      const event = executionStatusChangeEvent({
+        executionArn: execution.executionArn,
+        stateMachineArn: execution.stateMachineArn,
+        name: execution.name,
+        status: execution.status,
+        startDate: execution.startDate,
+        ...(execution.stopDate ? { stopDate: execution.stopDate } : {}),
+        input: JSON.stringify(execution.input),
+        ...(execution.output === undefined ? {} : { output: JSON.stringify(execution.output) }),
+        ...(execution.error ? { error: execution.error } : {}),
+        ...(execution.cause ? { cause: execution.cause } : {}),
+        redriveCount: execution.redriveCount,
+        ...(execution.redriveDate ? { redriveDate: execution.redriveDate } : {}),
+      });
+      if (!matchesPattern(pattern, event)) return;
+      const uploadId = uploadIdFromEvent(event);
+      const done = invokeAsync(notify, event, {
+        retryDelaysMs: options.notifyRetryDelaysMs ?? LOCAL_NOTIFY_RETRY_DELAYS_MS,
+        signal: local.shutdown.signal,
+        onFailure: (_, error) =>
+          logger("sluice-local").error("NotifyFailure failed every attempt", { error: error as Error }),
+      }).then((outcome) => {
+        if (outcome.status !== "aborted") {
+          emit({
+            type: "failure_notified",
+            uploadId,
+            executionArn: execution.executionArn,
+            status: outcome.status,
+          });
+        }
+        return outcome.status === "succeeded" ? outcome.result : undefined;
+      });
+      local.notifications.set(execution.executionArn, done);
+    });
     return runtime;
   }
 
@@ -269,31 +362,81 @@ export class LocalRuntime extends EventEmitter {
     return { key, executionArn, uploadId, duplicate: result.started.length === 0 };
   }
 
-  async waitForExecution(executionArn: string): Promise<ExecutionRecord> {
+  async waitForExecution(executionArn: string): Promise<Execution> {
     const record = this.workflow.get(executionArn);
     if (!record) throw new Error(`no execution ${executionArn}`);
     return record.done;
   }
 
+  /**
+   * The outcome of NotifyFailure for the execution's latest failure (undefined when it failed every attempt),
+   * or undefined at once when no failure was notified.
+   */
+  async failureNotification(executionArn: string): Promise<NotifyFailureOutput | undefined> {
+    return this.notifications.get(executionArn);
+  }
+
+  /** What the execution used so far: transitions and Lambda as billed, and every request the emulator saw. */
+  usage(executionArn: string): RuntimeUsage {
+    const usage = this.workflow.usage(executionArn);
+    const execution = this.workflow.get(executionArn);
+    if (!usage || !execution) throw new Error(`no execution ${executionArn}`);
+    const uploadId = uploadIdOf(execution.input);
+    return {
+      transitions: usage.transitions,
+      childExecutions: usage.childExecutions,
+      lambda: { invocations: usage.lambdaInvocations, gbSeconds: this.lambdaGbSeconds.get(uploadId) ?? 0 },
+      requests: this.meter.snapshot(),
+    };
+  }
+
+  /** The usage priced as AWS bills it (SQS and S3 requests: all the emulator saw, the admin server's included). */
+  estimatedCost(executionArn: string): CostEstimate {
+    const usage = this.usage(executionArn);
+    const { s3 } = usage.requests;
+    return estimateCost({
+      transitions: usage.transitions,
+      sqsRequests: usage.requests.sqs.units,
+      lambdaGbSeconds: usage.lambda.gbSeconds,
+      // The start function runs once per upload, outside the workflow.
+      lambdaRequests: usage.lambda.invocations + 1,
+      s3Get: s3.get,
+      s3Put: s3.put + s3.list,
+    });
+  }
+
   async stop(): Promise<void> {
+    this.shutdown.abort();
+    await this.deadLetters?.stop();
+    await Promise.allSettled(this.notifications.values());
+    await this.workflow.close();
     await this.api.close();
+    this.meter.stop();
     await this.emulator.stop();
   }
 }
 
-function describe(record: ExecutionRecord): Record<string, unknown> {
-  return {
-    executionArn: record.executionArn,
-    stateMachineArn: record.stateMachineArn,
-    name: record.name,
-    status: record.status,
-    startDate: record.startDate.getTime() / 1000,
-    ...(record.stopDate ? { stopDate: record.stopDate.getTime() / 1000 } : {}),
-    input: JSON.stringify(record.input),
-    ...(record.output === undefined ? {} : { output: JSON.stringify(record.output) }),
-    ...(record.error ? { error: record.error } : {}),
-    ...(record.cause ? { cause: record.cause } : {}),
-  };
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function uploadIdOf(event: unknown): string {
+  return String((event as { uploadId?: unknown } | null)?.uploadId ?? "upload");
+}
+
+function uploadIdFromEvent(event: unknown): string {
+  try {
+    const input = (event as { detail?: { input?: unknown } }).detail?.input;
+    const uploadId =
+      typeof input === "string" ? (JSON.parse(input) as { uploadId?: unknown }).uploadId : undefined;
+    return typeof uploadId === "string" ? uploadId : "upload";
+  } catch {
+    return "upload";
+  }
 }
 
 /** The S3 event notification AWS sends for a new object (one record). */

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { checkParameterLength } from "./payload-limits.ts";
 import { StatesError, type TaskTokens } from "./task-tokens.ts";
 
 /** What the local API needs from the runtime to start and describe executions. */
@@ -20,6 +21,8 @@ export interface ExecutionHost {
   getExecutionHistory?(executionArn: string): Record<string, unknown>[];
   /** RedriveExecution (throws ExecutionDoesNotExist, ExecutionNotRedrivable). */
   redriveExecution?(executionArn: string): { redriveDate: Date };
+  /** StopExecution (throws ExecutionDoesNotExist). */
+  stopExecution?(executionArn: string, reason: { error?: string; cause?: string }): { stopDate: Date };
 }
 
 type Operation = (
@@ -31,6 +34,20 @@ const MAX_BODY_BYTES = 1024 * 1024;
 function text(value: unknown, field: string): string {
   if (typeof value !== "string" || value === "")
     throw new StatesError("ValidationException", `${field} is required`);
+  return value;
+}
+
+/** A task token as the API checks it (1 to 2,048 characters). */
+function token(value: unknown): string {
+  const taskToken = text(value, "taskToken");
+  checkParameterLength(taskToken, "taskToken", 2048);
+  return taskToken;
+}
+
+/** An optional string parameter with a length constraint (SendTaskFailure's error and cause). */
+function optional(value: unknown, parameter: string, max: number): string {
+  if (typeof value !== "string") return "";
+  checkParameterLength(value, parameter, max);
   return value;
 }
 
@@ -78,29 +95,34 @@ export class StepFunctionsApi {
   constructor(tokens: TaskTokens, host: ExecutionHost) {
     this.operations = {
       SendTaskSuccess: (body) => {
-        const token = text(body.taskToken, "taskToken");
+        const taskToken = token(body.taskToken);
+        const json = text(body.output, "output");
+        // "output ... Length constraints apply to the payload size, and are expressed as bytes in UTF-8
+        // encoding. Maximum length of 262144": the request is refused and the task keeps waiting.
+        checkParameterLength(json, "output");
         let output: unknown;
         try {
-          output = JSON.parse(text(body.output, "output"));
+          output = JSON.parse(json);
         } catch {
           throw new StatesError("InvalidOutput", "The output is not valid JSON");
         }
-        tokens.succeed(token, output);
+        tokens.succeed(taskToken, output);
         return {};
       },
       SendTaskFailure: (body) => {
         tokens.fail(
-          text(body.taskToken, "taskToken"),
-          typeof body.error === "string" ? body.error : "",
-          typeof body.cause === "string" ? body.cause : "",
+          token(body.taskToken),
+          optional(body.error, "error", 256),
+          optional(body.cause, "cause", 32768),
         );
         return {};
       },
       SendTaskHeartbeat: (body) => {
-        tokens.heartbeat(text(body.taskToken, "taskToken"));
+        tokens.heartbeat(token(body.taskToken));
         return {};
       },
       StartExecution: (body) => {
+        if (typeof body.input === "string") checkParameterLength(body.input, "input");
         const { executionArn, startDate } = host.startExecution({
           stateMachineArn: text(body.stateMachineArn, "stateMachineArn"),
           ...(typeof body.name === "string" ? { name: body.name } : {}),
@@ -126,6 +148,16 @@ export class StepFunctionsApi {
         const events = body.reverseOrder === true ? [...all].reverse() : all;
         const data = body.includeExecutionData === false ? events.map(withoutData) : events;
         return page(data, body.maxResults, body.nextToken, "events");
+      },
+      StopExecution: (body) => {
+        const { stopDate } = supported(host.stopExecution, "StopExecution")(
+          text(body.executionArn, "executionArn"),
+          {
+            ...(typeof body.error === "string" ? { error: optional(body.error, "error", 256) } : {}),
+            ...(typeof body.cause === "string" ? { cause: optional(body.cause, "cause", 32768) } : {}),
+          },
+        );
+        return { stopDate: stopDate.getTime() / 1000 };
       },
       RedriveExecution: (body) => {
         const { redriveDate } = supported(

@@ -1,13 +1,13 @@
 import type { ExecutionRecord, LocalWorkflow } from "./local-workflow.ts";
-import { type MapRunRecord, mapRunCounts } from "./map-run.ts";
+import type { MapRun } from "./map-run.ts";
 import type { ExecutionHost } from "./step-functions-api.ts";
 import { StatesError } from "./task-tokens.ts";
 
 const seconds = (date: Date) => date.getTime() / 1000;
 
 /** DescribeMapRun's answer for a live local Map Run. */
-export function describeMapRun(run: MapRunRecord): Record<string, unknown> {
-  const counts = mapRunCounts(run);
+export function describeMapRun(run: MapRun): Record<string, unknown> {
+  const counts = run.counts();
   return {
     mapRunArn: run.mapRunArn,
     executionArn: run.executionArn,
@@ -17,7 +17,7 @@ export function describeMapRun(run: MapRunRecord): Record<string, unknown> {
     maxConcurrency: run.maxConcurrency,
     toleratedFailurePercentage: run.toleratedFailurePercentage,
     toleratedFailureCount: run.toleratedFailureCount,
-    // Each item is one child execution locally, so both count the same.
+    // Each item is one child execution locally (no ItemBatcher), so both count the same.
     itemCounts: counts,
     executionCounts: counts,
     redriveCount: run.redriveCount,
@@ -27,24 +27,52 @@ export function describeMapRun(run: MapRunRecord): Record<string, unknown> {
 
 /** The redrive fields DescribeExecution adds to an execution's description. */
 export function redriveFields(record: ExecutionRecord): Record<string, unknown> {
+  const reason = record.notRedrivableReason();
   return {
     redriveCount: record.redriveCount,
     ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
-    redriveStatus:
-      record.status === "FAILED" || record.status === "ABORTED" ? "REDRIVABLE" : "NOT_REDRIVABLE",
+    redriveStatus: reason ? "NOT_REDRIVABLE" : "REDRIVABLE",
+    ...(reason ? { redriveStatusReason: reason } : {}),
+  };
+}
+
+/** DescribeExecution's answer (without the redrive fields, see redriveFields). */
+export function describeExecution(record: ExecutionRecord): Record<string, unknown> {
+  return {
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    startDate: seconds(record.startDate),
+    ...(record.stopDate ? { stopDate: seconds(record.stopDate) } : {}),
+    input: JSON.stringify(record.input),
+    inputDetails: { included: true },
+    ...(record.output === undefined
+      ? {}
+      : { output: JSON.stringify(record.output), outputDetails: { included: true } }),
+    ...(record.error ? { error: record.error } : {}),
+    ...(record.cause ? { cause: record.cause } : {}),
   };
 }
 
 /**
- * The redrive fields of DescribeExecution, and the Map Run, history and redrive operations of the loopback Step Functions API, answered from the local
- * workflow's live records. Spread into the ExecutionHost the runtime gives StepFunctionsApi.
+ * DescribeExecution, ListExecutions, StopExecution and the Map Run, history and redrive operations of the
+ * loopback Step Functions API, answered from the local workflow's live records. Spread into the ExecutionHost
+ * the runtime gives StepFunctionsApi (StartExecution stays the runtime's: it knows the state machine ARN).
  */
 export function workflowOperations(
   workflow: LocalWorkflow,
 ): Required<
   Pick<
     ExecutionHost,
-    "describeRedrive" | "listMapRuns" | "describeMapRun" | "getExecutionHistory" | "redriveExecution"
+    | "describeExecution"
+    | "listExecutions"
+    | "describeRedrive"
+    | "listMapRuns"
+    | "describeMapRun"
+    | "getExecutionHistory"
+    | "redriveExecution"
+    | "stopExecution"
   >
 > {
   const execution = (executionArn: string) => {
@@ -53,6 +81,8 @@ export function workflowOperations(
     return record;
   };
   return {
+    describeExecution: (executionArn) => describeExecution(execution(executionArn)),
+    listExecutions: () => workflow.all.map(describeExecution),
     describeRedrive: (executionArn) => redriveFields(execution(executionArn)),
     listMapRuns: (executionArn) => {
       execution(executionArn);
@@ -62,7 +92,7 @@ export function workflowOperations(
         .map((run) => ({
           executionArn: run.executionArn,
           mapRunArn: run.mapRunArn,
-          stateMachineArn: run.mapRunArn,
+          stateMachineArn: run.stateMachineArn,
           startDate: seconds(run.startDate),
           ...(run.stopDate ? { stopDate: seconds(run.stopDate) } : {}),
         }));
@@ -72,13 +102,15 @@ export function workflowOperations(
       if (!run) throw new StatesError("ResourceNotFound", `Map Run does not exist: ${mapRunArn}`);
       return describeMapRun(run);
     },
-    getExecutionHistory: (executionArn) => {
-      execution(executionArn);
-      return (workflow.history(executionArn) ?? []) as unknown as Record<string, unknown>[];
-    },
+    getExecutionHistory: (executionArn) =>
+      execution(executionArn).history as unknown as Record<string, unknown>[],
     redriveExecution: (executionArn) => {
       const record = workflow.redrive(executionArn);
       return { redriveDate: record.redriveDate ?? new Date() };
+    },
+    stopExecution: (executionArn, reason) => {
+      const record = workflow.stop(executionArn, reason);
+      return { stopDate: record.stopDate ?? new Date() };
     },
   };
 }

@@ -47,6 +47,7 @@ export function consume(runtime: LocalRuntime, handler: ChunkHandler, concurrenc
     queueUrl: runtime.queueUrls.chunks,
     sqs,
     sfn: runtime.sfnClient(),
+    s3: runtime.s3Client(),
     concurrency,
     waitTimeSeconds: 1,
     heartbeatSeconds: 2,
