@@ -37,7 +37,7 @@ export class UploadProgress {
   constructor(private readonly uploadId?: string) {}
 
   apply(event: RuntimeEvent): void {
-    if (this.uploadId && event.uploadId !== this.uploadId) return;
+    if (this.uploadId && "uploadId" in event && event.uploadId !== this.uploadId) return;
     const s = this.snapshotState;
     switch (event.type) {
       case "converted":
