@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DeadLetterRecordSchema, ManifestSchema } from "@sluice/core";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { ChunkRejectedError } from "@sluice/consumer";
+import { FailureRecordSchema, ManifestSchema } from "@sluice/core";
+import { WORKFLOW_TRANSITIONS } from "@sluice/functions";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { corpusFile, hasCorpus } from "../../core/test/support/shared-corpus.ts";
 import { LoopbackSlack } from "../../functions/test/slack-server.ts";
@@ -11,10 +13,12 @@ import { consume, ordersCsv, runtimeWith, useRuntimeCleanup } from "./support/ru
 
 /**
  * End to end on the local runtime: the stack's own ASL, the real handlers, the consumer SDK, all over the
- * emulator's real SQS/S3 wire protocol and the loopback Step Functions API.
+ * emulator's real SQS/S3 wire protocol and the loopback Step Functions API. Failures are notified as in AWS:
+ * from the execution's status-change event, after the execution ended.
  */
 
 const csv = (rows: number) => ordersCsv(rows);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 useRuntimeCleanup();
 
 let slack: LoopbackSlack;
@@ -33,21 +37,35 @@ afterEach(() => {
 const runtimeWithSlack = (options: Parameters<typeof runtimeWith>[0] = {}) =>
   runtimeWith({ slackWebhookUrl: slack.url, ...options });
 
-async function deadLetters(runtime: LocalRuntime) {
-  const sqs = new SQSClient(runtime.emulator.clientConfig);
-  const result = await sqs.send(
-    new ReceiveMessageCommand({
-      QueueUrl: runtime.queueUrls.deadLetters,
-      MaxNumberOfMessages: 10,
-      WaitTimeSeconds: 1,
-    }),
+async function readObject(runtime: LocalRuntime, key: string): Promise<string> {
+  const object = await runtime.emulator.s3.send(new GetObjectCommand({ Bucket: runtime.bucket, Key: key }));
+  return object.Body!.transformToString();
+}
+
+async function failureRecord(runtime: LocalRuntime, uploadId: string) {
+  return FailureRecordSchema.parse(
+    JSON.parse(await readObject(runtime, `processed/${uploadId}/failure.json`)),
   );
-  return (result.Messages ?? []).map((m) => DeadLetterRecordSchema.parse(JSON.parse(m.Body ?? "null")));
 }
 
 async function originalStillThere(runtime: LocalRuntime, key: string) {
   const head = await runtime.emulator.s3.send(new HeadObjectCommand({ Bucket: runtime.bucket, Key: key }));
   return (head.ContentLength ?? 0) > 0;
+}
+
+async function queueDepth(runtime: LocalRuntime, url: string) {
+  const { Attributes = {} } = await runtime.emulator.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["All"] }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+function events(runtime: LocalRuntime): RuntimeEvent[] {
+  const seen: RuntimeEvent[] = [];
+  runtime.on("progress", (e: RuntimeEvent) => seen.push(e));
+  return seen;
 }
 
 describe("the local runtime", () => {
@@ -62,10 +80,9 @@ describe("the local runtime", () => {
     const record = await runtime.waitForExecution(upload.executionArn);
     expect(record.status).toBe("SUCCEEDED");
 
-    const manifestObject = await runtime.emulator.s3.send(
-      new GetObjectCommand({ Bucket: runtime.bucket, Key: `processed/${upload.uploadId}/manifest.json` }),
+    const manifest = ManifestSchema.parse(
+      JSON.parse(await readObject(runtime, `processed/${upload.uploadId}/manifest.json`)),
     );
-    const manifest = ManifestSchema.parse(JSON.parse(await manifestObject.Body!.transformToString()));
     expect(manifest).toMatchObject({ totalRows: 1234, totalChunks: 13 });
     expect(seen.size).toBe(1234);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
@@ -77,6 +94,39 @@ describe("the local runtime", () => {
       rejected: 0,
       chunksFailed: 0,
     });
+    expect(await runtime.failureNotification(upload.executionArn)).toBeUndefined();
+  });
+
+  it("keeps the rows in the bucket: messages and the execution carry pointers, never rows", async () => {
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 100 } });
+    const bodies: string[] = [];
+    runtime.workflow.on("callback_sent", (e: { messageBody: string }) => bodies.push(e.messageBody));
+    consume(runtime, async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }));
+    const upload = await runtime.upload(csv(300), "orders.csv");
+    expect((await runtime.waitForExecution(upload.executionArn)).status).toBe("SUCCEEDED");
+    expect(bodies).toHaveLength(3);
+    for (const body of bodies) {
+      expect(body).not.toContain("ORD-");
+      expect(JSON.parse(body).chunk).toMatchObject({ key: `processed/${upload.uploadId}/chunks.jsonl` });
+    }
+    const history = JSON.stringify(runtime.workflow.history(upload.executionArn));
+    expect(history).not.toContain("ORD-");
+  });
+
+  it("counts the state transitions AWS bills, as the cost model has them, and prices the upload", async () => {
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 100 } });
+    consume(runtime, async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }));
+    const upload = await runtime.upload(csv(1000), "orders.csv");
+    const record = await runtime.waitForExecution(upload.executionArn);
+    expect(record.status).toBe("SUCCEEDED");
+    const usage = runtime.usage(upload.executionArn);
+    expect(usage.transitions).toBe(WORKFLOW_TRANSITIONS.parent + 10 * WORKFLOW_TRANSITIONS.perChunk);
+    expect(usage.childExecutions).toBe(10);
+    // summary.json's estimate follows the same shape as what the runtime counted.
+    expect(record.output).toMatchObject({ transitions: usage.transitions });
+    expect(usage.requests.sqs.byAction.SendMessage).toBe(10);
+    expect(usage.requests.s3.get).toBeGreaterThanOrEqual(10);
+    expect(runtime.estimatedCost(upload.executionArn).usd).toBeGreaterThan(0);
   });
 
   it("reports rejected rows in the summary without failing the upload", async () => {
@@ -94,11 +144,33 @@ describe("the local runtime", () => {
     expect(record.output).toMatchObject({ rows: 200, accepted: 160, rejected: 40 });
   });
 
-  it("runs the failure branch when the admin server fails a chunk: DLQ record, Slack alert, original kept", async () => {
+  it("lets chunks wait in the queue for an admin server that starts long after the upload", async () => {
+    // Every timer but the deadline would long have fired: the queue's visibility timeout is 1 s.
+    const runtime = await runtimeWithSlack({
+      config: { chunkRows: 100, visibilityTimeoutSeconds: 1, uploadDeadlineSeconds: 120 },
+    });
+    const seen = events(runtime);
+    const upload = await runtime.upload(csv(500), "orders.csv");
+    await sleep(5_000);
+    expect(runtime.workflow.get(upload.executionArn)!.status).toBe("RUNNING");
+    const rows = new Map<number, number>();
+    consume(runtime, async (chunk) => {
+      for (const { row } of chunk.rows) rows.set(row, (rows.get(row) ?? 0) + 1);
+      return { accepted: chunk.rows.length, rejected: [] };
+    });
+    const record = await runtime.waitForExecution(upload.executionArn);
+    expect(record.status).toBe("SUCCEEDED");
+    expect(rows.size).toBe(500);
+    expect([...rows.values()].every((n) => n === 1)).toBe(true);
+    // Each chunk was sent once: waiting cost nothing, no retry, no new token.
+    expect(seen.filter((e) => e.type === "chunk_sent")).toHaveLength(5);
+    expect(seen.filter((e) => e.type === "chunk_failed")).toEqual([]);
+  });
+
+  it("fails the upload naming the chunk the admin server refuses for good: failure record, Slack alert, file kept", async () => {
     const runtime = await runtimeWithSlack({ config: { chunkRows: 100 } });
     consume(runtime, async (chunk) => {
-      if (chunk.index === 1)
-        throw Object.assign(new Error("the orders table is locked"), { code: "DB_LOCKED" });
+      if (chunk.index === 1) throw new ChunkRejectedError("the orders table refuses this chunk");
       return { accepted: chunk.rows.length, rejected: [] };
     });
     const upload = await runtime.upload(csv(500), "orders.csv");
@@ -106,49 +178,99 @@ describe("the local runtime", () => {
     expect(record.status).toBe("FAILED");
     expect(record.error).toBe("States.ExceedToleratedFailureThreshold");
 
-    const [dead, ...more] = await deadLetters(runtime);
-    expect(more).toEqual([]);
-    expect(dead).toMatchObject({
+    const notified = await runtime.failureNotification(upload.executionArn);
+    expect(notified?.record).toMatchObject({ uploadId: upload.uploadId, failedChunk: { index: 1 } });
+    expect(await failureRecord(runtime, upload.uploadId)).toMatchObject({
       kind: "upload-failure",
+      status: "FAILED",
       uploadId: upload.uploadId,
+      executionArn: upload.executionArn,
       source: { bucket: runtime.bucket, key: upload.key },
       processed: { bucket: runtime.bucket, prefix: `processed/${upload.uploadId}/` },
-      chunkIndex: 1,
-      error: { code: "DB_LOCKED", cause: "the orders table is locked" },
+      failedChunk: { index: 1, firstRow: 102, lastRow: 201, rows: 100 },
+      error: { code: "CHUNK_REJECTED", cause: "the orders table refuses this chunk" },
     });
-    expect(slack.received).toHaveLength(1);
+    expect(slack.received.length).toBeGreaterThanOrEqual(1);
     const alert = JSON.stringify(slack.received[0]!.json);
-    expect(alert).toContain("DB_LOCKED");
+    expect(alert).toContain("CHUNK_REJECTED");
     expect(alert).toContain(upload.uploadId);
     expect(await originalStillThere(runtime, upload.key)).toBe(true);
+    // Failure records never go to the chunk dead-letter queue.
+    expect(await queueDepth(runtime, runtime.queueUrls.deadLetters)).toBe(0);
   });
 
-  it("times out a chunk nobody answers, re-sends it a bounded number of times, then fails the upload", async () => {
+  it("dead-letters a chunk the admin server keeps failing on, and fails the upload naming it", async () => {
     const runtime = await runtimeWithSlack({
-      config: { chunkRows: 100, heartbeatSeconds: 1, chunkTimeoutSeconds: 5, chunkRetries: 1 },
+      config: { chunkRows: 100, maxReceiveCount: 2, visibilityTimeoutSeconds: 1 },
     });
-    const events: RuntimeEvent[] = [];
-    runtime.on("progress", (e: RuntimeEvent) => events.push(e));
-    const upload = await runtime.upload(csv(50), "orders.csv");
+    const seen = events(runtime);
+    const attempts: number[] = [];
+    const consumer = consume(runtime, async (chunk, ctx) => {
+      if (chunk.index === 2) {
+        attempts.push(ctx.receiveCount);
+        throw new Error("the database is down");
+      }
+      return { accepted: chunk.rows.length, rejected: [] };
+    });
+    const released: number[] = [];
+    consumer.on("chunk_released", (e) => released.push(e.chunkIndex ?? -1));
+    const upload = await runtime.upload(csv(500), "orders.csv");
     const record = await runtime.waitForExecution(upload.executionArn);
     expect(record.status).toBe("FAILED");
-    // One send and one retry, each a fresh message with a fresh token.
-    expect(events.filter((e) => e.type === "chunk_sent")).toHaveLength(2);
-    expect(
-      events.filter((e) => e.type === "chunk_failed").map((e) => (e as { error: string }).error),
-    ).toEqual(["States.HeartbeatTimeout", "States.HeartbeatTimeout"]);
-    const [dead] = await deadLetters(runtime);
-    expect(dead).toMatchObject({ chunkIndex: 0, error: { code: "States.HeartbeatTimeout" } });
-    expect(slack.received).toHaveLength(1);
+    // Received maxReceiveCount times, never answered by the consumer, then SQS moved it to the DLQ.
+    expect(attempts).toEqual([1, 2]);
+    expect(released).toEqual([2, 2]);
+    const deadLettered = seen.filter((e) => e.type === "dead_lettered");
+    expect(deadLettered).toEqual([
+      expect.objectContaining({ chunk: { uploadId: upload.uploadId, index: 2 } }),
+    ]);
+
+    await runtime.failureNotification(upload.executionArn);
+    const failure = await failureRecord(runtime, upload.uploadId);
+    expect(failure).toMatchObject({
+      failedChunk: { index: 2, firstRow: 202, lastRow: 301, rows: 100 },
+      error: { code: "CHUNK_DEAD_LETTERED" },
+    });
+    expect(failure.error.cause).toContain("received 2 times");
+    expect(JSON.stringify(slack.received[0]?.json)).toContain("CHUNK_DEAD_LETTERED");
+    expect(await queueDepth(runtime, runtime.queueUrls.deadLetters)).toBe(0);
   });
 
-  it("keeps a slow chunk alive with heartbeats", async () => {
-    const runtime = await runtimeWithSlack({
-      config: { chunkRows: 100, heartbeatSeconds: 1, chunkTimeoutSeconds: 30, chunkRetries: 0 },
+  it("fails a chunk whose bytes were changed in the bucket without importing any of it", async () => {
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 100 } });
+    const converted = new Promise<void>((resolve) =>
+      runtime.on("progress", (e: RuntimeEvent) => e.type === "converted" && resolve()),
+    );
+    const upload = await runtime.upload(csv(300), "orders.csv");
+    await converted;
+    // Tamper with the chunks object before any admin server reads it: one digit of one row.
+    const key = `processed/${upload.uploadId}/chunks.jsonl`;
+    const text = await readObject(runtime, key);
+    await runtime.emulator.s3.send(
+      new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: text.replace(`"ORD-150"`, `"ORD-151"`) }),
+    );
+    const imported: number[] = [];
+    consume(runtime, async (chunk) => {
+      imported.push(chunk.index);
+      return { accepted: chunk.rows.length, rejected: [] };
     });
+    const record = await runtime.waitForExecution(upload.executionArn);
+    expect(record.status).toBe("FAILED");
+    expect(imported).not.toContain(1);
+    await runtime.failureNotification(upload.executionArn);
+    expect(await failureRecord(runtime, upload.uploadId)).toMatchObject({
+      failedChunk: { index: 1 },
+      error: { code: "CHUNK_CHECKSUM_MISMATCH" },
+    });
+  });
+
+  it("keeps a slow chunk in the admin server's hands with heartbeats (no redelivery)", async () => {
+    const runtime = await runtimeWithSlack({ config: { chunkRows: 100, visibilityTimeoutSeconds: 2 } });
+    let calls = 0;
     consume(runtime, async (chunk, ctx) => {
+      calls++;
       for (let i = 0; i < 6; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
         await ctx.heartbeat();
       }
       return { accepted: chunk.rows.length, rejected: [] };
@@ -156,6 +278,7 @@ describe("the local runtime", () => {
     const upload = await runtime.upload(csv(50), "orders.csv");
     const record = await runtime.waitForExecution(upload.executionArn);
     expect(record.status).toBe("SUCCEEDED");
+    expect(calls).toBe(1);
   });
 
   it("sends nothing more once a chunk has failed the upload", async () => {
@@ -166,8 +289,8 @@ describe("the local runtime", () => {
     });
     const stale: number[] = [];
     const consumer = consume(runtime, async (chunk) => {
-      if (chunk.index === 1) throw Object.assign(new Error("refused"), { code: "REFUSED" });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (chunk.index === 1) throw new ChunkRejectedError("refused");
+      await sleep(150);
       return { accepted: chunk.rows.length, rejected: [] };
     });
     consumer.on("token_stale", (e) => stale.push(e.chunkIndex ?? -1));
@@ -175,7 +298,7 @@ describe("the local runtime", () => {
     const record = await runtime.waitForExecution(upload.executionArn);
     expect(record.status).toBe("FAILED");
     const failedAt = record.stopDate!.getTime();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     expect(sent.length).toBeLessThan(20);
     expect(sent.filter((s) => s.at > failedAt)).toEqual([]);
     // The chunk still in the admin server's hands when the upload failed: its answer finds a stale token.
@@ -192,7 +315,7 @@ describe("the local runtime", () => {
       runtime,
       async (chunk) => {
         peak = Math.max(peak, ++inHand);
-        await new Promise((resolve) => setTimeout(resolve, 60));
+        await sleep(60);
         inHand--;
         return { accepted: chunk.rows.length, rejected: [] };
       },
@@ -209,19 +332,23 @@ describe("the local runtime", () => {
       ? [["an encrypted workbook", corpusFile("excelize__encryptAES.xlsx"), "WORKBOOK_ENCRYPTED"] as const]
       : []),
     ["a file that is no workbook", undefined, "UNSUPPORTED_FORMAT"] as const,
-  ])("fails %s with its code in the alert and the DLQ record, and keeps the file", async (_, path, code) => {
-    const runtime = await runtimeWithSlack();
-    const bytes = path ? await readFile(path) : Buffer.from([0x00, 0x01, 0x02, 0xff, 0x00]);
-    const upload = await runtime.upload(bytes, "upload.xlsx");
-    const record = await runtime.waitForExecution(upload.executionArn);
-    expect(record.status).toBe("FAILED");
-    expect(record.error).toBe(code);
-    const [dead] = await deadLetters(runtime);
-    expect(dead).toMatchObject({ error: { code }, source: { key: upload.key } });
-    expect(dead!.processed).toBeUndefined();
-    expect(JSON.stringify(slack.received[0]?.json)).toContain(code);
-    expect(await originalStillThere(runtime, upload.key)).toBe(true);
-  });
+  ])(
+    "fails %s at Convert with its code in the failure record and the alert, and keeps the file",
+    async (_, path, code) => {
+      const runtime = await runtimeWithSlack();
+      const bytes = path ? await readFile(path) : Buffer.from([0x00, 0x01, 0x02, 0xff, 0x00]);
+      const upload = await runtime.upload(bytes, "upload.xlsx");
+      const record = await runtime.waitForExecution(upload.executionArn);
+      expect(record.status).toBe("FAILED");
+      expect(record.error).toBe(code);
+      await runtime.failureNotification(upload.executionArn);
+      const failure = await failureRecord(runtime, upload.uploadId);
+      expect(failure).toMatchObject({ error: { code }, source: { key: upload.key } });
+      expect(failure.failedChunk).toBeUndefined();
+      expect(JSON.stringify(slack.received[0]?.json)).toContain(code);
+      expect(await originalStillThere(runtime, upload.key)).toBe(true);
+    },
+  );
 
   it("starts nothing new for a duplicate S3 event of the same object", async () => {
     const runtime = await runtimeWithSlack();

@@ -603,4 +603,57 @@ describe("the stack's own ASL (npm run asl)", () => {
       childExecutions: 0,
     });
   });
+  it.each([
+    ["as deployed (no Catch)", "SUCCEEDED", false],
+    ["with a Catch -> Fail on the Map, as before contract v2", "FAILED", true],
+  ] as const)(
+    "redrives a failed chunk of the workflow %s: the redrive ends %s",
+    async (_, after, withCatch) => {
+      const asl = workflowAsl({ maxConcurrency: 1 }) as unknown as Asl & { States: Record<string, unknown> };
+      if (withCatch) {
+        // What the design looked like before: a Catch on the Map that ends the execution in a Fail state.
+        asl.States["Deliver chunks"] = {
+          ...(asl.States["Deliver chunks"] as object),
+          Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Upload failed" }],
+        };
+        asl.States["Upload failed"] = { Type: "Fail", Error: "UPLOAD_FAILED", Cause: "a chunk failed" };
+      }
+      const name = withCatch ? "caught" : "uncaught";
+      const pointers = [0, 1, 2].map((index) => ({ index, rows: 10 }));
+      await putJsonl(`processed/${name}/items.jsonl`, pointers, PLACEHOLDER.bucket);
+      let broken = true;
+      const { workflow, sent } = workflowWith(asl, {
+        stateMachineArn: `arn:aws:states:${PLACEHOLDER.region}:${PLACEHOLDER.account}:stateMachine:sluice-upload`,
+        lambdas: {
+          [PLACEHOLDER.functions.convert]: async () => ({
+            totalRows: 30,
+            totalChunks: 3,
+            processed: { itemsKey: `processed/${name}/items.jsonl`, prefix: `processed/${name}/` },
+          }),
+          [PLACEHOLDER.functions.summarize]: async () => ({ summarized: true }),
+        },
+        consume: (body) => {
+          const index = (body.chunk as { index: number }).index;
+          if (index === 1 && broken) throw Object.assign(new Error("refused"), { name: "CHUNK_REJECTED" });
+          return { chunkIndex: index, accepted: 10, rejected: { reasons: [], rows: [] } };
+        },
+      });
+      const execution = workflow.start(name, {
+        uploadId: name,
+        source: {},
+        receivedAt: "2026-01-01T00:00:00Z",
+      });
+      await execution.done;
+      expect(execution.status).toBe("FAILED");
+      broken = false;
+      const before = sent.length;
+      workflow.redrive(execution.executionArn);
+      await execution.done;
+      expect(execution.status).toBe(after);
+      // Without the Catch the unsuccessful chunks run again (the failed one, and the one never started at
+      // MaxConcurrency 1), chunk 0 does not; with it, AWS re-runs only the Fail state.
+      const again = sent.slice(before).map((m) => (m.chunk as { index: number }).index);
+      expect(again).toEqual(withCatch ? [] : [1, 2]);
+    },
+  );
 });
