@@ -14,7 +14,7 @@ async function references(): Promise<{ file: string; title: string }[]> {
   const doc = await readFile(join(root, "docs/aws-semantics.md"), "utf8");
   const found: { file: string; title: string }[] = [];
   let file = "";
-  for (const [, cell] of doc.matchAll(/`([^`]+ › [^`]+)`/g)) {
+  for (const [, cell] of doc.matchAll(/`([^`\n]+ › [^`\n]+)`/g)) {
     const [name, ...rest] = cell!.split(" › ");
     const title = rest.join(" › ");
     if (name !== "…") file = name!.includes("/") ? name! : `packages/local/test/${name}`;
