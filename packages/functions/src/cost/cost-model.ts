@@ -76,9 +76,9 @@ export function estimateCost(usage: Usage, prices: Prices = PRICES): CostEstimat
 /**
  * State transitions of this workflow (contract v2, no Catch): the parent's five states (Convert workbook, Any
  * chunks?, Deliver chunks, Summarize, Upload complete; with no chunks "No chunks to deliver" takes the Map's
- * place) and, per chunk, its child execution's start and its one task ("Send chunk and wait").
- * stacks/upload-workflow.ts keeps the same figures as SUCCESS_TRANSITIONS, and a local runtime test holds them
- * against the transitions the local runtime counts when it runs the workflow's ASL: change all three together.
+ * place) and, per chunk, its child execution's start and its one task ("Send chunk and wait"). A local runtime
+ * test ("counts the state transitions AWS bills, as the cost model has them") holds them against the transitions
+ * the local runtime counts when it runs the workflow's ASL: a change to the workflow's shape fails it.
  */
 export const WORKFLOW_TRANSITIONS = Object.freeze({ parent: 5, perChunk: 2 } as const);
 
