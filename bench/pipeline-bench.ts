@@ -1,7 +1,11 @@
 /**
  * End to end through the whole local pipeline: upload → convert → Distributed Map → SQS → a no-op admin server
- * in its own process → summary. Prints rows/s for the upload as a whole and the admin server's peak RSS, which
- * must stay flat whatever the upload's size (memory bounded by concurrency × chunk size).
+ * in its own process → summary. Prints rows/s for the upload as a whole, the admin server's peak RSS, which
+ * must stay flat whatever the upload's size (memory bounded by concurrency × chunk size), and what the upload
+ * would cost in AWS: the state transitions the local runtime counted as Step Functions bills them, the SQS and
+ * S3 requests that reached the emulator, Lambda GB-seconds, priced with packages/functions/src/cost/prices.ts;
+ * beside the same figures of the design before the claim check, measured at 1M rows with that commit's own
+ * runtime (bench/results/previous-design-1m.json).
  * Used by run-bench.ts; alone: npx tsx bench/pipeline-bench.ts [--sizes 100k,1m] [--quick]
  */
 import { spawn } from "node:child_process";
@@ -10,6 +14,7 @@ import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { type CostEstimate, estimateCost } from "@sluice/functions";
 import { LocalRuntime } from "../packages/local/src/runtime/local-runtime.ts";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
 
@@ -25,7 +30,22 @@ export interface PipelineResult {
   status: string;
   consumerPeakMB: number;
   runtimePeakMB: number;
+  transitions: number;
+  cost: CostEstimate;
+  lambdaGbSeconds: number;
 }
+
+/** The design before the claim check (rows in the messages, 500-row chunks), measured once at 1M rows. */
+interface PreviousDesign {
+  commit: string;
+  rows: number;
+  chunks: number;
+  transitions: number;
+  sqs: { units: number };
+  s3: { get: number; put: number; list: number };
+}
+
+const TARGET_USD_PER_MILLION_ROWS = 0.01;
 
 export async function runPipeline(rows: number): Promise<PipelineResult> {
   await ensureWorkbooks([rows]);
@@ -74,6 +94,7 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
     await once(consumer, "exit");
     if (process.env.SLUICE_BENCH_VERBOSE) process.stderr.write(`consumer: ${await report}\n`);
     const summary = record.output as { rows?: number; chunks?: number } | undefined;
+    const usage = runtime.usage(upload.executionArn);
     return {
       rows: summary?.rows ?? 0,
       fileMB: bytes.length / 1e6,
@@ -82,6 +103,9 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
       status: record.status,
       consumerPeakMB: Number(await readFile(rssFile, "utf8")) / 1024,
       runtimePeakMB: process.resourceUsage().maxRSS / 1024,
+      transitions: usage.transitions,
+      cost: runtime.estimatedCost(upload.executionArn),
+      lambdaGbSeconds: usage.lambda.gbSeconds,
     };
   } finally {
     if (consumer.exitCode === null) consumer.kill("SIGKILL");
@@ -90,14 +114,57 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
   }
 }
 
-export function pipelineTable(results: PipelineResult[]): string {
+const usd = (value: number) => `$${value.toFixed(4)}`;
+
+async function previousDesign(): Promise<PreviousDesign> {
+  return JSON.parse(await readFile(path.join(BENCH_DIR, "results/previous-design-1m.json"), "utf8"));
+}
+
+/** The previous design's measured requests, priced like ours; its Lambda time taken equal to this run's. */
+function previousCost(previous: PreviousDesign, lambdaGbSeconds: number): CostEstimate {
+  return estimateCost({
+    transitions: previous.transitions,
+    sqsRequests: previous.sqs.units,
+    lambdaGbSeconds,
+    lambdaRequests: 3,
+    s3Get: previous.s3.get,
+    s3Put: previous.s3.put + previous.s3.list,
+  });
+}
+
+export async function pipelineTable(results: PipelineResult[]): Promise<string> {
+  const previous = await previousDesign();
   const lines = [
-    "| rows | file MB | chunks | status | rows/s end to end | admin server (consumer) peak RSS MB |",
-    "|--:|--:|--:|---|--:|--:|",
+    "| rows | file MB | chunks | status | rows/s end to end | admin server (consumer) peak RSS MB | transitions | est. cost per upload |",
+    "|--:|--:|--:|---|--:|--:|--:|--:|",
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(r.rows / r.seconds).toLocaleString("en-US")} | ${Math.round(r.consumerPeakMB)} |`,
+      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(r.rows / r.seconds).toLocaleString("en-US")} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
+    );
+  }
+  const million = results.find((r) => r.rows === previous.rows);
+  const before = previousCost(previous, million?.lambdaGbSeconds ?? 0);
+  lines.push(
+    `| ${previous.rows.toLocaleString("en-US")} (previous design, ${previous.commit}) | | ${previous.chunks} | | | | ${previous.transitions.toLocaleString("en-US")} | ${usd(before.usd)} |`,
+  );
+  lines.push("", "Cost per upload, by item (us-east-1 list prices, no free tier):", "");
+  lines.push("| rows | design | transitions | SQS requests | S3 GET | S3 PUT/LIST | Lambda GB-s | total |");
+  lines.push("|--:|---|--:|--:|--:|--:|--:|--:|");
+  const byItem = (rows: number, design: string, cost: CostEstimate) => {
+    const line = (item: string) => cost.lines.find((l) => l.item === item);
+    const cell = (item: string) =>
+      `${line(item)?.quantity.toLocaleString("en-US")} (${usd(line(item)?.usd ?? 0)})`;
+    return `| ${rows.toLocaleString("en-US")} | ${design} | ${cell("transitions")} | ${cell("sqsRequests")} | ${cell("s3Get")} | ${cell("s3Put")} | ${cell("lambdaGbSeconds")} | ${usd(cost.usd)} |`;
+  };
+  for (const r of results) lines.push(byItem(r.rows, "claim check", r.cost));
+  if (million) lines.push(byItem(previous.rows, "previous", before));
+  if (million) {
+    const pass = million.cost.usd <= TARGET_USD_PER_MILLION_ROWS;
+    lines.push(
+      "",
+      `Target: ≤ ${usd(TARGET_USD_PER_MILLION_ROWS)} per 1M-row upload at the defaults: ${usd(million.cost.usd)} ${pass ? "PASS" : "MISS"} (previous design ${usd(before.usd)}, ${(before.usd / million.cost.usd).toFixed(1)}×).`,
+      "SQS requests include the admin server's empty long polls while it waited; Lambda GB-s is local wall time at the stack's memory sizes.",
     );
   }
   return lines.join("\n");
@@ -111,5 +178,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     .map(parseSize);
   const results: PipelineResult[] = [];
   for (const rows of sizes) results.push(await runPipeline(rows));
-  process.stdout.write(`${pipelineTable(results)}\n`);
+  process.stdout.write(`${await pipelineTable(results)}\n`);
 }

@@ -486,14 +486,14 @@ async function main(): Promise<void> {
       const r = await runPipeline(size);
       pipelines.push(r);
       process.stderr.write(
-        `${r.status} ${r.seconds.toFixed(1)} s, consumer ${Math.round(r.consumerPeakMB)} MB\n`,
+        `${r.status} ${r.seconds.toFixed(1)} s, consumer ${Math.round(r.consumerPeakMB)} MB, ${r.transitions} transitions, $${r.cost.usd.toFixed(4)}\n`,
       );
     }
     sections.push(
       "End to end through the local pipeline (upload → convert → Distributed Map, MaxConcurrency 4 → SQS → a " +
         "no-op admin server in its own process → summary):",
       "",
-      pipelineTable(pipelines),
+      await pipelineTable(pipelines),
       "",
     );
   }

@@ -117,5 +117,8 @@ export function checkStageConfig(config: StageConfig): StageConfig {
 
 /** The chunk queue's retention: a day past the deadline, so a waiting chunk never expires before its task does. */
 export function chunkRetentionSeconds(config: Pick<StageConfig, "uploadDeadlineSeconds">): number {
-  return Math.min(MAX_RETENTION_SECONDS, Math.max(4 * DAY_SECONDS, config.uploadDeadlineSeconds + DAY_SECONDS));
+  return Math.min(
+    MAX_RETENTION_SECONDS,
+    Math.max(4 * DAY_SECONDS, config.uploadDeadlineSeconds + DAY_SECONDS),
+  );
 }

@@ -91,7 +91,12 @@ export class UploadWorkflow extends Construct {
       }),
       taskTimeout: sfn.Timeout.duration(Duration.seconds(config.uploadDeadlineSeconds)),
     });
-    sendChunk.addRetry({ errors: [...SEND_ERRORS], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    sendChunk.addRetry({
+      errors: [...SEND_ERRORS],
+      maxAttempts: 3,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+    });
 
     const deliver = new sfn.DistributedMap(this, STATE.deliver, {
       itemReader: new sfn.S3JsonLItemReader({

@@ -31,15 +31,17 @@ function documentsOf(r: { Type: string; Properties: Record<string, unknown> }): 
   if (r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy")
     return [r.Properties.PolicyDocument as { Statement: Statement[] }];
   if (r.Type === "AWS::IAM::Role")
-    return ((r.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []).map(
-      (p) => p.PolicyDocument,
-    );
+    return (
+      (r.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []
+    ).map((p) => p.PolicyDocument);
   return [];
 }
 
 /** The logical id of a function's role. */
 function roleOf(functionLogicalId: string): string {
-  return (resources[functionLogicalId]!.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  return (resources[functionLogicalId]!.Properties.Role as { "Fn::GetAtt": [string, string] })[
+    "Fn::GetAtt"
+  ][0];
 }
 
 /** Every statement of the inline policies attached to a role. */
@@ -47,8 +49,7 @@ function statementsOf(roleId: string): Statement[] {
   return Object.values(resources)
     .filter(
       (r) =>
-        r.Type === "AWS::IAM::Policy" &&
-        JSON.stringify(r.Properties.Roles ?? []).includes(`"${roleId}"`),
+        r.Type === "AWS::IAM::Policy" && JSON.stringify(r.Properties.Roles ?? []).includes(`"${roleId}"`),
     )
     .flatMap(documentsOf)
     .flatMap((d) => d.Statement);
@@ -111,7 +112,9 @@ describe("Pipeline stack", () => {
   it("fails a dead-lettered chunk's task from a handler on the dead-letter queue", () => {
     const queue = logicalId("AWS::SQS::Queue", (p) => p.RedrivePolicy !== undefined);
     const dlq = (
-      resources[queue]!.Properties.RedrivePolicy as { deadLetterTargetArn: { "Fn::GetAtt": [string, string] } }
+      resources[queue]!.Properties.RedrivePolicy as {
+        deadLetterTargetArn: { "Fn::GetAtt": [string, string] };
+      }
     ).deadLetterTargetArn["Fn::GetAtt"][0];
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: { "Fn::GetAtt": [dlq, "Arn"] },
@@ -142,11 +145,14 @@ describe("Pipeline stack", () => {
     });
     expect(props.Targets).toHaveLength(1);
     expect(props.Targets[0]!.Arn).toEqual({ "Fn::GetAtt": [notify, "Arn"] });
-    expect(props.Targets[0]!.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 });
+    expect(props.Targets[0]!.RetryPolicy).toEqual({
+      MaximumEventAgeInSeconds: 86400,
+      MaximumRetryAttempts: 185,
+    });
     // Undeliverable events and invocations that failed every retry both land in one queue a person can read.
-    const failedNotifications = (props.Targets[0]!.DeadLetterConfig.Arn as { "Fn::GetAtt": [string, string] })[
-      "Fn::GetAtt"
-    ][0];
+    const failedNotifications = (
+      props.Targets[0]!.DeadLetterConfig.Arn as { "Fn::GetAtt": [string, string] }
+    )["Fn::GetAtt"][0];
     expect(resources[failedNotifications]!.Type).toBe("AWS::SQS::Queue");
     template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
       FunctionName: { Ref: notify },
@@ -241,7 +247,9 @@ describe("Pipeline stack", () => {
 
     it("catches nothing, so a failed state stays redrivable (Entered without Exited)", () => {
       const states = allStates(asl().States);
-      expect(states.filter(([, s]) => s.Type === "Task" || s.Type === "Map").length).toBeGreaterThanOrEqual(4);
+      expect(states.filter(([, s]) => s.Type === "Task" || s.Type === "Map").length).toBeGreaterThanOrEqual(
+        4,
+      );
       expect(states.filter(([, s]) => s.Catch !== undefined).map(([name]) => name)).toEqual([]);
       expect(states.filter(([, s]) => s.Type === "Fail").map(([name]) => name)).toEqual([]);
     });
@@ -254,7 +262,9 @@ describe("Pipeline stack", () => {
   });
 
   it("grants no wildcard action, and a wildcard resource only to the task-token callbacks", () => {
-    const statements = Object.values(resources).flatMap(documentsOf).flatMap((d) => d.Statement);
+    const statements = Object.values(resources)
+      .flatMap(documentsOf)
+      .flatMap((d) => d.Statement);
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions.length).toBeGreaterThan(10);
     expect(actions.filter((a) => a.includes("*"))).toEqual([]);

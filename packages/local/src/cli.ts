@@ -10,8 +10,10 @@ commands:
   convert <file>          convert an xlsx or csv workbook into chunks.jsonl and manifest.json
   serve                   run the local runtime until Ctrl-C; prints the endpoints an admin server needs
   upload <file>           upload a workbook to a running "sluice serve" (--force: process it again)
-  status <upload-id>      totals, chunks done / in flight / failed, rate and ETA (AWS or --endpoint)
-  redrive <upload-id>     run a failed upload's unsuccessful chunks again (--dlq: move DLQ chunks back)
+  status <upload-id>      totals, chunks done / in flight / failed, rate and ETA (AWS or --endpoint); when it
+                          failed, the failed chunk and error from processed/<upload-id>/failure.json
+  redrive <upload-id>     run exactly what failed again, no re-upload (RedriveExecution: only the chunks that
+                          did not succeed)
   reprocess <upload-id>   with --force: a new execution <upload-id>-r2 for the same source object
 
 ${CONVERT_USAGE}

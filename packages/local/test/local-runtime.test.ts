@@ -247,7 +247,11 @@ describe("the local runtime", () => {
     const key = `processed/${upload.uploadId}/chunks.jsonl`;
     const text = await readObject(runtime, key);
     await runtime.emulator.s3.send(
-      new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: text.replace(`"ORD-150"`, `"ORD-151"`) }),
+      new PutObjectCommand({
+        Bucket: runtime.bucket,
+        Key: key,
+        Body: text.replace(`"ORD-150"`, `"ORD-151"`),
+      }),
     );
     const imported: number[] = [];
     consume(runtime, async (chunk) => {

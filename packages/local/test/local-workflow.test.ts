@@ -609,11 +609,11 @@ describe("the stack's own ASL (npm run asl)", () => {
   ] as const)(
     "redrives a failed chunk of the workflow %s: the redrive ends %s",
     async (_, after, withCatch) => {
-      const asl = workflowAsl({ maxConcurrency: 1 }) as unknown as Asl & { States: Record<string, unknown> };
+      const asl = workflowAsl({ maxConcurrency: 1 }) as unknown as Asl;
       if (withCatch) {
         // What the design looked like before: a Catch on the Map that ends the execution in a Fail state.
         asl.States["Deliver chunks"] = {
-          ...(asl.States["Deliver chunks"] as object),
+          ...asl.States["Deliver chunks"]!,
           Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Upload failed" }],
         };
         asl.States["Upload failed"] = { Type: "Fail", Error: "UPLOAD_FAILED", Cause: "a chunk failed" };

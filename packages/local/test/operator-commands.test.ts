@@ -1,7 +1,6 @@
 import { DescribeMapRunCommand, ListMapRunsCommand } from "@aws-sdk/client-sfn";
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ChunkRejectedError } from "@sluice/consumer";
 import { describe, expect, it } from "vitest";
-import { ReceiveSendDeleteMover } from "../src/commands/dead-letter-mover.ts";
 import { runRedrive } from "../src/commands/redrive-command.ts";
 import { reprocessUpload } from "../src/commands/reprocess.ts";
 import { runReprocess } from "../src/commands/reprocess-command.ts";
@@ -90,54 +89,106 @@ describe("sluice status on the local runtime", () => {
 });
 
 describe("sluice redrive on the local runtime", () => {
-  it("runs only the chunks that did not succeed; the summary counts every row once", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 20, maxConcurrency: 1 } });
-    const deliveries = new Map<string, number>();
-    let broken = true;
+  it("an upload a refused chunk failed: status shows its failure record; redrive runs only the chunks that did not succeed", async () => {
+    const runtime = await runtimeWith({ config: { chunkRows: 100, maxConcurrency: 1 } });
+    // The chunk indexes the handler saw in each run, and the ones it answered successfully.
+    const seen: number[][] = [[], []];
+    const answered: number[][] = [[], []];
+    let run = 0;
     consume(runtime, async (chunk) => {
-      const key = `${chunk.uploadId}:${chunk.index}`;
-      deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
-      if (chunk.index === 2 && broken)
-        throw Object.assign(new Error("the orders table is locked"), { code: "DB_LOCKED" });
+      seen[run]!.push(chunk.index);
+      if (chunk.index === 2 && run === 0)
+        throw new ChunkRejectedError("order ORD-250 is already in the orders table");
+      answered[run]!.push(chunk.index);
       return { accepted: chunk.rows.length, rejected: [] };
     });
-    const upload = await runtime.upload(csv(100), "orders.csv");
+    const upload = await runtime.upload(csv(500), "orders.csv");
     const failed = await runtime.waitForExecution(upload.executionArn);
     expect(failed.status).toBe("FAILED");
     expect(failed.error).toBe("States.ExceedToleratedFailureThreshold");
+    // Refused for good: the failed chunk was not delivered again, and delivery stopped there (MaxConcurrency 1).
+    expect(seen[0]).toEqual([0, 1, 2]);
+    expect(answered[0]).toEqual([0, 1]);
     const sfn = runtime.sfnClient();
+    stopAfterTest(async () => sfn.destroy());
     expect(await fetchUploadStatus(sfn, runtime.stateMachineArn, upload.uploadId)).toMatchObject({
       status: "FAILED",
       chunksDone: 2,
       chunksFailed: 1,
       chunksPending: 2,
       etaSeconds: null,
+      source: { bucket: runtime.bucket, key: "uploads/orders.csv" },
     });
 
-    broken = false;
+    // The failure record NotifyFailure wrote from the status change, read from the emulator's S3 endpoint; the
+    // bucket comes from the execution's input.
+    await runtime.failureNotification(upload.executionArn);
+    const s3Flags = ["--s3-endpoint", runtime.emulator.endpoint];
     const lines: string[] = [];
-    const result = await runRedrive([upload.uploadId, ...localFlags(runtime)], (l) => lines.push(l));
+    const status = await runStatus(
+      [upload.uploadId, ...localFlags(runtime), ...s3Flags],
+      (l) => lines.push(l),
+      {},
+    );
+    const key = `processed/${upload.uploadId}/failure.json`;
+    expect(status).toMatchObject({
+      status: "FAILED",
+      failureRecord: {
+        found: true,
+        bucket: runtime.bucket,
+        key,
+        record: {
+          uploadId: upload.uploadId,
+          executionArn: upload.executionArn,
+          redriveCount: 0,
+          error: { code: "CHUNK_REJECTED", cause: "order ORD-250 is already in the orders table" },
+          failedChunk: { index: 2, firstRow: 202, lastRow: 301, rows: 100 },
+        },
+      },
+    });
+    expect(lines).toContain(`failure record: s3://${runtime.bucket}/${key}`);
+    expect(lines).toContain(
+      "failed chunk: index 2, rows 202-301 (100 rows): CHUNK_REJECTED: order ORD-250 is already in the orders table",
+    );
+    expect(lines.at(-1)).toBe(`run what failed again (no re-upload): sluice redrive ${upload.uploadId}`);
+
+    // A record that cannot be read never fails the status.
+    const missing: string[] = [];
+    const withoutRecord = await runStatus(
+      [upload.uploadId, ...localFlags(runtime), ...s3Flags, "--bucket", "no-such-bucket"],
+      (l) => missing.push(l),
+      {},
+    );
+    expect(withoutRecord).toMatchObject({
+      status: "FAILED",
+      chunksFailed: 1,
+      failureRecord: { found: false, bucket: "no-such-bucket", key },
+    });
+    expect(missing.at(-1)).toMatch(
+      new RegExp(`^failure record not found \\(s3://no-such-bucket/${key}: NoSuchBucket`),
+    );
+
+    // The admin server is fixed; the redrive runs the refused chunk and the two never delivered, nothing else.
+    run = 1;
+    const said: string[] = [];
+    const result = await runRedrive([upload.uploadId, ...localFlags(runtime)], (l) => said.push(l), {});
     expect(result).toMatchObject({ uploadId: upload.uploadId, executionArn: upload.executionArn });
+    expect(said).toEqual([
+      `redriven: ${upload.executionArn}: what failed runs again (follow it with: sluice status ${upload.uploadId})`,
+    ]);
     expect(runtime.workflow.get(upload.executionArn)!.status).toBe("RUNNING");
     const record = await runtime.waitForExecution(upload.executionArn);
     expect(record.status).toBe("SUCCEEDED");
     expect(record.redriveCount).toBe(1);
     expect(runtime.workflow.all).toHaveLength(1);
+    expect([...seen[1]!].sort()).toEqual([2, 3, 4]);
     expect(record.output).toMatchObject({
-      rows: 100,
+      rows: 500,
       chunks: 5,
       chunksDelivered: 5,
       chunksFailed: 0,
-      accepted: 100,
+      accepted: 500,
       rejected: 0,
-    });
-    // The failed chunk was seen again; every chunk that had succeeded, only once.
-    expect(Object.fromEntries(deliveries)).toEqual({
-      [`${upload.uploadId}:0`]: 1,
-      [`${upload.uploadId}:1`]: 1,
-      [`${upload.uploadId}:2`]: 2,
-      [`${upload.uploadId}:3`]: 1,
-      [`${upload.uploadId}:4`]: 1,
     });
     // The same Map Run, redriven.
     const { mapRuns = [] } = await sfn.send(new ListMapRunsCommand({ executionArn: upload.executionArn }));
@@ -156,62 +207,14 @@ describe("sluice redrive on the local runtime", () => {
         resultsWritten: 5,
       },
     });
-    expect(await fetchUploadStatus(sfn, runtime.stateMachineArn, upload.uploadId)).toMatchObject({
-      status: "SUCCEEDED",
-      redriveCount: 1,
-      chunksDone: 5,
-    });
+    const succeeded = await runStatus([upload.uploadId, ...localFlags(runtime), ...s3Flags], () => {}, {});
+    expect(succeeded).toMatchObject({ status: "SUCCEEDED", redriveCount: 1, chunksDone: 5 });
+    expect(succeeded.failureRecord).toBeUndefined();
 
     // A succeeded execution cannot be redriven.
-    await expect(runRedrive([upload.uploadId, ...localFlags(runtime)], () => {})).rejects.toThrow(
+    await expect(runRedrive([upload.uploadId, ...localFlags(runtime)], () => {}, {})).rejects.toThrow(
       /ExecutionNotRedrivable/,
     );
-  });
-});
-
-describe("sluice redrive --dlq on the local runtime", () => {
-  it("moves only chunk messages back to the chunk queue and leaves upload-failure records", async () => {
-    const runtime = await runtimeWith();
-    const sqs = new SQSClient(runtime.emulator.clientConfig);
-    stopAfterTest(async () => sqs.destroy());
-    const dlq = runtime.queueUrls.deadLetters;
-    const chunk = (index: number) => JSON.stringify({ v: 1, kind: "chunk", uploadId: "u", chunk: { index } });
-    const record = JSON.stringify({ v: 1, kind: "upload-failure", uploadId: "u" });
-    for (const body of [chunk(0), record, chunk(1)])
-      await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: body }));
-
-    const lines: string[] = [];
-    const summary = await runRedrive(
-      [
-        "--dlq",
-        "--queue-url",
-        runtime.queueUrls.chunks,
-        "--dlq-url",
-        dlq,
-        "--sqs-endpoint",
-        runtime.emulator.endpoint,
-      ],
-      (l) => lines.push(l),
-    );
-    expect(summary.deadLetters).toEqual({ moved: 2, left: 1 });
-    expect(lines).toEqual(["dead-letter queue: 2 chunk message(s) moved back, 1 other record(s) left"]);
-
-    const receiveAll = async (queueUrl: string) => {
-      const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-      );
-      return Messages.map((m) => m.Body).sort();
-    };
-    expect(await receiveAll(runtime.queueUrls.chunks)).toEqual([chunk(0), chunk(1)].sort());
-    expect(await receiveAll(dlq)).toEqual([record]);
-    // Nothing left to move.
-    const again = new ReceiveSendDeleteMover({
-      sqs,
-      deadLetterQueueUrl: dlq,
-      chunkQueueUrl: runtime.queueUrls.chunks,
-    });
-    await sleep(10);
-    expect((await again.move()).moved).toBe(0);
   });
 });
 

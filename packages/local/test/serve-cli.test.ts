@@ -3,9 +3,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { createChunkConsumer } from "@sluice/consumer";
+import { ChunkRejectedError, createChunkConsumer } from "@sluice/consumer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runUpload } from "../src/commands/upload-command.ts";
 import { fetchUploadStatus, type UploadStatus } from "../src/commands/upload-status.ts";
@@ -30,8 +31,37 @@ function cli(env: NodeJS.ProcessEnv, ...args: string[]) {
     env: { ...process.env, ...env },
   });
   const lines = result.stdout.trim().split("\n");
-  return { code: result.status, lines, json: JSON.parse(lines.at(-1) ?? "null"), stderr: result.stderr };
+  let json: ReturnType<typeof JSON.parse> = null;
+  try {
+    json = JSON.parse(lines.at(-1) || "null");
+  } catch {
+    // The last line is not JSON: a usage error printed nothing on stdout.
+  }
+  return { code: result.status, lines, json, stderr: result.stderr };
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("the operator commands' usage errors", () => {
+  it("refuses sluice redrive --dlq with exit code 2, saying why and what to run instead", () => {
+    for (const args of [
+      ["redrive", "--dlq"],
+      ["redrive", "orders-3f9c2a1b7e4d", "--dlq"],
+    ]) {
+      const printed = cli({}, ...args);
+      expect(printed.code).toBe(2);
+      expect(printed.stderr).toMatch(
+        /^error INVALID_OPTION: --dlq is gone: .*CHUNK_DEAD_LETTERED.*"sluice redrive <upload-id>"/,
+      );
+      expect(printed.json).toBeNull();
+    }
+    const help = cli({}, "redrive", "--help");
+    expect(help.code).toBe(0);
+    expect(help.lines[0]).toBe("usage: sluice redrive <upload-id> [options]");
+    expect(help.lines.some((l) => /^\s+--dlq/.test(l))).toBe(false);
+    expect(help.lines.join(" ")).toContain("(--dlq is gone:");
+  });
+});
 
 describe("sluice serve", () => {
   it("prints its endpoints, takes uploads over HTTP, and the execution finishes (seen through status)", async () => {
@@ -84,11 +114,22 @@ describe("sluice serve", () => {
         endpoint: exports.AWS_ENDPOINT_URL_SFN!,
         credentials,
       }),
+      // The chunk pointers name objects in the bucket: the emulator's S3 endpoint, path-style.
+      s3: new S3Client({
+        region: exports.AWS_REGION!,
+        endpoint: exports.AWS_ENDPOINT_URL_S3!,
+        credentials,
+        forcePathStyle: true,
+      }),
       concurrency: 2,
       waitTimeSeconds: 1,
       heartbeatSeconds: 5,
       visibilityTimeoutSeconds: 30,
-      handler: async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }),
+      handler: async (chunk) => {
+        const refused = chunk.rows.find((r) => r.data.qty === "refuse");
+        if (refused) throw new ChunkRejectedError(`row ${refused.row}: quantity "refuse" is not a number`);
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
     });
     consumer.start();
     try {
@@ -110,7 +151,7 @@ describe("sluice serve", () => {
       });
       let status: UploadStatus;
       do {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
         status = await fetchUploadStatus(sfn, exports.SLUICE_STATE_MACHINE_ARN!, upload.uploadId);
       } while (status.status === "RUNNING");
       expect(status).toMatchObject({ status: "SUCCEEDED", totalRows: 120, totalChunks: 5, chunksDone: 5 });
@@ -128,12 +169,44 @@ describe("sluice serve", () => {
       const env = { ...exports, AWS_ACCESS_KEY_ID: "", AWS_PROFILE: "" };
       let printed: ReturnType<typeof cli>;
       do {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
         printed = cli(env, "status", forced.reprocessId!);
       } while (printed.json?.status === "RUNNING");
       expect(printed.code).toBe(0);
       expect(printed.json).toMatchObject({ status: "SUCCEEDED", totalRows: 120, chunksDone: 5 });
       expect(printed.lines[0]).toBe(`upload ${forced.reprocessId}: SUCCEEDED`);
+      expect(printed.json?.failureRecord).toBeUndefined();
+
+      // An upload the admin server refuses a chunk of: status reads its failure record from the bucket, through
+      // the printed S3 endpoint and bucket (AWS_ENDPOINT_URL_S3, SLUICE_BUCKET).
+      const bad = join(dir, "bad-orders.csv");
+      await writeFile(
+        bad,
+        `id,qty\n${Array.from({ length: 60 }, (_, i) => `${i + 1},${i === 29 ? "refuse" : "1"}`).join("\n")}\n`,
+      );
+      const badUpload = await runUpload([bad], () => {}, { SLUICE_UPLOAD_URL: exports.SLUICE_UPLOAD_URL });
+      for (let attempt = 0; ; attempt++) {
+        await sleep(200);
+        printed = cli(env, "status", badUpload.uploadId);
+        if (printed.json?.status !== "RUNNING" && printed.json?.failureRecord?.found) break;
+        if (attempt === 50) throw new Error(`no failure record: ${printed.lines.join("\n")}`);
+      }
+      expect(printed.code).toBe(0);
+      expect(printed.json).toMatchObject({
+        status: "FAILED",
+        failureRecord: {
+          found: true,
+          bucket: exports.SLUICE_BUCKET,
+          key: `processed/${badUpload.uploadId}/failure.json`,
+          record: {
+            error: { code: "CHUNK_REJECTED" },
+            failedChunk: { index: 1, firstRow: 27, lastRow: 51, rows: 25 },
+          },
+        },
+      });
+      expect(printed.lines).toContain(
+        'failed chunk: index 1, rows 27-51 (25 rows): CHUNK_REJECTED: row 31: quantity "refuse" is not a number',
+      );
       sfn.destroy();
     } finally {
       await consumer.stop({ timeoutMs: 2_000 });

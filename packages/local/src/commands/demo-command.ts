@@ -97,7 +97,8 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
         `converted: ${event.totalRows.toLocaleString("en")} rows in ${event.totalChunks} chunks (known before delivery starts)`,
       );
     }
-    if (event.type === "alert_saved") alertPath = event.path;
+    // The alert is the first message saved; a follow-up (the rejected-rows report) may come after it.
+    if (event.type === "alert_saved") alertPath ??= event.path;
   });
   const ticker = bar ? setInterval(() => bar.update(progress.snapshot()), 200) : undefined;
 

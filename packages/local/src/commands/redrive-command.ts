@@ -1,13 +1,5 @@
 import { RedriveExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { InvalidOptionError } from "@sluice/core";
-import {
-  type DeadLetterMover,
-  MessageMoveTaskMover,
-  type MoveResult,
-  queueArnFromUrl,
-  ReceiveSendDeleteMover,
-} from "./dead-letter-mover.ts";
 import {
   executionArnFor,
   parseCommandArgs,
@@ -17,22 +9,25 @@ import {
   stepFunctionsTarget,
 } from "./step-functions-options.ts";
 
-export const REDRIVE_USAGE = `usage: sluice redrive <upload-id> [--dlq] [options]
-       sluice redrive --dlq [options]
+export const REDRIVE_USAGE = `usage: sluice redrive <upload-id> [options]
 
-Runs a failed upload's unsuccessful steps again without uploading it again (RedriveExecution: same execution,
-its Distributed Map runs only the chunks that did not succeed). --dlq also moves chunk messages from the
-dead-letter queue back to the chunk queue (AWS: StartMessageMoveTask; local: receive, send, delete).
-${STEP_FUNCTIONS_USAGE}
-  --queue-url URL          the chunk queue (default: $CHUNK_QUEUE_URL; the stack output ChunkQueueUrl)
-  --dlq-url URL            the dead-letter queue (default: $DEAD_LETTER_QUEUE_URL; the stack output DeadLetterQueueUrl)
-  --sqs-endpoint URL       the local emulator's SQS endpoint (default: $AWS_ENDPOINT_URL_SQS; unset: AWS)`;
+Runs exactly what failed in an upload, without uploading it again (RedriveExecution: the same execution resumes
+at the step whose failure ended it; when that is chunk delivery, its Map Run runs only the chunks that did not
+succeed, with fresh task tokens, and keeps the results of those that did). The execution's FAILED, TIMED_OUT or
+ABORTED status starts NotifyFailure, which writes processed/<upload-id>/failure.json; "sluice status <upload-id>"
+shows the failed chunk and its error. (--dlq is gone: the chunk dead-letter queue's handler fails the task of
+each chunk it receives; redriving the upload sends those chunks again.)
+${STEP_FUNCTIONS_USAGE}`;
+
+/** Options of earlier versions, refused with what replaced them. */
+const RETIRED_OPTIONS = ["--dlq", "--queue-url", "--dlq-url", "--sqs-endpoint"];
+
+const DLQ_GONE = `--dlq is gone: the chunk dead-letter queue's handler fails the task of every chunk that reaches it (CHUNK_DEAD_LETTERED), so a message moved back would carry a dead task token and its answer would be refused. Run the failed chunks again with "sluice redrive <upload-id>" (RedriveExecution sends them with fresh tokens); "sluice status <upload-id>" shows which chunk failed and why.`;
 
 export interface RedriveSummary {
-  uploadId?: string;
-  executionArn?: string;
-  redriveDate?: string;
-  deadLetters?: MoveResult;
+  uploadId: string;
+  executionArn: string;
+  redriveDate: string;
 }
 
 /** RedriveExecution for an upload's execution; returns when Step Functions accepted it. */
@@ -42,85 +37,36 @@ export async function redriveUpload(sfn: SFNClient, stateMachineArn: string, upl
   return { executionArn, redriveDate: (redriveDate ?? new Date()).toISOString() };
 }
 
-/** The dead-letter mover for these settings: the local emulator's, or SQS's message move task. */
-export function deadLetterMoverFor(options: {
-  sqs: SQSClient;
-  chunkQueueUrl: string;
-  deadLetterQueueUrl: string;
-  local: boolean;
-}): DeadLetterMover {
-  return options.local
-    ? new ReceiveSendDeleteMover(options)
-    : new MessageMoveTaskMover({
-        sqs: options.sqs,
-        deadLetterQueueArn: queueArnFromUrl(options.deadLetterQueueUrl),
-        chunkQueueArn: queueArnFromUrl(options.chunkQueueUrl),
-      });
-}
-
 export async function runRedrive(
   argv: string[],
   say: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RedriveSummary> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      ...STEP_FUNCTIONS_OPTIONS,
-      dlq: { type: "boolean" },
-      "queue-url": { type: "string" },
-      "dlq-url": { type: "string" },
-      "sqs-endpoint": { type: "string" },
-    },
-    REDRIVE_USAGE,
+  const end = argv.indexOf("--");
+  const retired = (end === -1 ? argv : argv.slice(0, end)).find((arg) =>
+    RETIRED_OPTIONS.some((option) => arg === option || arg.startsWith(`${option}=`)),
   );
-  if (positionals.length > 1 || (positionals.length === 0 && !values.dlq))
-    throw new InvalidOptionError(`expected one upload id (or --dlq)\n${REDRIVE_USAGE}`);
-  const summary: RedriveSummary = {};
-  const uploadId = positionals[0];
-  if (uploadId !== undefined) {
-    const target = stepFunctionsTarget(values, REDRIVE_USAGE, env);
-    const sfn = sfnClientFor(target, env);
-    try {
-      const result = await redriveUpload(sfn, target.stateMachineArn, uploadId).catch((error: Error) => {
-        if (error.name === "ExecutionDoesNotExist" || error.name === "ExecutionNotRedrivable")
-          throw new InvalidOptionError(`cannot redrive ${uploadId}: ${error.name}: ${error.message}`);
-        throw error;
-      });
-      Object.assign(summary, { uploadId, ...result });
-      if (!values.json) say(`redriven: ${result.executionArn} (follow it with: sluice status ${uploadId})`);
-    } finally {
-      sfn.destroy();
-    }
+  if (retired) {
+    const name = retired.split("=")[0];
+    throw new InvalidOptionError(name === "--dlq" ? DLQ_GONE : `${name} went with --dlq. ${DLQ_GONE}`);
   }
-  if (values.dlq) {
-    const chunkQueueUrl = values["queue-url"] ?? env.CHUNK_QUEUE_URL;
-    const deadLetterQueueUrl = values["dlq-url"] ?? env.DEAD_LETTER_QUEUE_URL;
-    if (!chunkQueueUrl || !deadLetterQueueUrl)
-      throw new InvalidOptionError(`--dlq needs --queue-url and --dlq-url\n${REDRIVE_USAGE}`);
-    const sqsEndpoint = values["sqs-endpoint"] ?? env.AWS_ENDPOINT_URL_SQS;
-    const local = sqsEndpoint !== undefined;
-    const region = values.region ?? env.AWS_REGION ?? "us-east-1";
-    const sqs = new SQSClient({
-      region,
-      ...(local ? { endpoint: sqsEndpoint } : {}),
-      ...(local && !env.AWS_ACCESS_KEY_ID
-        ? { credentials: { accessKeyId: "local", secretAccessKey: "local" } }
-        : {}),
+  const { values, positionals } = parseCommandArgs(argv, STEP_FUNCTIONS_OPTIONS, REDRIVE_USAGE);
+  if (positionals.length !== 1) throw new InvalidOptionError(`expected one upload id\n${REDRIVE_USAGE}`);
+  const uploadId = positionals[0]!;
+  const target = stepFunctionsTarget(values, REDRIVE_USAGE, env);
+  const sfn = sfnClientFor(target, env);
+  try {
+    const result = await redriveUpload(sfn, target.stateMachineArn, uploadId).catch((error: Error) => {
+      if (error.name === "ExecutionDoesNotExist" || error.name === "ExecutionNotRedrivable")
+        throw new InvalidOptionError(`cannot redrive ${uploadId}: ${error.name}: ${error.message}`);
+      throw error;
     });
-    try {
-      const moved = await deadLetterMoverFor({ sqs, chunkQueueUrl, deadLetterQueueUrl, local }).move();
-      summary.deadLetters = moved;
-      if (!values.json) {
-        say(
-          moved.taskHandle
-            ? `dead-letter queue: message move task started (${moved.taskHandle})`
-            : `dead-letter queue: ${moved.moved ?? 0} chunk message(s) moved back, ${moved.left ?? 0} other record(s) left`,
-        );
-      }
-    } finally {
-      sqs.destroy();
-    }
+    if (!values.json)
+      say(
+        `redriven: ${result.executionArn}: what failed runs again (follow it with: sluice status ${uploadId})`,
+      );
+    return { uploadId, ...result };
+  } finally {
+    sfn.destroy();
   }
-  return summary;
 }

@@ -7,6 +7,7 @@ import {
   type SFNClient,
 } from "@aws-sdk/client-sfn";
 import { InvalidOptionError } from "@sluice/core";
+import { describeFailureRecord, type FailureRecordLookup } from "./failure-record.ts";
 import { executionArnFor } from "./step-functions-options.ts";
 
 export interface ProgressInput {
@@ -78,6 +79,25 @@ export interface UploadStatus extends Progress {
   mapRun?: { mapRunArn: string; status: string; maxConcurrency: number; redriveCount: number };
   /** The completion summary (the execution's output) once it SUCCEEDED. */
   summary?: unknown;
+  /** The uploaded object, from the execution's input. */
+  source?: { bucket: string; key: string; versionId?: string };
+  /** processed/<uploadId>/failure.json, read by `sluice status` once the execution FAILED/TIMED_OUT/ABORTED. */
+  failureRecord?: FailureRecordLookup;
+}
+
+/** The uploaded object named in the execution's input (the start handler's `source`), if it names one. */
+export function sourceOf(input: string | undefined): UploadStatus["source"] {
+  try {
+    const source = (JSON.parse(input ?? "null") as { source?: Record<string, unknown> } | null)?.source;
+    if (typeof source?.bucket !== "string" || typeof source.key !== "string") return undefined;
+    return {
+      bucket: source.bucket,
+      key: source.key,
+      ...(typeof source.versionId === "string" ? { versionId: source.versionId } : {}),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 interface ConvertTotals {
@@ -153,6 +173,7 @@ export async function fetchUploadStatus(
     now,
   });
   const status = execution.status ?? "UNKNOWN";
+  const source = sourceOf(execution.input);
   return {
     uploadId,
     executionArn,
@@ -176,6 +197,7 @@ export async function fetchUploadStatus(
         }
       : {}),
     ...(status === "SUCCEEDED" && execution.output ? { summary: JSON.parse(execution.output) } : {}),
+    ...(source ? { source } : {}),
   };
 }
 
@@ -207,5 +229,6 @@ export function describeStatus(status: UploadStatus): string[] {
     lines.push("chunks: delivery not started");
   }
   if (status.error) lines.push(`error ${status.error}: ${status.cause ?? ""}`);
+  if (status.failureRecord) lines.push(...describeFailureRecord(status.failureRecord, status.uploadId));
   return lines;
 }

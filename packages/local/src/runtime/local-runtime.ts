@@ -153,16 +153,20 @@ export class LocalRuntime extends EventEmitter {
       await writeFile(path, await object.Body!.transformToByteArray());
       return path;
     };
-    // No webhook locally: keep the exact Block Kit message that would have been posted.
-    const saveAlert = (uploadId: string, file: string) =>
-      options.slackWebhookUrl
+    // No webhook locally: keep the exact Block Kit messages that would have been posted, in the order posted:
+    // `<name>.json`, then `<name>-2.json`... (NotifyFailure posts the alert, then a follow-up with the report).
+    const saveAlert = (uploadId: string, name: string) => {
+      let posted = 0;
+      return options.slackWebhookUrl
         ? undefined
         : async (message: unknown) => {
-            const path = join(await uploadDir(uploadId), file);
+            posted++;
+            const path = join(await uploadDir(uploadId), `${name}${posted > 1 ? `-${posted}` : ""}.json`);
             await writeFile(path, `${JSON.stringify(message, null, 2)}\n`);
             emit({ type: "alert_saved", uploadId, path });
             return "posted" as const;
           };
+    };
     const bucketDeps = { s3, bucketName: PLACEHOLDER.bucket, processedPrefix: PROCESSED_PREFIX };
     // Lambda bills GB-seconds: each local invocation's wall time at the memory the stack gives the function.
     const metered =
@@ -194,7 +198,7 @@ export class LocalRuntime extends EventEmitter {
         stage: "local",
         region: PLACEHOLDER.region,
         slackWebhookUrl: options.slackWebhookUrl,
-        alertSink: saveAlert(uploadIdOf(event), "slack-summary.json"),
+        alertSink: saveAlert(uploadIdOf(event), "slack-summary"),
       })(event as never);
 
     const workflow = new LocalWorkflow({
@@ -292,7 +296,7 @@ export class LocalRuntime extends EventEmitter {
         slackWebhookUrl: options.slackWebhookUrl,
         logger: logger("sluice-notify-failure"),
         reportLink,
-        alertSink: saveAlert(uploadIdFromEvent(event), "slack-alert.json"),
+        alertSink: saveAlert(uploadIdFromEvent(event), "slack-alert"),
       })(event as never);
     const pattern = failureEventPattern(STATE_MACHINE_ARN);
     const local = runtime;
