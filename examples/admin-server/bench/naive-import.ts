@@ -5,7 +5,7 @@
  * only difference is how the rows reach it.
  * Run: node --max-old-space-size=256 --import tsx naive-import.ts <file.xlsx> <uploadId>   (DATABASE_URL set)
  */
-import type { ChunkRow } from "@sluice/core";
+import { type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/core/contract";
 import ExcelJS from "exceljs";
 import { createPool, migrate } from "../src/db.ts";
 import { importChunk } from "../src/import-chunk.ts";
@@ -53,10 +53,10 @@ const flush = async () => {
   const result = await importChunk(
     { pool },
     {
-      v: 1,
+      v: CONTRACT_VERSION,
       uploadId,
       index,
-      chunkId: `${uploadId}/${index}`,
+      chunkId: chunkIdFor(uploadId, index),
       firstRow: batch[0]!.row,
       lastRow: batch[batch.length - 1]!.row,
       rows: batch,

@@ -54,6 +54,7 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
       pool,
       timeZone: config.importTimeZone,
       delayMs: config.importDelayMs,
+      ...(config.importRefuseChunk === undefined ? {} : { refuseChunk: config.importRefuseChunk }),
       onInserted: (e) => log("info", "chunk_rows_inserted", { ...e }),
       onImported: (e) =>
         log("info", e.replayed ? "chunk_replayed_from_ledger" : "chunk_imported", {
@@ -68,6 +69,7 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
   consumer.on("chunk_received", (e) => log("info", "chunk_received", { ...e }));
   consumer.on("chunk_succeeded", (e) =>
     log("info", "chunk_succeeded", {
+      messageId: e.messageId,
       uploadId: e.uploadId,
       chunkIndex: e.chunkIndex,
       accepted: e.accepted,

@@ -31,6 +31,11 @@ export interface AdminServerConfig {
   importTimeZone: string;
   /** Test and demo knob: extra milliseconds a chunk import holds its transaction open. 0 in production. */
   importDelayMs: number;
+  /**
+   * Test knob: the index of a chunk (of every upload) to refuse for good (`IMPORT_REFUSED`, fails the upload
+   * naming it; the redrive test). Unset in production.
+   */
+  importRefuseChunk: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +130,10 @@ export function loadConfig(env: Env = process.env): AdminServerConfig {
     waitTimeSeconds: number("WAIT_TIME_SECONDS", 20, 0, 20),
     importTimeZone,
     importDelayMs: number("IMPORT_DELAY_MS", 0, 0, 3_600_000),
+    importRefuseChunk:
+      value("IMPORT_REFUSE_CHUNK") === undefined
+        ? undefined
+        : number("IMPORT_REFUSE_CHUNK", 0, 0, Number.MAX_SAFE_INTEGER),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -10,16 +10,31 @@ import { type OrderRecord, validateOrderRow } from "./order-row.ts";
  * 1. Every row is validated (src/order-row.ts); invalid rows become rejected rows with a code and a reason.
  * 2. In ONE transaction:
  *    - claim the chunk's ledger row `(upload_id, chunk_index)` with `insert ... on conflict do nothing`. If it
- *      already exists the chunk was imported before (SQS redelivery after a crash, a Map retry after a heartbeat
- *      timeout, a redrive): answer with the recorded result and insert nothing. If another transaction is
- *      importing the same chunk right now, the insert waits for it and then sees its row;
+ *      already exists the chunk was imported before (SQS redelivered it after a crash or a lost answer, a message
+ *      of an aborted Map Run child arrived late, a redrive sent it again): answer with the recorded result and
+ *      insert nothing. If another transaction is importing the same chunk right now, the insert waits for it and
+ *      then sees its row;
  *    - insert the valid rows with one multi-row `insert ... select from unnest(...)`, `on conflict (order_id) do
  *      nothing returning order_id`: the returned ids are exactly the rows this chunk added. A valid row whose id
  *      is not returned already belongs to an order imported before (another upload, or an earlier chunk of this
  *      one, committed before us): it is rejected with `DUPLICATE_ORDER`, naming the upload and row that hold it.
  *      A repeated id inside the chunk is rejected the same way (the first occurrence wins);
  *    - record `accepted` and `rejected` on the ledger row; commit.
- *    Any database error rolls everything back (no orders, no ledger row) and fails the chunk.
+ *    Any database error rolls everything back (no orders, no ledger row).
+ * 3. A chunk that was not imported throws an `ImportError` whose `retryable` tells the consumer what to do:
+ *    - `DATABASE_ERROR` (retryable): the database failed us (down, restarting, out of connections, a deadlock
+ *      or lost connection still there after three tries, a bug in a trigger). Nothing was saved and the same
+ *      chunk may well import later, so it is left to SQS: redelivered after a short backoff, and only after the
+ *      queue's maxReceiveCount receives dead-lettered (the upload then fails with CHUNK_DEAD_LETTERED).
+ *    - `LEDGER_INCONSISTENT` (retryable): the ledger row vanished between its claim and its read (deleted by
+ *      hand); the next delivery claims the chunk afresh.
+ *    - `IMPORT_DATA_REFUSED` (permanent): the database refused the chunk's data itself (SQLSTATE class 22, a
+ *      data exception, or 23, a constraint violation). The chunk's bytes never change, so every redelivery
+ *      would fail the same way: the task is failed at once and the upload fails naming the chunk. Fix the
+ *      cause (the validation in src/order-row.ts, the schema) and redrive the upload.
+ *    - `IMPORT_REFUSED` (permanent): the test knob `refuseChunk` (IMPORT_REFUSE_CHUNK) refused the chunk.
+ *    - the consumer's abort reason, when it aborted the chunk (stale token, stop timeout): the consumer handles
+ *      those itself (no answer is sent for them).
  *
  * Memory: one chunk's rows at a time per handler call, so concurrency × chunk size.
  */
@@ -29,6 +44,11 @@ export interface ImportChunkOptions {
   timeZone?: string;
   /** Test/demo knob: hold the transaction open this long after inserting the rows, before the ledger commit. */
   delayMs?: number;
+  /**
+   * Test knob: refuse the chunk with this index (of every upload) for good, before touching the database
+   * (`IMPORT_REFUSED`, permanent): an upload that fails on one chunk, to be redriven once the knob is gone.
+   */
+  refuseChunk?: number;
   /** Called inside the transaction once the rows are inserted, before the ledger update and the commit. */
   onInserted?: (event: { uploadId: string; chunkIndex: number; inserted: number }) => void;
   /** Called after every chunk, e.g. for logs. */
@@ -48,11 +68,16 @@ export interface ImportedEvent extends ImportResult {
   durationMs: number;
 }
 
-/** A chunk that could not be imported; its code becomes the SendTaskFailure error. */
+/**
+ * A chunk that could not be imported; its code becomes the SendTaskFailure error when it is permanent.
+ * `retryable: false` makes the consumer fail the chunk's task at once; `true` leaves the message to SQS, which
+ * delivers it again (see the list in the comment at the top of this file).
+ */
 export class ImportError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    readonly retryable: boolean,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -70,12 +95,28 @@ export function createImportChunkHandler(options: ImportChunkOptions): ChunkHand
 const TRANSIENT_SQLSTATES = new Set(["40001", "40P01", "57P01", "57P02", "57P03", "53300"]);
 const TRANSIENT_NODE_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT"]);
 
+/** Worth trying again at once, in this delivery: deadlocks, serialization failures, lost connections. */
 function isTransient(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
+  const code = sqlState(error);
   return (
-    typeof code === "string" &&
+    code !== undefined &&
     (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code) || code.startsWith("08"))
   );
+}
+
+/**
+ * The database refused the data itself: class 22 (data exception: a value out of range, a NUL byte in text, a
+ * bad date) or 23 (integrity constraint violation: a check, not null, a unique key other than the ones the
+ * import resolves). The same rows fail the same way on every delivery.
+ */
+function isDataRefused(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
 }
 
 /** Imports one chunk; retries the whole transaction on deadlocks, serialization failures and lost connections. */
@@ -85,6 +126,14 @@ export async function importChunk(
   signal?: AbortSignal,
 ): Promise<ImportResult & { replayed: boolean }> {
   const started = performance.now();
+  if (options.refuseChunk === chunk.index) {
+    // Permanent: the knob refuses this chunk on every delivery, so redeliveries would only delay the failure.
+    throw new ImportError(
+      "IMPORT_REFUSED",
+      `chunk ${chunk.index} of ${chunk.uploadId} refused by IMPORT_REFUSE_CHUNK (a test knob); nothing was saved`,
+      false,
+    );
+  }
   const rejected: RejectedRow[] = [];
   const valid: OrderRecord[] = [];
   const firstRowOf = new Map<string, number>();
@@ -123,11 +172,26 @@ export async function importChunk(
         await sleep(attempt * 500);
         continue;
       }
+      // Already decided (an ImportError), or the consumer's own abort reason (stale token, stopping), which it
+      // handles itself: no answer is sent for an aborted chunk.
       if (error instanceof ImportError || signal?.aborted) throw error;
       const pgError = error as { code?: string; message?: string };
+      const what = `${pgError.message ?? String(error)}${pgError.code ? ` (SQLSTATE ${pgError.code})` : ""}`;
+      if (isDataRefused(error)) {
+        // Permanent: the chunk's rows are what the database refuses, and they are the same on every delivery.
+        throw new ImportError(
+          "IMPORT_DATA_REFUSED",
+          `chunk ${chunk.index} of ${chunk.uploadId} was not imported, the database refused its data: ${what}; nothing was saved`,
+          false,
+          { cause: error },
+        );
+      }
+      // Transient: the database (or the connection to it) failed, not the chunk. SQS delivers it again later;
+      // a database that stays down long enough dead-letters it and the upload fails naming it (redrivable).
       throw new ImportError(
         "DATABASE_ERROR",
-        `chunk ${chunk.index} of ${chunk.uploadId} was not imported, nothing was saved: ${pgError.message ?? String(error)}${pgError.code ? ` (SQLSTATE ${pgError.code})` : ""}`,
+        `chunk ${chunk.index} of ${chunk.uploadId} was not imported, nothing was saved: ${what}`,
+        true,
         { cause: error },
       );
     }
@@ -175,7 +239,10 @@ async function importTransaction(
       );
       await client.query("commit");
       const row = done.rows[0];
-      if (!row) throw new ImportError("LEDGER_INCONSISTENT", `ledger row of chunk ${chunk.index} vanished`);
+      // Someone deleted the ledger row between our claim and this read (an operator clearing it to import the
+      // chunk again): transient, the next delivery claims the chunk afresh.
+      if (!row)
+        throw new ImportError("LEDGER_INCONSISTENT", `ledger row of chunk ${chunk.index} vanished`, true);
       return { accepted: row.accepted, rejected: row.rejected, replayed: true };
     }
 

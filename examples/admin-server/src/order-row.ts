@@ -40,20 +40,26 @@ export interface OrderRecord {
 
 const blank = (value: unknown) => value === undefined || value === null || value === "";
 
+// PostgreSQL text cannot hold U+0000 (SQLSTATE 22021 would fail the whole chunk): reject the row instead.
+const noNul = (v: string) => !v.includes("\u0000");
+const NUL_MESSAGE = "must not contain a NUL character";
+
 const text = (max: number) =>
   z.preprocess(
     (v) => (typeof v === "number" ? String(v) : typeof v === "string" ? v.trim() : v),
-    z.string().min(1, "is required").max(max, `is longer than ${max} characters`),
+    z.string().min(1, "is required").max(max, `is longer than ${max} characters`).refine(noNul, NUL_MESSAGE),
   );
 
-const decimal = z.preprocess(
-  (v) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
-  z
-    .number({ error: "must be a number" })
-    .finite()
-    .nonnegative("must not be negative")
-    .max(1e12, "is too large"),
-);
+/** A non-negative amount below `below`, which the column must hold (a larger one would fail the chunk: 22003). */
+const decimal = (below: number) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: "must be a number" })
+      .finite()
+      .nonnegative("must not be negative")
+      .lt(below, "is too large"),
+  );
 
 // A workbook cell at midnight converts to a bare date ("2026-10-30"): that is a time of 00:00.
 const DATE_TIME =
@@ -105,8 +111,8 @@ export const OrderRowSchema = z
         .min(1, "must be at least 1")
         .max(1_000_000, "is too large"),
     ),
-    "Unit Price": decimal,
-    Total: decimal,
+    "Unit Price": decimal(1e12), // unit_price numeric(14, 2)
+    Total: decimal(1e14), // total numeric(16, 2)
     Paid: z.preprocess(
       (v) => {
         if (typeof v !== "string") return v;
@@ -127,7 +133,7 @@ export const OrderRowSchema = z
     ),
     Memo: z.preprocess(
       (v) => (blank(v) ? null : typeof v === "string" ? v : String(v)),
-      z.string().max(2000, "is longer than 2000 characters").nullable(),
+      z.string().max(2000, "is longer than 2000 characters").refine(noNul, NUL_MESSAGE).nullable(),
     ),
   })
   .superRefine((row, ctx) => {

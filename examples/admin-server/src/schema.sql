@@ -22,8 +22,8 @@ create table if not exists orders (
 );
 
 -- The import ledger: one row per chunk imported, written in the same transaction as the chunk's orders.
--- A chunk delivered again (SQS redelivery, a Map retry after a heartbeat timeout, a redrive) finds its row
--- here and is answered with the recorded result instead of being imported twice.
+-- A chunk delivered again (SQS redelivery after a crash or a lost answer, a late message of an aborted Map Run
+-- child, a redrive) finds its row here and is answered with the recorded result instead of being imported twice.
 create table if not exists imported_chunks (
   upload_id   text not null,
   chunk_index integer not null check (chunk_index >= 0),

@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       heartbeatSeconds: 30,
       visibilityTimeoutSeconds: 120,
       importDelayMs: 0,
+      importRefuseChunk: undefined,
     });
     expect(describeConfig(config).databaseUrl).toBe("postgres://admin:***@db.internal:5432/shop");
   });
@@ -29,7 +30,12 @@ describe("loadConfig", () => {
   it("fails at start naming every missing or malformed variable", () => {
     const error = (() => {
       try {
-        loadConfig({ DATABASE_URL: "mysql://x", CONSUMER_CONCURRENCY: "0", HEARTBEAT_SECONDS: "200" });
+        loadConfig({
+          DATABASE_URL: "mysql://x",
+          CONSUMER_CONCURRENCY: "0",
+          HEARTBEAT_SECONDS: "200",
+          IMPORT_REFUSE_CHUNK: "-1",
+        });
       } catch (e) {
         return e;
       }
@@ -41,7 +47,15 @@ describe("loadConfig", () => {
       "AWS_REGION is required (e.g. ap-northeast-2)",
       'CONSUMER_CONCURRENCY must be an integer from 1 to 100, got "0"',
       "HEARTBEAT_SECONDS (200) must be less than VISIBILITY_TIMEOUT_SECONDS (120)",
+      `IMPORT_REFUSE_CHUNK must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got "-1"`,
     ]);
+  });
+
+  it("reads the test knobs", () => {
+    expect(loadConfig({ ...base, IMPORT_DELAY_MS: "400", IMPORT_REFUSE_CHUNK: "3" })).toMatchObject({
+      importDelayMs: 400,
+      importRefuseChunk: 3,
+    });
   });
 
   it("takes the local runtime's endpoints", () => {

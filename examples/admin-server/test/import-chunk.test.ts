@@ -130,7 +130,7 @@ describe("importChunk against PostgreSQL", () => {
     expect(await count("select count(*) from imported_chunks")).toBe(1);
   });
 
-  it("imports the same chunk once when two deliveries race (a redelivery and a Map retry at once)", async () => {
+  it("imports the same chunk once when deliveries race (a redelivery and a redrive's new message at once)", async () => {
     const chunk = chunkOf(
       "up-4",
       0,
@@ -212,7 +212,8 @@ describe("importChunk against PostgreSQL", () => {
       );
       const error = await importChunk(options(), chunk).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ImportError);
-      expect(error).toMatchObject({ code: "DATABASE_ERROR" });
+      // Transient: the consumer leaves the chunk to SQS, which delivers it again.
+      expect(error).toMatchObject({ code: "DATABASE_ERROR", retryable: true });
       expect((error as Error).message).toContain("ledger is read-only for doomed");
       expect(await count("select count(*) from orders")).toBe(0);
       expect(await count("select count(*) from imported_chunks")).toBe(0);
@@ -224,6 +225,77 @@ describe("importChunk against PostgreSQL", () => {
         "drop trigger if exists refuse_ledger on imported_chunks; drop function if exists refuse_ledger()",
       );
     }
+  });
+
+  it("fails for good when the database refuses the chunk's data (SQLSTATE class 22/23): no retries, nothing saved", async () => {
+    // A constraint the rows break on every delivery: a check_violation (23514) raised for this upload's orders.
+    // The sequence counts the attempts (nextval is not rolled back).
+    await pool.query(`
+      create sequence refusals;
+      create or replace function refuse_orders() returns trigger language plpgsql as $$
+      begin
+        if new.upload_id = 'refused-data' then
+          perform nextval('refusals');
+          raise exception using errcode = 'check_violation', message = 'orders of refused-data break a rule';
+        end if;
+        return new;
+      end $$;
+      create trigger refuse_orders before insert on orders for each row execute function refuse_orders();`);
+    try {
+      const chunk = chunkOf(
+        "refused-data",
+        2,
+        range(1, 10).map((n) => orderData(n)),
+      );
+      const error = await importChunk(options(), chunk).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ImportError);
+      // Permanent: the consumer fails the task at once instead of waiting for maxReceiveCount redeliveries.
+      expect(error).toMatchObject({ code: "IMPORT_DATA_REFUSED", retryable: false });
+      expect((error as Error).message).toContain("orders of refused-data break a rule (SQLSTATE 23514)");
+      expect(await count("select last_value from refusals")).toBe(1); // tried once, not three times
+      expect(await count("select count(*) from orders")).toBe(0);
+      expect(await count("select count(*) from imported_chunks")).toBe(0);
+    } finally {
+      await pool.query(
+        "drop trigger if exists refuse_orders on orders; drop function if exists refuse_orders(); drop sequence if exists refusals",
+      );
+    }
+  });
+
+  it("refuses the chunk named by the test knob for good, before touching the database", async () => {
+    const chunk = chunkOf(
+      "knob",
+      3,
+      range(1, 10).map((n) => orderData(n)),
+    );
+    const error = await importChunk({ ...options(), refuseChunk: 3 }, chunk).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "IMPORT_REFUSED", retryable: false });
+    expect(await count("select count(*) from imported_chunks")).toBe(0);
+    // Other chunks, and the same chunk without the knob, import as usual.
+    expect(await importChunk({ ...options(), refuseChunk: 4 }, chunk)).toMatchObject({ accepted: 10 });
+  });
+
+  it("rejects values the orders table could not store as rows instead of failing the chunk", async () => {
+    const chunk = chunkOf("unstorable", 0, [
+      orderData(1, { Memo: "call\u0000me" }),
+      orderData(2, { Customer: "\u0000" }),
+      orderData(3, { Quantity: 1, "Unit Price": 1e12, Total: 1e12 }),
+      orderData(4),
+      // The largest unit price numeric(14, 2) holds, and a total above 10^12 (numeric(16, 2)).
+      orderData(5, { Quantity: 200, "Unit Price": 9_999_999_999.99, Total: 1_999_999_999_998 }),
+    ]);
+    const result = await importChunk(options(), chunk);
+    expect(result.accepted).toBe(2);
+    const { rows } = await pool.query(
+      "select unit_price::text, total::text from orders where order_id = $1",
+      [orderId(5)],
+    );
+    expect(rows).toEqual([{ unit_price: "9999999999.99", total: "1999999999998.00" }]);
+    expect(result.rejected).toEqual([
+      { row: 2, code: "INVALID_VALUE", message: 'Memo ("call\\u0000me") must not contain a NUL character' },
+      { row: 3, code: "INVALID_VALUE", message: 'Customer ("\\u0000") must not contain a NUL character' },
+      { row: 4, code: "INVALID_VALUE", message: "Unit Price (1000000000000) is too large" },
+    ]);
   });
 
   it("rolls back when the consumer aborts the chunk (stale token, stop timeout) and fails with the abort reason", async () => {

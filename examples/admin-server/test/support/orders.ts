@@ -1,4 +1,4 @@
-import type { Chunk, ChunkRow } from "@sluice/core";
+import { type Chunk, type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/core/contract";
 import { ORDER_HEADERS } from "../../src/order-row.ts";
 
 /** Orders rows shaped like examples/orders.xlsx, deterministic by index. */
@@ -45,10 +45,10 @@ export function chunkOf(
 ): Chunk {
   const rows: ChunkRow[] = data.map((d, i) => ({ row: firstRow + i, data: d }));
   return {
-    v: 1,
+    v: CONTRACT_VERSION,
     uploadId,
     index,
-    chunkId: `${uploadId}/${String(index).padStart(6, "0")}`,
+    chunkId: chunkIdFor(uploadId, index),
     firstRow,
     lastRow: firstRow + rows.length - 1,
     rows,
