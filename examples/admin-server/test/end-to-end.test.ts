@@ -240,7 +240,9 @@ describe("the admin server against the local runtime", () => {
     expect(events.filter((e) => e.type === "chunk_failed" || e.type === "dead_lettered")).toEqual([]);
 
     // The second server imported the killed chunk from the SAME message the first one held: received by both,
-    // the second time with ApproximateReceiveCount 2 or more.
+    // the second time with ApproximateReceiveCount 2 or more. (chunk_succeeded is logged once the answer was
+    // sent and the message deleted, which may come after the execution ended.)
+    await second.waitFor((l) => l.msg === "chunk_succeeded" && l.chunkIndex === killedChunk);
     const answered = second.logged("chunk_succeeded", { chunkIndex: killedChunk });
     expect(answered, second.describe()).toHaveLength(1);
     const messageId = answered[0]!.messageId;
@@ -286,6 +288,9 @@ describe("the admin server against the local runtime", () => {
     // (The same object lives on across the redrive: read what is needed now.)
     expect(failed.status, first.describe()).toBe("FAILED");
     expect(failed.error).toBe("States.ExceedToleratedFailureThreshold");
+    // The server logs the chunk after its SendTaskFailure returned (and the message is deleted), which may be
+    // after the execution failed.
+    await first.waitFor((line) => line.msg === "chunk_failed" && line.chunkIndex === refused);
     expect(first.logged("chunk_failed", { chunkIndex: refused })).toEqual([
       expect.objectContaining({ error: "IMPORT_REFUSED" }),
     ]);

