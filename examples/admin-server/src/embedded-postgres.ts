@@ -77,15 +77,28 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
       recursive: true,
       verbatimSymlinks: true,
     });
-    for (const dependency of ["pg", "async-exit-hook"]) {
-      const target = dirname(
-        createRequire(join(packageDir, "package.json")).resolve(`${dependency}/package.json`),
-      );
-      await symlink(target, join(modules, dependency), "dir");
-    }
+    await linkDependencies(packageDir, modules);
     await rename(building, home).catch(async () => rm(building, { recursive: true, force: true }));
   }
+  // The copy outlives the checkout that made it (a CI scratch clone is deleted after its run): its links to that
+  // checkout's pg dangle then, and are pointed at this checkout's instead.
+  await linkDependencies(packageDir, join(home, "node_modules"));
   return (await import(pathToFileURL(entry).href)).default as EmbeddedPostgresClass;
+}
+
+/** Links the copied package's own dependencies to this checkout's, replacing links that no longer resolve. */
+export async function linkDependencies(packageDir: string, modules: string): Promise<void> {
+  for (const dependency of ["pg", "async-exit-hook"]) {
+    const link = join(modules, dependency);
+    if (existsSync(join(link, "package.json"))) continue;
+    const target = dirname(
+      createRequire(join(packageDir, "package.json")).resolve(`${dependency}/package.json`),
+    );
+    // A new link beside, renamed over the old one: concurrent test workers never see a missing link.
+    const fresh = `${link}.${randomBytes(4).toString("hex")}`;
+    await symlink(target, fresh, "dir");
+    await rename(fresh, link);
+  }
 }
 
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHandle> {
