@@ -1,6 +1,21 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+/**
+ * Packages that ship built JavaScript (`@sluice/contract`) are used from their TypeScript sources in the
+ * repository, through tsconfig.json's `paths` (which tsc, tsx and esbuild read); here they become aliases.
+ */
+const tsconfig = JSON.parse(
+  readFileSync(new URL("./tsconfig.json", import.meta.url), "utf8").replace(/^\s*\/\/.*$/gm, ""),
+) as { compilerOptions: { paths: Record<string, string[]> } };
+const alias = Object.entries(tsconfig.compilerOptions.paths).map(([name, [target]]) => ({
+  find: new RegExp(`^${name}$`),
+  replacement: fileURLToPath(new URL(target!, import.meta.url)),
+}));
+
 export default defineConfig({
+  resolve: { alias },
   test: {
     include: ["packages/*/test/**/*.test.ts", "stacks/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     testTimeout: 60_000,

@@ -1,4 +1,4 @@
-import { RETRYABLE_ERROR_CODES } from "@sluice/core";
+import { RETRYABLE_ERROR_CODES } from "@sluice/contract";
 import { Duration } from "aws-cdk-lib";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { IBucket } from "aws-cdk-lib/aws-s3";

@@ -5,7 +5,7 @@
  * only difference is how the rows reach it.
  * Run: node --max-old-space-size=256 --import tsx naive-import.ts <file.xlsx> <uploadId>   (DATABASE_URL set)
  */
-import { type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/core/contract";
+import { type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
 import ExcelJS from "exceljs";
 import { createPool, migrate } from "../src/db.ts";
 import { importChunk } from "../src/import-chunk.ts";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ChunkHandler, RejectedRow } from "@sluice/consumer";
-import type { Chunk } from "@sluice/core";
+import type { Chunk } from "@sluice/contract";
 import type pg from "pg";
 import { type OrderRecord, validateOrderRow } from "./order-row.ts";
 

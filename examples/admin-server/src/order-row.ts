@@ -1,5 +1,5 @@
 import type { RejectedRow } from "@sluice/consumer";
-import type { ChunkRow } from "@sluice/core";
+import type { ChunkRow } from "@sluice/contract";
 import { z } from "zod";
 
 /**

@@ -1,7 +1,7 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, RedriveExecutionCommand } from "@aws-sdk/client-sfn";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { FAILURE_OBJECT, FailureRecordSchema, processedPrefixOf } from "@sluice/core";
+import { FAILURE_OBJECT, FailureRecordSchema, processedPrefixOf } from "@sluice/contract";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LocalRuntime, type RuntimeEvent } from "../../../packages/local/src/runtime/local-runtime.ts";

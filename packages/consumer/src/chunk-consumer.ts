@@ -9,12 +9,7 @@ import {
   type Message,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
-import {
-  type Chunk,
-  type ChunkEnvelope,
-  ChunkEnvelopeSchema,
-  ChunkPointerSchema,
-} from "@sluice/core/contract";
+import { type Chunk, type ChunkEnvelope, ChunkEnvelopeSchema, ChunkPointerSchema } from "@sluice/contract";
 import type { z } from "zod";
 import { fetchChunk } from "./chunk-fetch.ts";
 import { ConsumerError, ConsumerStoppingError, InvalidOptionError, TaskTokenStaleError } from "./errors.ts";
@@ -137,7 +132,6 @@ export class ChunkConsumer extends TypedEmitter {
       throw new ConsumerError(
         "INVALID_OPTION",
         "start() was called while stop() is in progress; await stop() first",
-        false,
       );
     }
     this.#running = true;
@@ -507,7 +501,7 @@ export class ChunkConsumer extends TypedEmitter {
       // Name the chunk in the cause when the pointer itself is intact.
       const pointer = ChunkPointerSchema.safeParse((body as { chunk?: unknown }).chunk);
       const { cause } = describeFailure(
-        new ConsumerError("MESSAGE_INVALID", `${text} (SQS message ${messageId})`, false),
+        new ConsumerError("MESSAGE_INVALID", `${text} (SQS message ${messageId})`),
         pointer.success ? { chunk: pointer.data, receiveCount } : { receiveCount },
       );
       try {

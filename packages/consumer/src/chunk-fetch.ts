@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { type Chunk, type ChunkEnvelope, type ChunkPointer, ChunkSchema } from "@sluice/core/contract";
+import { type Chunk, type ChunkEnvelope, type ChunkPointer, ChunkSchema } from "@sluice/contract";
 import { ConsumerError } from "./errors.ts";
 
 export interface FetchChunkOptions {
@@ -22,12 +22,11 @@ function mismatch(pointer: ChunkPointer, detail: string): ConsumerError {
   return new ConsumerError(
     "CHUNK_CHECKSUM_MISMATCH",
     `${describePointer(pointer)} is not the chunk the message points to: ${detail}`,
-    false,
   );
 }
 
 function invalid(pointer: ChunkPointer, detail: string): ConsumerError {
-  return new ConsumerError("CHUNK_INVALID", `${describePointer(pointer)} ${detail}`, false);
+  return new ConsumerError("CHUNK_INVALID", `${describePointer(pointer)} ${detail}`);
 }
 
 /** Frees the connection behind a body that will not be read (Node Readable, web ReadableStream). */
@@ -147,7 +146,6 @@ export async function fetchChunk(
     throw new ConsumerError(
       "CHUNK_TOO_LARGE",
       `${describePointer(pointer)} is ${pointer.length} bytes, more than maxChunkBytes (${options.maxChunkBytes})`,
-      false,
     );
   }
   const read = () => readChunkBytes(s3, pointer, options.signal);

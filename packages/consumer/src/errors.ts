@@ -1,24 +1,11 @@
+import { ERROR_CODES, errorCodesOf } from "@sluice/contract";
+
 /**
- * Every failure the consumer reports or throws has a stable `code`: Step Functions Catch/Retry states and
- * alerts match on the codes that reach SendTaskFailure; the others are for the admin server's own logs.
+ * Every failure the consumer reports or throws has a stable `code` from the contract's error-code table (its chunk,
+ * consumer and usage codes): Step Functions and alerts see the codes that reach SendTaskFailure; the others are for
+ * the admin server's own logs. Whether a retry can help is the table's too.
  */
-export const CONSUMER_ERROR_CODES = Object.freeze([
-  "INVALID_OPTION",
-  "MESSAGE_INVALID",
-  "HANDLER_ERROR",
-  "HANDLER_RESULT_INVALID",
-  "TASK_RESULT_TOO_LARGE",
-  "TASK_TOKEN_STALE",
-  "CONSUMER_STOPPING",
-  /** The handler refused the chunk for good (ChunkRejectedError). */
-  "CHUNK_REJECTED",
-  /** The bytes fetched from S3 are not the bytes the pointer names: wrong size or SHA-256. */
-  "CHUNK_CHECKSUM_MISMATCH",
-  /** The fetched bytes are not a ChunkSchema object, or not the chunk the pointer names. */
-  "CHUNK_INVALID",
-  /** The pointer's length is over the consumer's maxChunkBytes. */
-  "CHUNK_TOO_LARGE",
-] as const);
+export const CONSUMER_ERROR_CODES = Object.freeze(errorCodesOf("chunk", "consumer", "usage"));
 
 export type ConsumerErrorCode = (typeof CONSUMER_ERROR_CODES)[number];
 
@@ -27,18 +14,18 @@ export class ConsumerError extends Error {
   readonly code: ConsumerErrorCode;
   readonly retryable: boolean;
 
-  constructor(code: ConsumerErrorCode, message: string, retryable: boolean, options?: { cause?: unknown }) {
+  constructor(code: ConsumerErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.retryable = retryable;
+    this.retryable = ERROR_CODES[code].retryable;
   }
 }
 
 /** An option given to `createChunkConsumer` is missing or out of range; thrown at creation, never later. */
 export class InvalidOptionError extends ConsumerError {
   constructor(message: string) {
-    super("INVALID_OPTION", message, false);
+    super("INVALID_OPTION", message);
   }
 }
 
@@ -50,7 +37,7 @@ export class TaskTokenStaleError extends ConsumerError {
   /** The AWS error name: TaskTimedOut, TaskDoesNotExist or InvalidToken. */
   readonly awsErrorName: string;
   constructor(awsErrorName: string, message: string, options?: { cause?: unknown }) {
-    super("TASK_TOKEN_STALE", message, false, options);
+    super("TASK_TOKEN_STALE", message, options);
     this.awsErrorName = awsErrorName;
   }
 }
@@ -61,7 +48,6 @@ export class ConsumerStoppingError extends ConsumerError {
     super(
       "CONSUMER_STOPPING",
       "The consumer is stopping and the stop timeout ran out; the chunk is left on the queue for redelivery",
-      true,
     );
   }
 }
@@ -74,6 +60,6 @@ export class ConsumerStoppingError extends ConsumerError {
  */
 export class ChunkRejectedError extends ConsumerError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super("CHUNK_REJECTED", message, false, options);
+    super("CHUNK_REJECTED", message, options);
   }
 }

@@ -6,7 +6,7 @@ export type {
   RejectedRow,
   TaskFailureCause,
   TaskResult,
-} from "@sluice/core/contract";
+} from "@sluice/contract";
 export {
   ChunkConsumer,
   type ConsumerStatus,

@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { Chunk, ChunkEnvelope, RejectedRow } from "@sluice/core/contract";
+import type { Chunk, ChunkEnvelope, RejectedRow } from "@sluice/contract";
 import { InvalidOptionError } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryOptions } from "./retry.ts";
 

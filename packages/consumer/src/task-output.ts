@@ -6,7 +6,7 @@ import {
   type TaskFailureCause,
   type TaskResult,
   TaskResultSchema,
-} from "@sluice/core/contract";
+} from "@sluice/contract";
 import { z } from "zod";
 import { ConsumerError } from "./errors.ts";
 
@@ -93,7 +93,6 @@ export function buildSuccessOutput(
     throw new ConsumerError(
       "HANDLER_RESULT_INVALID",
       `The handler's result for chunk ${chunk.index} is not { accepted: integer >= 0, rejected: { row, code, message }[] }: ${issuesText(issues)}`,
-      false,
     );
   }
   const result = parsed.data;
@@ -110,7 +109,6 @@ export function buildSuccessOutput(
     throw new ConsumerError(
       "TASK_RESULT_TOO_LARGE",
       `The result for chunk ${chunk.index} (${result.accepted} accepted, ${original.length} rejected rows) exceeds Step Functions' 256 KiB output limit even without rejection messages`,
-      false,
     );
   }
   let lo = 0;

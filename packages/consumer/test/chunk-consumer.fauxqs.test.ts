@@ -4,7 +4,7 @@ import {
   TaskFailureCauseSchema,
   TaskResultSchema,
   unpackRejectedRows,
-} from "@sluice/core/contract";
+} from "@sluice/contract";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   type ChunkConsumerOptions,

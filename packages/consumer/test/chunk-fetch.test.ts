@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { GetObjectCommandInput, GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
-import type { ChunkEnvelope, ChunkPointer } from "@sluice/core/contract";
+import type { ChunkEnvelope, ChunkPointer } from "@sluice/contract";
 import { describe, expect, it, vi } from "vitest";
 import { fetchChunk } from "../src/index.ts";
 import { makeChunk, makeChunkObject, serveObjects } from "./support/envelopes.ts";

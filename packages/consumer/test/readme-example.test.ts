@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { TaskResultSchema, unpackRejectedRows } from "@sluice/core/contract";
+import { TaskResultSchema, unpackRejectedRows } from "@sluice/contract";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startChunkConsumer } from "../src/examples/minimal.ts";
 import { chunkObjectOf, makeChunk } from "./support/envelopes.ts";

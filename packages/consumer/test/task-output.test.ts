@@ -3,7 +3,7 @@ import {
   TaskFailureCauseSchema,
   TaskResultSchema,
   unpackRejectedRows,
-} from "@sluice/core/contract";
+} from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { buildSuccessOutput, describeFailure, TASK_OUTPUT_LIMIT_BYTES } from "../src/index.ts";
 import { truncate } from "../src/task-output.ts";

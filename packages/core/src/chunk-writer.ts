@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { ChunkPointer } from "./contract.ts";
-import { CONTRACT_VERSION, chunkIdFor } from "./contract-version.ts";
+import type { ChunkPointer } from "@sluice/contract";
+import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
 export interface ChunkSink {

@@ -1,3 +1,5 @@
+import type { Manifest, RowIssue } from "@sluice/contract";
+import { CONTRACT_VERSION } from "@sluice/contract";
 import type { ByteSource } from "./byte-source.ts";
 import {
   type ChunkBounds,
@@ -6,8 +8,6 @@ import {
   DEFAULT_CHUNK_BOUNDS,
   MAX_CHUNK_BYTES,
 } from "./chunk-writer.ts";
-import type { Manifest, RowIssue } from "./contract.ts";
-import { CONTRACT_VERSION } from "./contract-version.ts";
 import { openCsv } from "./csv/open-csv.ts";
 import { detectFormat } from "./detect-format.ts";
 import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";

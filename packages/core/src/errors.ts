@@ -1,23 +1,14 @@
+import { type ErrorCode as ContractErrorCode, ERROR_CODES, type errorCodesOf } from "@sluice/contract";
+
 /**
  * Every failure sluice reports has a stable `code` (Step Functions Retry/Catch match on it, alerts show it),
  * a human message, and whether retrying the same input can help.
  */
-export type ErrorCode =
-  | "UNSUPPORTED_FORMAT"
-  | "WORKBOOK_ENCRYPTED"
-  | "WORKBOOK_CORRUPT"
-  | "EMPTY_WORKBOOK"
-  | "SHEET_NOT_FOUND"
-  | "XML_DTD_FORBIDDEN"
-  | "ENCODING_INVALID"
-  | "INFLATED_SIZE_EXCEEDED"
-  | "INFLATION_RATIO_EXCEEDED"
-  | "TOO_MANY_COLUMNS"
-  | "TOO_MANY_ROWS"
-  | "CELL_TOO_LONG"
-  | "INVALID_OPTION"
-  | "SOURCE_READ_FAILED"
-  | "OUTPUT_WRITE_FAILED";
+/** The codes the converter raises: the contract's workbook, usage and I/O codes. */
+export type ErrorCode = Extract<
+  ContractErrorCode,
+  ReturnType<typeof errorCodesOf<"workbook" | "usage" | "io">>[number]
+>;
 
 export interface SluiceErrorOptions {
   cause?: unknown;
@@ -30,11 +21,12 @@ export class SluiceError extends Error {
   readonly retryable: boolean;
   readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, retryable: boolean, options: SluiceErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.retryable = retryable;
+    // Whether a retry can help is the code's, in the contract's one table.
+    this.retryable = ERROR_CODES[code].retryable;
     this.details = options.details ?? {};
   }
 
@@ -46,7 +38,7 @@ export class SluiceError extends Error {
 /** The bytes are not a workbook sluice reads (ODS, legacy .xls, binary). */
 export class UnsupportedFormatError extends SluiceError {
   constructor(message: string, options?: SluiceErrorOptions) {
-    super("UNSUPPORTED_FORMAT", message, false, options);
+    super("UNSUPPORTED_FORMAT", message, options);
   }
 }
 
@@ -55,7 +47,6 @@ export class WorkbookEncryptedError extends SluiceError {
     super(
       "WORKBOOK_ENCRYPTED",
       "The workbook is password-protected (encrypted); remove the password in Excel and upload it again",
-      false,
       options,
     );
   }
@@ -64,7 +55,7 @@ export class WorkbookEncryptedError extends SluiceError {
 /** The container or its XML is broken: a zip that does not open, a missing part, malformed markup. */
 export class WorkbookCorruptError extends SluiceError {
   constructor(message: string, options?: SluiceErrorOptions) {
-    super("WORKBOOK_CORRUPT", message, false, options);
+    super("WORKBOOK_CORRUPT", message, options);
   }
 }
 
@@ -73,7 +64,7 @@ export class EmptyWorkbookError extends SluiceError {
     message = "The workbook has no data: no non-empty row was found",
     options?: SluiceErrorOptions,
   ) {
-    super("EMPTY_WORKBOOK", message, false, options);
+    super("EMPTY_WORKBOOK", message, options);
   }
 }
 
@@ -81,7 +72,7 @@ export class SheetNotFoundError extends SluiceError {
   readonly sheets: string[];
   constructor(name: string, sheets: string[]) {
     const list = sheets.length ? sheets.map((s) => JSON.stringify(s)).join(", ") : "(none)";
-    super("SHEET_NOT_FOUND", `Sheet ${JSON.stringify(name)} not found; the workbook has: ${list}`, false, {
+    super("SHEET_NOT_FOUND", `Sheet ${JSON.stringify(name)} not found; the workbook has: ${list}`, {
       details: { sheet: name, sheets },
     });
     this.sheets = sheets;
@@ -91,7 +82,7 @@ export class SheetNotFoundError extends SluiceError {
 /** A DOCTYPE in workbook XML: never resolved or expanded (XXE, billion laughs). */
 export class XmlDtdForbiddenError extends SluiceError {
   constructor(part: string) {
-    super("XML_DTD_FORBIDDEN", `The workbook part ${part} declares a DTD, which is never processed`, false, {
+    super("XML_DTD_FORBIDDEN", `The workbook part ${part} declares a DTD, which is never processed`, {
       details: { part },
     });
   }
@@ -99,7 +90,7 @@ export class XmlDtdForbiddenError extends SluiceError {
 
 export class EncodingInvalidError extends SluiceError {
   constructor(message: string, options?: SluiceErrorOptions) {
-    super("ENCODING_INVALID", message, false, options);
+    super("ENCODING_INVALID", message, options);
   }
 }
 
@@ -113,35 +104,29 @@ export type LimitCode =
 /** A safety limit was reached; `details.limit` says which setting to raise if the file is legitimate. */
 export class LimitExceededError extends SluiceError {
   constructor(code: LimitCode, message: string, details: Record<string, unknown>) {
-    super(code, message, false, { details });
+    super(code, message, { details });
   }
 }
 
 export class InvalidOptionError extends SluiceError {
   constructor(message: string) {
-    super("INVALID_OPTION", message, false);
+    super("INVALID_OPTION", message);
   }
 }
 
 /** Reading the source failed for reasons outside the file's content (I/O, network): retrying can help. */
 export class SourceReadError extends SluiceError {
   constructor(message: string, options?: SluiceErrorOptions) {
-    super("SOURCE_READ_FAILED", message, true, options);
+    super("SOURCE_READ_FAILED", message, options);
   }
 }
 
 export class OutputWriteError extends SluiceError {
   constructor(message: string, options?: SluiceErrorOptions) {
-    super("OUTPUT_WRITE_FAILED", message, true, options);
+    super("OUTPUT_WRITE_FAILED", message, options);
   }
 }
 
 export function isSluiceError(error: unknown): error is SluiceError {
   return error instanceof SluiceError;
 }
-
-/** Codes worth retrying as they are (transient I/O); every other code is a property of the input. */
-export const RETRYABLE_ERROR_CODES = [
-  "SOURCE_READ_FAILED",
-  "OUTPUT_WRITE_FAILED",
-] as const satisfies readonly ErrorCode[];

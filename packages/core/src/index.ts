@@ -1,7 +1,5 @@
-export * from "./bucket-layout.ts";
 export * from "./byte-source.ts";
 export * from "./chunk-writer.ts";
-export * from "./contract.ts";
 export * from "./convert-workbook.ts";
 export * from "./errors.ts";
 export * from "./header.ts";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
+import { ChunkPointerSchema, ChunkSchema } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { type ChunkMeta, ChunkWriter, chunkPointer } from "../src/chunk-writer.ts";
-import { ChunkPointerSchema, ChunkSchema } from "../src/contract.ts";
 
 function collect() {
   const lines: { line: string; meta: ChunkMeta }[] = [];

@@ -1,7 +1,7 @@
+import { type ChunkRow, ChunkSchema } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { bufferSource } from "../src/byte-source.ts";
 import type { ChunkMeta } from "../src/chunk-writer.ts";
-import { type ChunkRow, ChunkSchema } from "../src/contract.ts";
 import { convertWorkbook } from "../src/convert-workbook.ts";
 
 async function convert(text: string, options: Parameters<typeof convertWorkbook>[0]["options"] = {}) {

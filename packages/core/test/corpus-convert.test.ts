@@ -1,8 +1,8 @@
 import { readdirSync } from "node:fs";
+import { type ChunkRow, ChunkSchema, type Manifest, ManifestSchema } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { openFileSource } from "../src/byte-source.ts";
 import type { ChunkMeta } from "../src/chunk-writer.ts";
-import { type ChunkRow, ChunkSchema, type Manifest, ManifestSchema } from "../src/contract.ts";
 import { convertWorkbook } from "../src/convert-workbook.ts";
 import { type ErrorCode, SluiceError } from "../src/errors.ts";
 import { corpusDir, corpusFile, hasCorpus } from "./support/shared-corpus.ts";

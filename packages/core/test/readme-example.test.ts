@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ChunkSchema } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
-import { ChunkSchema } from "../src/contract.ts";
 import { convertToJsonl } from "../src/examples/convert-to-jsonl.ts";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");

@@ -1,4 +1,5 @@
-import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES, PROCESSED_PREFIX } from "@sluice/core";
+import { PROCESSED_PREFIX } from "@sluice/contract";
+import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/core";
 
 /**
  * Every environment variable the functions read, read once per handler at start-up. A missing or malformed

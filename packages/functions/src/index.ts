@@ -25,7 +25,6 @@ export * from "./alerts/success-alert.ts";
 export * from "./config.ts";
 export * from "./cost/cost-model.ts";
 export * from "./cost/prices.ts";
-export * from "./execution-input.ts";
 export * from "./failure-cause.ts";
 export {
   CHUNK_DEAD_LETTERED,
@@ -70,4 +69,3 @@ export * from "./lambda-error.ts";
 export * from "./logger.ts";
 export * from "./reports/csv-writer.ts";
 export * from "./reports/rejected-rows-report.ts";
-export * from "./summary.ts";

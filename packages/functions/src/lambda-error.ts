@@ -1,16 +1,7 @@
-import { type ErrorCode, isSluiceError } from "@sluice/core";
+import { isSluiceError } from "@sluice/core";
 
 /**
- * Codes worth a Step Functions Retry: the failure came from I/O, not from the file. Every other SluiceError
- * code is permanent and fails the execution (NotifyFailure then records and alerts it).
- */
-export const RETRYABLE_ERROR_CODES = Object.freeze([
-  "SOURCE_READ_FAILED",
-  "OUTPUT_WRITE_FAILED",
-] as const satisfies readonly ErrorCode[]);
-
-/**
- * Step Functions matches Retry on the Lambda error's errorType (and the execution fails with it), which the Node runtime takes from
+ * Step Functions matches Retry (on the contract's RETRYABLE_ERROR_CODES) on the Lambda error's errorType (and the execution fails with it), which the Node runtime takes from
  * `error.name`: a SluiceError leaves as an Error named by its code with its human message.
  */
 export function toLambdaError(error: unknown): Error {

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import type { ConvertOutput, ExecutionInput } from "@sluice/contract";
 import {
   type ChunkPointer,
   chunkIdFor,
   packRejectedRows,
   type RejectedRow,
   type TaskResult,
-} from "@sluice/core";
+} from "@sluice/contract";
 import type { S3Event, S3EventRecord } from "aws-lambda";
-import type { ConvertOutput, ExecutionInput } from "../src/execution-input.ts";
 import { createLogger } from "../src/logger.ts";
 
 export const BUCKET = "sluice-uploads";

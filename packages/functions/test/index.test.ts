@@ -33,11 +33,9 @@ describe("package entry", () => {
     ] as const) {
       expect(typeof functions[name], name).toBe("function");
     }
-    expect(functions.SummarySchema.safeParse({}).success).toBe(false);
     expect(functions.ExecutionStatusChangeEventSchema.safeParse({}).success).toBe(false);
     expect(functions.WORKFLOW_TRANSITIONS).toEqual({ parent: 5, perChunk: 2 });
     expect(functions.PRICES.stateTransition.usd).toBe(0.025);
-    expect(functions.RETRYABLE_ERROR_CODES).toEqual(["SOURCE_READ_FAILED", "OUTPUT_WRITE_FAILED"]);
     vi.unstubAllEnvs();
   });
 });

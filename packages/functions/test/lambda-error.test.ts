@@ -1,3 +1,4 @@
+import { RETRYABLE_ERROR_CODES } from "@sluice/contract";
 import {
   OutputWriteError,
   SourceReadError,
@@ -5,7 +6,7 @@ import {
   WorkbookEncryptedError,
 } from "@sluice/core";
 import { describe, expect, it } from "vitest";
-import { RETRYABLE_ERROR_CODES, toLambdaError, withLambdaErrors } from "../src/lambda-error.ts";
+import { toLambdaError, withLambdaErrors } from "../src/lambda-error.ts";
 
 describe("toLambdaError", () => {
   it.each([
@@ -26,7 +27,7 @@ describe("toLambdaError", () => {
     expect(toLambdaError({ a: 1 })).toMatchObject({ name: "Error", message: '{"a":1}' });
   });
 
-  it("lists exactly the retryable core codes", () => {
+  it("the contract retries exactly the converter's retryable codes", () => {
     expect([...RETRYABLE_ERROR_CODES].sort()).toEqual(
       [new SourceReadError("x").code, new OutputWriteError("x").code].sort(),
     );

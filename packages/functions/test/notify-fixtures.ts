@@ -5,7 +5,7 @@ import {
   ListMapRunsCommand,
   SFNClient,
 } from "@aws-sdk/client-sfn";
-import type { TaskFailureCause } from "@sluice/core";
+import type { TaskFailureCause } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import {
   BUCKET,

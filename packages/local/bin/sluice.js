@@ -19,6 +19,7 @@ if (process.env.SLUICE_FROM_SOURCE !== "1" && bundleIsFresh()) {
   await import(new URL("cli.mjs", dist).href);
 } else {
   const { register } = await import("tsx/esm/api");
-  register();
+  // The repository's tsconfig maps the packages that ship built JavaScript to their sources, whatever the cwd.
+  register({ tsconfig: new URL("../../../tsconfig.json", import.meta.url).pathname });
   await import("../src/cli.ts");
 }

@@ -2,7 +2,8 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { type ChunkMeta, type ChunkSink, type Manifest, OutputWriteError } from "@sluice/core";
+import type { Manifest } from "@sluice/contract";
+import { type ChunkMeta, type ChunkSink, OutputWriteError } from "@sluice/core";
 
 export const CHUNKS_FILE = "chunks.jsonl";
 export const MANIFEST_FILE = "manifest.json";

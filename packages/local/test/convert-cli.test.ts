@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChunkSchema, ManifestSchema } from "@sluice/core";
+import { ChunkSchema, ManifestSchema } from "@sluice/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BIN = new URL("../bin/sluice.js", import.meta.url).pathname;

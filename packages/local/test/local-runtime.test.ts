@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { ChunkRejectedError } from "@sluice/consumer";
-import { FailureRecordSchema, ManifestSchema } from "@sluice/core";
+import { FailureRecordSchema, ManifestSchema } from "@sluice/contract";
 import { WORKFLOW_TRANSITIONS } from "@sluice/functions";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { corpusFile, hasCorpus } from "../../core/test/support/shared-corpus.ts";

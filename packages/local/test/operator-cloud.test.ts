@@ -8,7 +8,8 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { CONTRACT_VERSION, type FailureRecord, InvalidOptionError } from "@sluice/core";
+import { CONTRACT_VERSION, type FailureRecord } from "@sluice/contract";
+import { InvalidOptionError } from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { STATE } from "../../../stacks/upload-workflow.ts";

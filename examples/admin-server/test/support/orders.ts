@@ -1,4 +1,4 @@
-import { type Chunk, type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/core/contract";
+import { type Chunk, type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
 import { ORDER_HEADERS } from "../../src/order-row.ts";
 
 /** Orders rows shaped like examples/orders.xlsx, deterministic by index. */

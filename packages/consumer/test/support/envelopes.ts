@@ -7,7 +7,7 @@ import {
   type ChunkPointer,
   CONTRACT_VERSION,
   chunkIdFor,
-} from "@sluice/core/contract";
+} from "@sluice/contract";
 
 /** The bucket the local tests put chunk objects in. */
 export const TEST_BUCKET = "sluice-test";

@@ -1,15 +1,10 @@
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import {
-  type RejectedRow,
-  SourceReadError,
-  type TaskResult,
-  TaskResultSchema,
-  unpackRejectedRows,
-} from "@sluice/core";
+import type { ChunkOutcome, DurationStats, RejectedSample } from "@sluice/contract";
+import { type RejectedRow, type TaskResult, TaskResultSchema, unpackRejectedRows } from "@sluice/contract";
+import { SourceReadError } from "@sluice/core";
 import { z } from "zod";
 import { parseCause } from "../failure-cause.ts";
-import type { ChunkOutcome, DurationStats, RejectedSample } from "../summary.ts";
 import { bodyToBuffer, bodyToReadable } from "./s3-body.ts";
 
 /**

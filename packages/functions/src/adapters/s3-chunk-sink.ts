@@ -2,16 +2,8 @@ import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import {
-  CHUNKS_OBJECT,
-  type ChunkMeta,
-  type ChunkSink,
-  chunkPointer,
-  ITEMS_OBJECT,
-  MANIFEST_OBJECT,
-  type Manifest,
-  OutputWriteError,
-} from "@sluice/core";
+import { CHUNKS_OBJECT, ITEMS_OBJECT, MANIFEST_OBJECT, type Manifest } from "@sluice/contract";
+import { type ChunkMeta, type ChunkSink, chunkPointer, OutputWriteError } from "@sluice/core";
 
 /** The object names under `processed/<uploadId>/` (core's bucket layout). */
 export const CHUNKS_FILE = CHUNKS_OBJECT;

@@ -5,11 +5,11 @@ import {
   TASK_FAILURE_LIMITS,
   type TaskFailureCause,
   TaskFailureCauseSchema,
-} from "@sluice/core";
+} from "@sluice/contract";
 import { z } from "zod";
 import { truncate } from "../alerts/block-kit.ts";
-import { parseInput } from "../execution-input.ts";
 import type { Logger } from "../logger.ts";
+import { parseInput } from "../parse-input.ts";
 
 export interface ChunkDeadLetterDeps {
   sfn: SFNClient;

@@ -1,10 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { convertWorkbook, processedPrefixOf } from "@sluice/core";
+import { type ConvertOutput, ExecutionInputSchema, processedPrefixOf } from "@sluice/contract";
+import { convertWorkbook } from "@sluice/core";
 import { S3ByteSource } from "../adapters/s3-byte-source.ts";
 import { S3ChunkSink } from "../adapters/s3-chunk-sink.ts";
-import { type ConvertOutput, ExecutionInputSchema, parseInput } from "../execution-input.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
+import { parseInput } from "../parse-input.ts";
 
 export interface ConvertDeps {
   s3: S3Client;

@@ -6,6 +6,7 @@ import {
   type SFNClient,
 } from "@aws-sdk/client-sfn";
 import type { SSMClient } from "@aws-sdk/client-ssm";
+import type { RejectedRowsReport } from "@sluice/contract";
 import {
   CHUNKS_OBJECT,
   CONTRACT_VERSION,
@@ -15,7 +16,8 @@ import {
   FailureRecordSchema,
   MANIFEST_OBJECT,
   processedPrefixOf,
-} from "@sluice/core";
+  SourceLocationSchema,
+} from "@sluice/contract";
 import { z } from "zod";
 import {
   type FailedChild,
@@ -36,12 +38,11 @@ import {
   type FailedStatus,
 } from "../alerts/failure-alert.ts";
 import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
-import { parseInput, SourceLocationSchema } from "../execution-input.ts";
 import { parseCause } from "../failure-cause.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
+import { parseInput } from "../parse-input.ts";
 import { referenceTo, tryWriteRejectedRowsReport } from "../reports/rejected-rows-report.ts";
-import type { RejectedRowsReport } from "../summary.ts";
 
 /**
  * The EventBridge event NotifyFailure receives: "Step Functions Execution Status Change" for one of the

@@ -1,7 +1,7 @@
 import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { ExecutionInput } from "@sluice/contract";
 import { deriveUploadId } from "@sluice/core";
 import type { S3Event, S3EventRecord } from "aws-lambda";
-import type { ExecutionInput } from "../execution-input.ts";
 import { type Logger, logUpload } from "../logger.ts";
 
 export interface StartDeps {

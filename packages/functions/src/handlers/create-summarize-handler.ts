@@ -1,6 +1,15 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SSMClient } from "@aws-sdk/client-ssm";
-import { CONTRACT_VERSION, OutputWriteError, processedPrefixOf, SUMMARY_OBJECT } from "@sluice/core";
+import {
+  CONTRACT_VERSION,
+  processedPrefixOf,
+  REJECTED_SAMPLE_LIMIT,
+  SUMMARY_OBJECT,
+  SummarizeInputSchema,
+  type Summary,
+  SummarySchema,
+} from "@sluice/contract";
+import { OutputWriteError } from "@sluice/core";
 import {
   durationStats,
   emptyTally,
@@ -14,11 +23,10 @@ import { regionOfArn } from "../alerts/block-kit.ts";
 import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
 import { buildSuccessAlert } from "../alerts/success-alert.ts";
 import { estimateCost, estimateUploadUsage, FUNCTION_MEMORY_MB } from "../cost/cost-model.ts";
-import { parseInput, SummarizeInputSchema } from "../execution-input.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
+import { parseInput } from "../parse-input.ts";
 import { referenceTo, tryWriteRejectedRowsReport } from "../reports/rejected-rows-report.ts";
-import { REJECTED_SAMPLE_LIMIT, type Summary, SummarySchema } from "../summary.ts";
 
 export {
   ChildExecutionSchema,

@@ -3,13 +3,14 @@ import { createInterface } from "node:readline";
 import { PassThrough } from "node:stream";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { type CellValue, type ChunkRow, ChunkSchema, ManifestSchema, type RejectedRow } from "@sluice/core";
+import type { RejectedRowsReport } from "@sluice/contract";
+import { type ChunkRow, ChunkSchema, ManifestSchema, type RejectedRow } from "@sluice/contract";
+import type { CellValue } from "@sluice/core";
 import type { RejectedRowCollector } from "../adapters/map-run-results.ts";
 import { readJsonObject } from "../adapters/map-run-results.ts";
 import { bodyToReadable } from "../adapters/s3-body.ts";
 import type { ReportReference } from "../alerts/block-kit.ts";
 import type { Logger } from "../logger.ts";
-import type { RejectedRowsReport } from "../summary.ts";
 import { CSV_BOM, type CsvValue, csvLine } from "./csv-writer.ts";
 
 export const REJECTED_ROWS_CSV = "rejected-rows.csv";

@@ -8,13 +8,8 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import {
-  type ChunkMeta,
-  ChunkPointerSchema,
-  chunkIdFor,
-  type Manifest,
-  OutputWriteError,
-} from "@sluice/core";
+import { ChunkPointerSchema, chunkIdFor, type Manifest } from "@sluice/contract";
+import { type ChunkMeta, OutputWriteError } from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { S3ChunkSink } from "../../src/adapters/s3-chunk-sink.ts";

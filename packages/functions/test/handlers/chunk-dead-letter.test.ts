@@ -1,5 +1,5 @@
 import { SendTaskFailureCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { type ChunkEnvelope, TaskFailureCauseSchema } from "@sluice/core";
+import { type ChunkEnvelope, TaskFailureCauseSchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handlers/create-chunk-dead-letter-handler.ts";

@@ -9,10 +9,9 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { ChunkPointerSchema, ChunkSchema, ManifestSchema } from "@sluice/core";
+import { ChunkPointerSchema, ChunkSchema, ConvertOutputSchema, ManifestSchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ConvertOutputSchema } from "../../src/execution-input.ts";
 import { createHandler } from "../../src/handlers/create-convert-handler.ts";
 import { body, executionInput, serviceError, silentLogger } from "../factories.ts";
 

@@ -1,5 +1,5 @@
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { FailureRecordSchema } from "@sluice/core";
+import { FailureRecordSchema } from "@sluice/contract";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SlackMessage } from "../../src/alerts/failure-alert.ts";
 import { createHandler, type NotifyFailureDeps } from "../../src/handlers/create-notify-failure-handler.ts";

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, ListMapRunsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { type FailureRecord, FailureRecordSchema } from "@sluice/core";
+import { type FailureRecord, FailureRecordSchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler, type NotifyFailureDeps } from "../../src/handlers/create-notify-failure-handler.ts";

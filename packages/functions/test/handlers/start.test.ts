@@ -1,8 +1,8 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { ExecutionInputSchema } from "@sluice/contract";
 import { deriveUploadId } from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ExecutionInputSchema } from "../../src/execution-input.ts";
 import { createHandler } from "../../src/handlers/create-start-handler.ts";
 import { BUCKET, STATE_MACHINE_ARN, s3Event, s3Record, serviceError, silentLogger } from "../factories.ts";
 

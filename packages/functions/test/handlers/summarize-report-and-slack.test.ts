@@ -1,6 +1,6 @@
+import { SummarySchema } from "@sluice/contract";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler, type SummarizeDeps } from "../../src/handlers/create-summarize-handler.ts";
-import { SummarySchema } from "../../src/summary.ts";
 import {
   BUCKET,
   convertOutput,

@@ -1,8 +1,8 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SummarySchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handlers/create-summarize-handler.ts";
-import { SummarySchema } from "../../src/summary.ts";
 import {
   BUCKET,
   body,

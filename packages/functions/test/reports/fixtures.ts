@@ -1,4 +1,4 @@
-import { type Chunk, type ChunkRow, chunkIdFor, type Manifest } from "@sluice/core";
+import { type Chunk, type ChunkRow, chunkIdFor, type Manifest } from "@sluice/contract";
 
 export const UPLOAD_ID = "orders-0123456789ab";
 export const PREFIX = `processed/${UPLOAD_ID}/`;

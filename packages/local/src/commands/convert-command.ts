@@ -1,12 +1,12 @@
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
+import type { Manifest } from "@sluice/contract";
 import {
   type ConvertProgress,
   convertWorkbook,
   deriveUploadId,
   InvalidOptionError,
-  type Manifest,
   openFileSource,
   SourceReadError,
 } from "@sluice/core";

@@ -1,5 +1,5 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { FAILURE_OBJECT, type FailureRecord, FailureRecordSchema, processedPrefixOf } from "@sluice/core";
+import { FAILURE_OBJECT, type FailureRecord, FailureRecordSchema, processedPrefixOf } from "@sluice/contract";
 
 /** The execution statuses after which NotifyFailure writes the failure record. */
 export const FAILED_STATUSES: ReadonlySet<string> = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);

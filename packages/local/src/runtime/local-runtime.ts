@@ -11,7 +11,7 @@ import {
   PROCESSED_PREFIX,
   type TaskResult,
   UPLOADS_PREFIX,
-} from "@sluice/core";
+} from "@sluice/contract";
 import {
   type CostEstimate,
   createChunkDeadLetterHandler,

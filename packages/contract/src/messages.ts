@@ -6,8 +6,6 @@ import { z } from "zod";
  */
 import { CONTRACT_VERSION } from "./contract-version.ts";
 
-export { CONTRACT_VERSION, chunkIdFor } from "./contract-version.ts";
-
 export const CellValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 export const RowWarningSchema = z.object({

@@ -1,7 +1,6 @@
-import { CONTRACT_VERSION, RejectedRowsReportSchema } from "@sluice/core";
 import { z } from "zod";
-
-export { type RejectedRowsReport, RejectedRowsReportSchema } from "@sluice/core";
+import { CONTRACT_VERSION } from "./contract-version.ts";
+import { RejectedRowsReportSchema } from "./messages.ts";
 
 /** How many rejected rows the summary keeps verbatim (the lowest chunk index and row first). */
 export const REJECTED_SAMPLE_LIMIT = 20;

@@ -1,4 +1,3 @@
-import { InvalidOptionError } from "@sluice/core";
 import { z } from "zod";
 
 /** The state machine's input, built by the start handler and passed through every state. */
@@ -60,12 +59,3 @@ export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 export type ConvertOutput = z.infer<typeof ConvertOutputSchema>;
 export type Delivery = z.infer<typeof DeliverySchema>;
 export type SummarizeInput = z.infer<typeof SummarizeInputSchema>;
-
-/** Parses a state's input; a mismatch is a wiring bug, reported as a permanent INVALID_OPTION. */
-export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new InvalidOptionError(`Invalid ${what} input: ${z.prettifyError(parsed.error).slice(0, 1000)}`);
-  }
-  return parsed.data;
-}
