@@ -1,0 +1,10 @@
+/**
+ * The message contract's version and chunk ids, apart from the zod schemas in contract.ts so the converter can
+ * use them without loading zod.
+ */
+/**
+ * 2: messages carry a pointer to the chunk's bytes in the bucket (claim check) instead of its rows; failure
+ * records are written to the bucket instead of the dead-letter queue.
+ */
+export declare const CONTRACT_VERSION: 2;
+export declare function chunkIdFor(uploadId: string, index: number): string;

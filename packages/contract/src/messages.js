@@ -1,0 +1,214 @@
+import { z } from "zod";
+/**
+ * The message contract, version 2: every component that writes or reads a chunk, a manifest, a task result or
+ * a failure record imports these schemas, so there is one shape of each message.
+ */
+import { CONTRACT_VERSION } from "./contract-version.js";
+export const CellValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export const RowWarningSchema = z.object({
+  column: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+export const ChunkRowSchema = z.object({
+  /** 1-based row number in the source sheet (csv: record number), for error reports. */
+  row: z.number().int().positive(),
+  /** Values keyed by header name. Keys added to the header after this chunk was cut are absent: read as null. */
+  data: z.record(z.string(), CellValueSchema),
+  warnings: z.array(RowWarningSchema).optional(),
+});
+export const ChunkSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  uploadId: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  /** Deterministic: the same upload converted again yields the same ids. */
+  chunkId: z.string().min(1),
+  firstRow: z.number().int().positive(),
+  lastRow: z.number().int().positive(),
+  rows: z.array(ChunkRowSchema).min(1),
+});
+export const SampleListSchema = (item) =>
+  z.object({ count: z.number().int().nonnegative(), samples: z.array(item) });
+export const RowIssueSchema = z.object({
+  row: z.number().int().positive(),
+  column: z.string().optional(),
+  code: z.string(),
+  message: z.string(),
+});
+export const ManifestSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  uploadId: z.string().min(1),
+  source: z.object({ name: z.string(), bytes: z.number().int().nonnegative() }),
+  format: z.enum(["xlsx", "csv"]),
+  sheet: z.string(),
+  sheets: z.array(z.object({ name: z.string(), visible: z.boolean() })),
+  header: z.array(z.string()),
+  headerRow: z.number().int().positive(),
+  totalRows: z.number().int().nonnegative(),
+  totalChunks: z.number().int().nonnegative(),
+  /** Bytes of all chunk lines (the size of chunks.jsonl). */
+  bytes: z.number().int().nonnegative(),
+  chunking: z.object({ rows: z.number().int().positive(), bytes: z.number().int().positive() }),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  /** Cell-level warnings (e.g. Excel error values turned into null); the row still counts. */
+  warnings: SampleListSchema(RowIssueSchema),
+  /** Rows that could not become part of a chunk (e.g. larger than the chunk byte bound). */
+  rowErrors: SampleListSchema(RowIssueSchema),
+});
+/** Totals known once the workbook is converted, before any chunk is delivered. */
+export const UploadTotalsSchema = z.object({
+  totalRows: z.number().int().nonnegative(),
+  totalChunks: z.number().int().nonnegative(),
+});
+/**
+ * Where one chunk's bytes are (claim check): the Map hands these small pointers out and the message carries one,
+ * so rows stay in the encrypted bucket and never pass through Step Functions. `offset`/`length` are the byte
+ * range of the chunk's JSON line in `key` (newline excluded); `sha256` is the base64 SHA-256 of those bytes.
+ */
+export const ChunkPointerSchema = z.object({
+  index: z.number().int().nonnegative(),
+  chunkId: z.string().min(1),
+  firstRow: z.number().int().positive(),
+  lastRow: z.number().int().positive(),
+  /** Rows in the chunk. */
+  rows: z.number().int().positive(),
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().positive(),
+  sha256: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, "a base64 SHA-256 digest"),
+});
+/**
+ * What the admin server receives on the chunk queue: a pointer to one chunk, the task token to answer with, and
+ * the upload's totals so progress can be shown from the first message on.
+ */
+export const ChunkEnvelopeSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  kind: z.literal("chunk"),
+  taskToken: z.string().min(1),
+  uploadId: z.string().min(1),
+  /** The S3 (or local bucket) location of the source workbook, for reports and redrives. */
+  source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
+  totals: UploadTotalsSchema,
+  chunk: ChunkPointerSchema,
+});
+export const RejectedRowSchema = z.object({
+  row: z.number().int().positive(),
+  code: z.string().min(1).max(64),
+  message: z.string().max(1000),
+});
+/**
+ * Rejected rows as they travel in a TaskResult: each distinct (code, message) once in `reasons`, and each rejected
+ * row as `[row, index into reasons]`. A chunk of 10,000 rows all rejected for one reason is ~130 KB this way, so
+ * the answer fits Step Functions' 256 KiB SendTaskSuccess output however many rows a chunk refuses.
+ */
+export const RejectedRowsSchema = z
+  .object({
+    reasons: z.array(
+      z.object({ code: RejectedRowSchema.shape.code, message: RejectedRowSchema.shape.message }),
+    ),
+    rows: z.array(z.tuple([z.number().int().positive(), z.number().int().nonnegative()])),
+  })
+  .refine((r) => r.rows.every(([, reason]) => reason < r.reasons.length), {
+    message: "every rejected row must name one of the reasons",
+  });
+/** What the admin server reports with SendTaskSuccess for a chunk it consumed. */
+export const TaskResultSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  uploadId: z.string().min(1),
+  chunkIndex: z.number().int().nonnegative(),
+  accepted: z.number().int().nonnegative(),
+  rejected: RejectedRowsSchema,
+  /** Milliseconds the admin server spent on the chunk. */
+  durationMs: z.number().nonnegative().optional(),
+});
+/** Packs rejected rows for a TaskResult: one entry per distinct (code, message), rows in the order given. */
+export function packRejectedRows(rows) {
+  const reasons = [];
+  const index = new Map();
+  const packed = [];
+  for (const { row, code, message } of rows) {
+    const key = `${code}\u0000${message}`;
+    let reason = index.get(key);
+    if (reason === undefined) {
+      reason = reasons.push({ code, message }) - 1;
+      index.set(key, reason);
+    }
+    packed.push([row, reason]);
+  }
+  return { reasons, rows: packed };
+}
+/** The rejected rows of a TaskResult, one object each (the inverse of packRejectedRows). */
+export function unpackRejectedRows(rejected) {
+  return rejected.rows.map(([row, reason]) => ({ row, ...rejected.reasons[reason] }));
+}
+/** Step Functions limits on SendTaskFailure. */
+export const TASK_FAILURE_LIMITS = Object.freeze({ errorLength: 256, causeLength: 32_768 });
+/**
+ * The JSON `cause` of a chunk's SendTaskFailure: a human message, the stable code, and (when the sender knows it)
+ * which chunk and rows. The consumer SDK and the chunk dead-letter handler both write it.
+ */
+export const TaskFailureCauseSchema = z.object({
+  message: z.string(),
+  code: z.string().optional(),
+  chunkIndex: z.number().int().nonnegative().optional(),
+  firstRow: z.number().int().positive().optional(),
+  lastRow: z.number().int().positive().optional(),
+  rows: z.number().int().nonnegative().optional(),
+  receiveCount: z.number().int().nonnegative().optional(),
+});
+/** The execution statuses that end an upload without success (Step Functions' names). */
+export const FailedStatusSchema = z.enum(["FAILED", "TIMED_OUT", "ABORTED"]);
+/** Where the rejected rows were written: one line per rejected row with its original values and reason. */
+export const RejectedRowsReportSchema = z.object({
+  bucket: z.string().min(1),
+  csvKey: z.string().min(1),
+  xlsxKey: z.string().min(1),
+  /** Lines written (at most the cap). */
+  rows: z.number().int().nonnegative(),
+  /** True when there were more rejected rows than the report holds; the files say so too. */
+  capped: z.boolean(),
+});
+/**
+ * processed/<uploadId>/failure.json: what NotifyFailure records when an upload's execution fails, enough to
+ * understand and redrive it without asking the customer for the file again (the original stays in the bucket).
+ * Written before any large read; `progress` and `rejectedRowsReport` are filled in afterwards when they can be.
+ */
+export const FailureRecordSchema = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  kind: z.literal("upload-failure"),
+  uploadId: z.string().min(1),
+  executionArn: z.string().min(1),
+  status: FailedStatusSchema,
+  /** How many times the execution had been redriven when it failed (0: its first run). */
+  redriveCount: z.number().int().nonnegative(),
+  source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
+  /** Where chunks.jsonl and manifest.json are, if conversion got that far. */
+  processed: z.object({ bucket: z.string(), prefix: z.string() }).optional(),
+  error: z.object({ code: z.string(), cause: z.string() }),
+  /** The chunk whose failure failed the upload, when a chunk did. */
+  failedChunk: z
+    .object({
+      index: z.number().int().nonnegative(),
+      firstRow: z.number().int().positive(),
+      lastRow: z.number().int().positive(),
+      rows: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** The Map Run's item counts when the upload failed during delivery. */
+  chunks: z
+    .object({
+      total: z.number().int().nonnegative(),
+      succeeded: z.number().int().nonnegative(),
+      failed: z.number().int().nonnegative(),
+      pending: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** Rows the admin server answered before the failure (after the large read). */
+  progress: z
+    .object({ accepted: z.number().int().nonnegative(), rejected: z.number().int().nonnegative() })
+    .optional(),
+  /** The rows rejected before the failure, when there were any (after the large read). */
+  rejectedRowsReport: RejectedRowsReportSchema.optional(),
+  failedAt: z.string(),
+});
