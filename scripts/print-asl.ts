@@ -1,5 +1,5 @@
-/** `npm run asl`: prints the upload workflow's ASL as plain JSON (placeholder ARNs), the document the local runtime runs. */
-import { stageConfig } from "../stacks/stage-config.ts";
-import { workflowAsl } from "../stacks/workflow-asl.ts";
+/** `npm run asl`: prints the upload workflow's ASL as plain JSON (placeholder ARNs), synthesized by its construct. */
+import { stageConfig } from "@sluice/workflow";
+import { synthesizeWorkflowAsl } from "@sluice/workflow/cdk";
 
-process.stdout.write(`${JSON.stringify(workflowAsl(stageConfig()), null, 2)}\n`);
+process.stdout.write(`${JSON.stringify(synthesizeWorkflowAsl(stageConfig()), null, 2)}\n`);

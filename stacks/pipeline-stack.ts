@@ -1,3 +1,11 @@
+import { CHUNKS_OBJECT, PROCESSED_PREFIX, UPLOADS_PREFIX } from "@sluice/contract";
+import {
+  chunkRetentionSeconds,
+  failureEventPattern,
+  MAX_RETENTION_SECONDS,
+  stageConfig,
+} from "@sluice/workflow";
+import { UploadWorkflow } from "@sluice/workflow/cdk";
 import { CfnOutput, Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -7,9 +15,6 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Bucket, Config, Function as SstFunction, type StackContext } from "sst/constructs";
-import { CHUNKS_OBJECT, PROCESSED_PREFIX, UPLOADS_PREFIX } from "./bucket-layout.ts";
-import { chunkRetentionSeconds, MAX_RETENTION_SECONDS, stageConfig } from "./stage-config.ts";
-import { failureEventPattern, UploadWorkflow } from "./upload-workflow.ts";
 
 export const SLACK_SECRET_NAME = "SLACK_WEBHOOK_URL";
 

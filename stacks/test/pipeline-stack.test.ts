@@ -1,11 +1,17 @@
+import { deriveUploadId } from "@sluice/core";
+import {
+  aslFromTemplate,
+  DEFAULT_STAGE_CONFIG,
+  MAX_RETENTION_SECONDS,
+  PLACEHOLDER,
+  SEND_ERRORS,
+  STATE,
+  workflowAsl,
+} from "@sluice/workflow";
 import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { deriveUploadId } from "../../packages/core/src/upload-id.ts";
 import { TASK_CALLBACK_ACTIONS } from "../pipeline-stack.ts";
-import { DEFAULT_STAGE_CONFIG, MAX_RETENTION_SECONDS } from "../stage-config.ts";
 import { synthPipelineTemplate } from "../synth-template.ts";
-import { SEND_ERRORS, STATE } from "../upload-workflow.ts";
-import { aslFromTemplate, PLACEHOLDER, workflowAsl } from "../workflow-asl.ts";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 type AslState = Record<string, unknown> & { Type: string; Catch?: { ErrorEquals: string[]; Next: string }[] };

@@ -1,4 +1,5 @@
 export * from "./bucket-layout.ts";
+export * from "./chunk-bounds.ts";
 export * from "./contract-version.ts";
 export * from "./error-codes.ts";
 export * from "./execution-input.ts";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ChunkPointer } from "@sluice/contract";
+import type { ChunkBounds, ChunkPointer } from "@sluice/contract";
 import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
@@ -30,26 +30,6 @@ export function chunkPointer(meta: ChunkMeta, bucket: string, key: string): Chun
   const { index, chunkId, firstRow, lastRow, rows, offset, bytes, sha256 } = meta;
   return { index, chunkId, firstRow, lastRow, rows, bucket, key, offset, length: bytes, sha256 };
 }
-
-export interface ChunkBounds {
-  /** Rows per chunk at most. */
-  rows: number;
-  /** Serialized bytes of one chunk (envelope included, newline not) at most. */
-  bytes: number;
-}
-
-/**
- * Chunks travel by pointer (the rows stay in the bucket), so their size is bound by what an admin server holds at
- * once (concurrency x bytes) and by what an upload costs (one child execution per chunk), not by Step Functions'
- * payload limit. 10,000 rows of a typical 12-column orders sheet are about 3 MiB.
- */
-export const DEFAULT_CHUNK_BOUNDS: Readonly<ChunkBounds> = Object.freeze({
-  rows: 10_000,
-  bytes: 4 * 1024 * 1024,
-});
-
-/** The largest chunk the writer packs (it holds one chunk's bytes in memory). */
-export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
 export type AddResult = { added: true } | { added: false; bytes: number };
 

@@ -1,13 +1,7 @@
 import type { Manifest, RowIssue } from "@sluice/contract";
-import { CONTRACT_VERSION } from "@sluice/contract";
+import { type ChunkBounds, CONTRACT_VERSION, DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/contract";
 import type { ByteSource } from "./byte-source.ts";
-import {
-  type ChunkBounds,
-  type ChunkSink,
-  ChunkWriter,
-  DEFAULT_CHUNK_BOUNDS,
-  MAX_CHUNK_BYTES,
-} from "./chunk-writer.ts";
+import { type ChunkSink, ChunkWriter } from "./chunk-writer.ts";
 import { openCsv } from "./csv/open-csv.ts";
 import { detectFormat } from "./detect-format.ts";
 import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";

@@ -1,5 +1,4 @@
-import { PROCESSED_PREFIX } from "@sluice/contract";
-import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/core";
+import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES, PROCESSED_PREFIX } from "@sluice/contract";
 
 /**
  * Every environment variable the functions read, read once per handler at start-up. A missing or malformed

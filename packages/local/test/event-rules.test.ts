@@ -1,5 +1,5 @@
+import { failureEventPattern } from "@sluice/workflow";
 import { describe, expect, it } from "vitest";
-import { failureEventPattern } from "../../../stacks/upload-workflow.ts";
 import {
   type AsyncFailureContext,
   executionStatusChangeEvent,

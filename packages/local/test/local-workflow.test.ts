@@ -1,6 +1,6 @@
 import { SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { DEFAULT_STAGE_CONFIG, PLACEHOLDER, workflowAsl } from "@sluice/workflow";
 import { describe, expect, it } from "vitest";
-import { PLACEHOLDER, workflowAsl } from "../../../stacks/workflow-asl.ts";
 import type { Asl } from "../src/runtime/local-workflow.ts";
 import { StepFunctionsApi } from "../src/runtime/step-functions-api.ts";
 import { StatesError, type TaskTokens } from "../src/runtime/task-tokens.ts";
@@ -514,7 +514,7 @@ describe("SendTaskHeartbeat through the API", () => {
 
 describe("the stack's own ASL (npm run asl)", () => {
   it("runs with fake handlers: chunks delivered, results written, summary from the context object", async () => {
-    const asl = workflowAsl({ maxConcurrency: 2 }) as unknown as Asl;
+    const asl = workflowAsl({ ...DEFAULT_STAGE_CONFIG, maxConcurrency: 2 }) as unknown as Asl;
     const pointers = [0, 1, 2].map((index) => ({
       index,
       chunkId: `c${index}`,
@@ -609,7 +609,7 @@ describe("the stack's own ASL (npm run asl)", () => {
   ] as const)(
     "redrives a failed chunk of the workflow %s: the redrive ends %s",
     async (_, after, withCatch) => {
-      const asl = workflowAsl({ maxConcurrency: 1 }) as unknown as Asl;
+      const asl = workflowAsl({ ...DEFAULT_STAGE_CONFIG, maxConcurrency: 1 }) as unknown as Asl;
       if (withCatch) {
         // What the design looked like before: a Catch on the Map that ends the execution in a Fail state.
         asl.States["Deliver chunks"] = {

@@ -10,9 +10,9 @@ import {
 } from "@aws-sdk/client-sfn";
 import { CONTRACT_VERSION, type FailureRecord } from "@sluice/contract";
 import { InvalidOptionError } from "@sluice/core";
+import { STATE } from "@sluice/workflow";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { STATE } from "../../../stacks/upload-workflow.ts";
 import { bucketTarget, s3ClientFor } from "../src/commands/bucket-options.ts";
 import { redriveUpload, runRedrive } from "../src/commands/redrive-command.ts";
 import { reprocessUpload } from "../src/commands/reprocess.ts";

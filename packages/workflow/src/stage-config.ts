@@ -1,4 +1,4 @@
-import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/core";
+import { DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/contract";
 
 /**
  * Per-stage settings of the pipeline, read once at synth time. Each can be set for a deploy through an

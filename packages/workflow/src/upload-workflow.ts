@@ -7,6 +7,7 @@ import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import type { StageConfig } from "./stage-config.ts";
+import { DELIVER_LABEL, SEND_ERRORS, STATE } from "./workflow-shape.ts";
 
 /**
  * The upload workflow, built in this one place. The SST stack deploys it; `npm run asl` and the local runtime
@@ -25,34 +26,8 @@ export interface UploadWorkflowProps {
   config: Pick<StageConfig, "maxConcurrency" | "uploadDeadlineSeconds">;
 }
 
-/** State names: what a person reads in the Step Functions console, and how the local runtime finds each task. */
-export const STATE = {
-  convert: "Convert workbook",
-  anyChunks: "Any chunks?",
-  noChunks: "No chunks to deliver",
-  deliver: "Deliver chunks",
-  sendChunk: "Send chunk and wait",
-  summarize: "Summarize",
-  done: "Upload complete",
-} as const;
-
-/** The Distributed Map's label: Map Run ARNs and child execution names start with it. */
-export const DELIVER_LABEL = "DeliverChunks";
-
-/** The EventBridge pattern of this workflow's failed, timed-out and aborted executions: what NotifyFailure gets. */
-export function failureEventPattern(stateMachineArn: string) {
-  return {
-    source: ["aws.states"],
-    "detail-type": ["Step Functions Execution Status Change"],
-    detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [stateMachineArn] },
-  };
-}
-
 /** Read with @aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2; without it CDK drops the ResultWriter silently. */
 const RESULT_WRITER_V2_FLAG = "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2";
-
-/** Errors of the SQS integration itself (the message was not sent): a retry sends it then, with a new token. */
-export const SEND_ERRORS = ["SQS.SdkClientException", "SQS.AmazonSQSException"] as const;
 
 export class UploadWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;

@@ -4,7 +4,7 @@ import {
   DEFAULT_STAGE_CONFIG,
   MAX_RETENTION_SECONDS,
   stageConfig,
-} from "../stage-config.ts";
+} from "../src/stage-config.ts";
 
 describe("stageConfig", () => {
   it("uses the defaults when nothing is set", () => {

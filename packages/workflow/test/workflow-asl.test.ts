@@ -1,13 +1,28 @@
 import validator from "asl-validator";
 import { describe, expect, it } from "vitest";
-import { STATE } from "../upload-workflow.ts";
-import { PLACEHOLDER, resolveIntrinsics, workflowAsl } from "../workflow-asl.ts";
+import { synthesizeWorkflowAsl } from "../src/cdk.ts";
+import { DEFAULT_STAGE_CONFIG } from "../src/stage-config.ts";
+import { PLACEHOLDER, resolveIntrinsics, workflowAsl } from "../src/workflow-asl.ts";
+import { STATE } from "../src/workflow-shape.ts";
 
 type States = Record<string, Record<string, unknown>>;
 
-describe("workflowAsl", () => {
-  const asl = workflowAsl();
+describe("workflowAsl (no CDK): what the local runtime and the CLI execute", () => {
+  const asl = workflowAsl(DEFAULT_STAGE_CONFIG);
   const states = asl.States as States;
+
+  it("is the ASL the construct synthesizes (npm run asl:write keeps upload-workflow-asl.generated.ts so)", () => {
+    expect(asl).toEqual(synthesizeWorkflowAsl(DEFAULT_STAGE_CONFIG));
+  });
+
+  it.each([
+    { maxConcurrency: 1, uploadDeadlineSeconds: 60 },
+    { maxConcurrency: 9, uploadDeadlineSeconds: 600 },
+    { maxConcurrency: 1000, uploadDeadlineSeconds: 1_123_200 },
+  ])("follows the stage config as the construct does: %j", (config) => {
+    const settings = { ...DEFAULT_STAGE_CONFIG, ...config };
+    expect(workflowAsl(settings)).toEqual(synthesizeWorkflowAsl(settings));
+  });
 
   it("is valid ASL", () => {
     const result = validator(asl);
@@ -36,15 +51,15 @@ describe("workflowAsl", () => {
     expect(deliver.ItemProcessor).toMatchObject({
       ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
     });
+    const send = (deliver.ItemProcessor as { States: States }).States[STATE.sendChunk]!;
+    expect(send.TimeoutSeconds).toBe(DEFAULT_STAGE_CONFIG.uploadDeadlineSeconds);
+    expect(send.HeartbeatSeconds).toBeUndefined();
   });
 
-  it("follows the stage config", () => {
-    const custom = workflowAsl({ maxConcurrency: 9, uploadDeadlineSeconds: 600 });
-    const deliver = (custom.States as States)[STATE.deliver]!;
-    expect(deliver.MaxConcurrency).toBe(9);
-    const send = (deliver.ItemProcessor as { States: States }).States[STATE.sendChunk]!;
-    expect(send.TimeoutSeconds).toBe(600);
-    expect(send.HeartbeatSeconds).toBeUndefined();
+  it("hands each call its own copy", () => {
+    const first = workflowAsl({ maxConcurrency: 2, uploadDeadlineSeconds: 60 });
+    workflowAsl({ maxConcurrency: 3, uploadDeadlineSeconds: 120 });
+    expect((first.States as States)[STATE.deliver]!.MaxConcurrency).toBe(2);
   });
 });
 

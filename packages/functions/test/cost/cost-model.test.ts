@@ -1,4 +1,4 @@
-import { DEFAULT_CHUNK_BOUNDS } from "@sluice/core";
+import { DEFAULT_CHUNK_BOUNDS } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import {
   estimateCost,

@@ -1,11 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { chunkRetentionSeconds, MAX_RETENTION_SECONDS, type StageConfig } from "@sluice/workflow";
 import { startFauxqs } from "fauxqs";
-import {
-  chunkRetentionSeconds,
-  MAX_RETENTION_SECONDS,
-  type StageConfig,
-} from "../../../../stacks/stage-config.ts";
 
 export interface EmulatorResources {
   bucket: string;

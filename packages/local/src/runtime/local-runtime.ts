@@ -24,9 +24,14 @@ import {
   FUNCTION_MEMORY_MB,
   type NotifyFailureOutput,
 } from "@sluice/functions";
-import { checkStageConfig, DEFAULT_STAGE_CONFIG, type StageConfig } from "../../../../stacks/stage-config.ts";
-import { failureEventPattern } from "../../../../stacks/upload-workflow.ts";
-import { PLACEHOLDER, workflowAsl } from "../../../../stacks/workflow-asl.ts";
+import {
+  checkStageConfig,
+  DEFAULT_STAGE_CONFIG,
+  failureEventPattern,
+  PLACEHOLDER,
+  type StageConfig,
+  workflowAsl,
+} from "@sluice/workflow";
 import { type Emulator, startEmulator } from "./emulator.ts";
 import { executionStatusChangeEvent, invokeAsync, matchesPattern } from "./event-rules.ts";
 import type { Execution } from "./execution.ts";
