@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type CostEstimate, estimateCost } from "@sluice/functions";
-import { LocalRuntime } from "../packages/local/src/runtime/local-runtime.ts";
+import { LocalRuntime } from "@sluice/runtime";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";

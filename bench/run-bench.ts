@@ -97,7 +97,7 @@ function parseArgs(argv: string[]): Options {
     variants: [...VARIANTS],
     runs: 1,
     timeoutMs: 300_000,
-    sluiceBin: path.join(ROOT, "packages/local/bin/sluice.js"),
+    sluiceBin: path.join(ROOT, "packages/cli/bin/sluice.js"),
     pipeline: true,
     adminServer: true,
   };

@@ -1,4 +1,4 @@
-// Bundles the sluice CLI with esbuild into packages/local/dist, the way Lambda runs our code (SST bundles with
+// Bundles the sluice CLI with esbuild into packages/cli/dist, the way Lambda runs our code (SST bundles with
 // esbuild too): no TypeScript loader at run time, so the CLI starts faster and smaller. Run by `npm ci` /
 // `npm install` (the root `prepare` script); bin/sluice.js falls back to running the sources through tsx when
 // the bundle is missing or older than any source it was built from.
@@ -8,12 +8,12 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const outdir = join(root, "packages/local/dist");
+const outdir = join(root, "packages/cli/dist");
 
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 const result = await build({
-  entryPoints: [join(root, "packages/local/src/cli.ts")],
+  entryPoints: [join(root, "packages/cli/src/cli.ts")],
   bundle: true,
   platform: "node",
   format: "esm",

@@ -22,9 +22,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { LocalRuntime } from "@sluice/runtime";
 import ExcelJS from "exceljs";
 import pg from "pg";
-import { LocalRuntime } from "../../../packages/local/src/runtime/local-runtime.ts";
 import {
   DISTRICTS,
   GIVEN_NAMES,

@@ -13,7 +13,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { LocalRuntime } from "../../../packages/local/src/runtime/local-runtime.ts";
+import { LocalRuntime } from "@sluice/runtime";
 import { startPostgres } from "../src/embedded-postgres.ts";
 import { localRuntimeEnv } from "../src/local-runtime-env.ts";
 

@@ -1,4 +1,4 @@
-/** What the admin server needs to know of a local runtime (`LocalRuntime` from @sluice/local has it). */
+/** What the admin server needs to know of a local runtime (`LocalRuntime` from @sluice/runtime has it). */
 export interface LocalRuntimeEndpoints {
   emulator: {
     clientConfig: {

@@ -1,11 +1,11 @@
 import { readdirSync } from "node:fs";
 import { type ChunkRow, ChunkSchema, type Manifest, ManifestSchema } from "@sluice/contract";
+import { corpusDir, corpusFile, hasCorpus } from "@sluice/test-support/shared-corpus";
 import { describe, expect, it } from "vitest";
 import { openFileSource } from "../src/byte-source.ts";
 import type { ChunkMeta } from "../src/chunk-writer.ts";
 import { convertWorkbook } from "../src/convert-workbook.ts";
 import { type ErrorCode, SluiceError } from "../src/errors.ts";
-import { corpusDir, corpusFile, hasCorpus } from "./support/shared-corpus.ts";
 
 /**
  * Every workbook in the shared corpus, through the whole conversion: it converts to the values a person sees in

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const FIXTURES = path.join(ROOT, "packages/core/test/fixtures/libreoffice");
-const CLI = path.join(ROOT, "packages/local/bin/sluice.js");
+const CLI = path.join(ROOT, "packages/cli/bin/sluice.js");
 
 type Value = string | number | boolean | null;
 interface ConvertedRow {

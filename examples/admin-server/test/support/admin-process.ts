@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import type { LocalRuntime } from "../../../../packages/local/src/runtime/local-runtime.ts";
+import type { LocalRuntime } from "@sluice/runtime";
 import { localRuntimeEnv } from "../../src/local-runtime-env.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));

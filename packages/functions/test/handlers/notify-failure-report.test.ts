@@ -1,5 +1,6 @@
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { FailureRecordSchema } from "@sluice/contract";
+import { LoopbackSlack } from "@sluice/test-support/loopback-slack";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SlackMessage } from "../../src/alerts/failure-alert.ts";
 import { createHandler, type NotifyFailureDeps } from "../../src/handlers/create-notify-failure-handler.ts";
@@ -15,7 +16,6 @@ import {
 } from "../notify-fixtures.ts";
 import { chunksJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
 import { parseCsv, s3Store } from "../s3-store.ts";
-import { LoopbackSlack } from "../slack-server.ts";
 
 const store = s3Store();
 const sfn = sfnStub();

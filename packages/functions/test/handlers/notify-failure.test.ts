@@ -2,6 +2,7 @@ import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, ListMapRunsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { type FailureRecord, FailureRecordSchema } from "@sluice/contract";
+import { LoopbackSlack } from "@sluice/test-support/loopback-slack";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler, type NotifyFailureDeps } from "../../src/handlers/create-notify-failure-handler.ts";
@@ -27,7 +28,6 @@ import {
 } from "../notify-fixtures.ts";
 import { manifest, PREFIX } from "../reports/fixtures.ts";
 import { s3Store } from "../s3-store.ts";
-import { LoopbackSlack } from "../slack-server.ts";
 
 const store = s3Store();
 const sfn = sfnStub();

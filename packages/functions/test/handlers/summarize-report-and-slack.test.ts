@@ -1,4 +1,5 @@
 import { SummarySchema } from "@sluice/contract";
+import { LoopbackSlack } from "@sluice/test-support/loopback-slack";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler, type SummarizeDeps } from "../../src/handlers/create-summarize-handler.ts";
 import {
@@ -12,7 +13,6 @@ import {
 } from "../factories.ts";
 import { chunksJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
 import { parseCsv, s3Store } from "../s3-store.ts";
-import { LoopbackSlack } from "../slack-server.ts";
 
 const store = s3Store();
 const RESULTS = "sluice-results";

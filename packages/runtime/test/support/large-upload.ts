@@ -8,7 +8,7 @@
 import { getHeapStatistics } from "node:v8";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ChunkRejectedError, createChunkConsumer } from "@sluice/consumer";
-import { LocalRuntime } from "../../src/runtime/local-runtime.ts";
+import { LocalRuntime } from "../../src/local-runtime.ts";
 
 const ROWS = Number(process.env.LARGE_UPLOAD_ROWS ?? 1_000_000);
 const REFUSED_CHUNK = 60;

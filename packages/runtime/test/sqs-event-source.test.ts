@@ -8,7 +8,7 @@ import {
   type SqsEventSource,
   SqsEventSourceError,
   startSqsEventSource,
-} from "../src/runtime/sqs-event-source.ts";
+} from "../src/sqs-event-source.ts";
 
 const REGION = "eu-west-1";
 let server: FauxqsServer;

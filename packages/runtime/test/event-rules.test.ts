@@ -6,7 +6,7 @@ import {
   invokeAsync,
   matchesPattern,
   STATUS_CHANGE_PAYLOAD_LIMIT_BYTES,
-} from "../src/runtime/event-rules.ts";
+} from "../src/event-rules.ts";
 
 const SM = "arn:aws:states:us-east-1:123456789012:stateMachine:sluice-upload";
 const EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:sluice-upload:upload-42";

@@ -1,13 +1,8 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import {
-  type Asl,
-  type LocalLambda,
-  LocalWorkflow,
-  type SendMessage,
-} from "../../src/runtime/local-workflow.ts";
-import { TaskTokens } from "../../src/runtime/task-tokens.ts";
+import { type Asl, type LocalLambda, LocalWorkflow, type SendMessage } from "../../src/local-workflow.ts";
+import { TaskTokens } from "../../src/task-tokens.ts";
 
 /**
  * The local workflow on its own, for unit tests: small hand-written ASL, in-process fake Lambdas and a fake

@@ -1,7 +1,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type ChunkHandler, createChunkConsumer } from "@sluice/consumer";
+import { LocalRuntime } from "@sluice/runtime";
 import { afterEach } from "vitest";
-import { LocalRuntime } from "../../src/runtime/local-runtime.ts";
 
 /** A csv of orders, `rows` data rows, quantities 1..5 in turn. */
 export function ordersCsv(

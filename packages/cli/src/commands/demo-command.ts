@@ -4,9 +4,9 @@ import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
 import { InvalidOptionError } from "@sluice/core";
+import { LocalRuntime, type RuntimeEvent } from "@sluice/runtime";
 import { createDemoAdminHandler, createDemoAdminStore } from "../demo-admin-handler.ts";
 import { EXAMPLES_DIR } from "../paths.ts";
-import { LocalRuntime, type RuntimeEvent } from "../runtime/local-runtime.ts";
 import { ProgressBar, UploadProgress } from "../upload-progress.ts";
 
 export const DEMO_USAGE = `usage: sluice demo [file] [--fail] [--concurrency N] [--chunk-rows N] [--chunk-bytes N] [--slack-webhook URL] [--out DIR]

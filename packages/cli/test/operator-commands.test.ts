@@ -1,19 +1,19 @@
 import { DescribeMapRunCommand, ListMapRunsCommand } from "@aws-sdk/client-sfn";
 import { ChunkRejectedError } from "@sluice/consumer";
-import { describe, expect, it } from "vitest";
-import { runRedrive } from "../src/commands/redrive-command.ts";
-import { reprocessUpload } from "../src/commands/reprocess.ts";
-import { runReprocess } from "../src/commands/reprocess-command.ts";
-import { runStatus } from "../src/commands/status-command.ts";
-import { fetchUploadStatus, type UploadStatus } from "../src/commands/upload-status.ts";
-import type { LocalRuntime } from "../src/runtime/local-runtime.ts";
+import type { LocalRuntime } from "@sluice/runtime";
 import {
   consume,
   ordersCsv,
   runtimeWith,
   stopAfterTest,
   useRuntimeCleanup,
-} from "./support/runtime-harness.ts";
+} from "@sluice/test-support/runtime-harness";
+import { describe, expect, it } from "vitest";
+import { runRedrive } from "../src/commands/redrive-command.ts";
+import { reprocessUpload } from "../src/commands/reprocess.ts";
+import { runReprocess } from "../src/commands/reprocess-command.ts";
+import { runStatus } from "../src/commands/status-command.ts";
+import { fetchUploadStatus, type UploadStatus } from "../src/commands/upload-status.ts";
 
 /**
  * The operator commands end to end on the local runtime, through an unmodified SFNClient at the loopback

@@ -1,9 +1,9 @@
 import { SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DEFAULT_STAGE_CONFIG, PLACEHOLDER, workflowAsl } from "@sluice/workflow";
 import { describe, expect, it } from "vitest";
-import type { Asl } from "../src/runtime/local-workflow.ts";
-import { StepFunctionsApi } from "../src/runtime/step-functions-api.ts";
-import { StatesError, type TaskTokens } from "../src/runtime/task-tokens.ts";
+import type { Asl } from "../src/local-workflow.ts";
+import { StepFunctionsApi } from "../src/step-functions-api.ts";
+import { StatesError, type TaskTokens } from "../src/task-tokens.ts";
 import {
   callbackChild,
   lambdaArn,

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Manifest } from "@sluice/contract";
 import { type ChunkMeta, type ChunkSink, OutputWriteError } from "@sluice/core";
@@ -71,10 +71,4 @@ export class FileChunkSink implements ChunkSink {
     this.stream.destroy();
     await rm(this.workDir, { recursive: true, force: true });
   }
-}
-
-/** Lists leftovers of aborted runs (used by tests to prove nothing is left behind). */
-export async function partialDirsBeside(outDir: string): Promise<string[]> {
-  const entries = await readdir(dirname(outDir)).catch(() => [] as string[]);
-  return entries.filter((e) => e.startsWith(`.${basename(outDir)}.partial-`));
 }

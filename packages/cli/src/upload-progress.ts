@@ -1,5 +1,5 @@
+import type { RuntimeEvent } from "@sluice/runtime";
 import { SingleBar } from "cli-progress";
-import type { RuntimeEvent } from "./runtime/local-runtime.ts";
 
 export interface ProgressSnapshot {
   totalRows: number;

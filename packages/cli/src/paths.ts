@@ -7,11 +7,11 @@ function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).name === "@sluice/local") {
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).name === "@sluice/cli") {
       return join(dir, "..", "..");
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error("cannot find the @sluice/local package above this module");
+    if (parent === dir) throw new Error("cannot find the @sluice/cli package above this module");
     dir = parent;
   }
 }

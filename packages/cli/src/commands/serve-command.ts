@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { InvalidOptionError } from "@sluice/core";
-import { LocalRuntime } from "../runtime/local-runtime.ts";
-import type { ExecutionRecord } from "../runtime/local-workflow.ts";
+import type { ExecutionRecord } from "@sluice/runtime";
+import { LocalRuntime } from "@sluice/runtime";
 import { reprocessUpload } from "./reprocess.ts";
 import { parseCommandArgs } from "./step-functions-options.ts";
 

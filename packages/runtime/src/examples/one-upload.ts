@@ -1,6 +1,6 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
-import { LocalRuntime } from "@sluice/local/runtime";
+import { LocalRuntime } from "@sluice/runtime";
 
 /** One upload through the local runtime, answered by an admin server that accepts every row. */
 export async function runOneUpload(workbook: Buffer, name: string) {

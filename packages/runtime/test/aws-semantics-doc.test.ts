@@ -7,7 +7,7 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
  * docs/aws-semantics.md names, for each AWS behaviour, the test that holds the local runtime to it as
- * `file › test title` (a bare file name is under packages/local/test/; `…` repeats the file before). Each named
+ * `file › test title` (a bare file name is under packages/runtime/test/; `…` repeats the file before). Each named
  * test must exist, so the table cannot point at tests that were renamed or deleted.
  */
 async function references(): Promise<{ file: string; title: string }[]> {
@@ -17,7 +17,7 @@ async function references(): Promise<{ file: string; title: string }[]> {
   for (const [, cell] of doc.matchAll(/`([^`\n]+ › [^`\n]+)`/g)) {
     const [name, ...rest] = cell!.split(" › ");
     const title = rest.join(" › ");
-    if (name !== "…") file = name!.includes("/") ? name! : `packages/local/test/${name}`;
+    if (name !== "…") file = name!.includes("/") ? name! : `packages/runtime/test/${name}`;
     found.push({ file, title });
   }
   return found;

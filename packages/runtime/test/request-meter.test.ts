@@ -26,7 +26,7 @@ import {
   SQS_BILLING_CHUNK_BYTES,
   sqsBillingUnits,
   startRequestMeter,
-} from "../src/runtime/request-meter.ts";
+} from "../src/request-meter.ts";
 
 let server: FauxqsServer;
 let sqs: SQSClient;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
  * read from there, never copied in. Where the folder is absent (a plain public clone) the corpus tests are
  * skipped, except on CI, where a missing corpus is a failure.
  */
-export const corpusDir = fileURLToPath(new URL("../../../../../shared/corpus/", import.meta.url));
+export const corpusDir = fileURLToPath(new URL("../../../../shared/corpus/", import.meta.url));
 export const hasCorpus = existsSync(corpusDir);
 
 if (!hasCorpus && process.env.CI === "true") {
