@@ -5,8 +5,16 @@
  * server) and a repeated order id (which makes it fail a chunk), to show the failure branch.
  * Run: npx tsx scripts/make-example-workbook.ts
  */
+
+import {
+  DISTRICTS,
+  GIVEN_NAMES,
+  ITEMS,
+  ORDER_COLUMNS,
+  PRICES,
+  SURNAMES,
+} from "@sluice/example-admin-server/orders-sheet";
 import ExcelJS from "exceljs";
-import { DISTRICTS, GIVEN_NAMES, ITEMS, ORDER_COLUMNS, PRICES, SURNAMES } from "./orders-sheet.ts";
 
 const variant = process.argv[2] === "errors" ? "errors" : "clean";
 const ROWS = variant === "errors" ? 2_000 : 20_000;

@@ -25,16 +25,9 @@ import { parseArgs } from "node:util";
 import { LocalRuntime } from "@sluice/runtime";
 import ExcelJS from "exceljs";
 import pg from "pg";
-import {
-  DISTRICTS,
-  GIVEN_NAMES,
-  ITEMS,
-  ORDER_COLUMNS,
-  PRICES,
-  SURNAMES,
-} from "../../../scripts/orders-sheet.ts";
 import { startPostgres } from "../src/embedded-postgres.ts";
 import { localRuntimeEnv } from "../src/local-runtime-env.ts";
+import { DISTRICTS, GIVEN_NAMES, ITEMS, ORDER_COLUMNS, PRICES, SURNAMES } from "../src/orders-sheet.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DATA = join(ROOT, "bench/.data/admin-server");
