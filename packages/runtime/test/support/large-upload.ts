@@ -1,5 +1,5 @@
 /**
- * Two 1,000,000-row uploads through the whole local runtime in one process, run by large-upload.test.ts under
+ * Two 1,000,000-row uploads through the whole local runtime in one process, run by large-upload.int.test.ts under
  * `--max-old-space-size=256`: Convert, Summarize and NotifyFailure (and the consumer) must all fit that heap.
  * The first succeeds with 10% of its rows rejected (a 100,000-row report); in the second the admin server
  * refuses one chunk for good, so NotifyFailure records and alerts it, then reads every result and writes the
