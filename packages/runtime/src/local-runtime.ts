@@ -204,7 +204,7 @@ export class LocalRuntime extends EventEmitter {
         region: PLACEHOLDER.region,
         slackWebhookUrl: options.slackWebhookUrl,
         alertSink: saveAlert(uploadIdOf(event), "slack-summary"),
-      })(event as never);
+      })(event);
 
     const workflow = new LocalWorkflow({
       asl: workflowAsl(config) as Asl,
@@ -214,7 +214,7 @@ export class LocalRuntime extends EventEmitter {
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       lambdas: {
         [PLACEHOLDER.functions.convert]: metered("convert", async (event: unknown) => {
-          const output = await convert(event as never);
+          const output = await convert(event);
           emit({
             type: "converted",
             uploadId: output.uploadId,
@@ -225,10 +225,12 @@ export class LocalRuntime extends EventEmitter {
         }),
         [PLACEHOLDER.functions.summarize]: metered("summarize", summarize),
       },
-      sendMessage: (parameters) =>
-        sqs.send(
+      sendMessage: async (parameters) => {
+        const { $metadata: _, ...sent } = await sqs.send(
           new SendMessageCommand({ ...parameters, QueueUrl: emulator.queueUrlFor(parameters.QueueUrl) }),
-        ) as unknown as Promise<Record<string, unknown>>,
+        );
+        return sent;
+      },
     });
     const chunkOf = (event: CallbackEvent) => {
       const body = JSON.parse(event.messageBody) as { uploadId: string; chunk: ChunkPointer };
@@ -302,7 +304,7 @@ export class LocalRuntime extends EventEmitter {
         logger: logger("sluice-notify-failure"),
         reportLink,
         alertSink: saveAlert(uploadIdFromEvent(event), "slack-alert"),
-      })(event as never);
+      })(event);
     const pattern = failureEventPattern(STATE_MACHINE_ARN);
     const local = runtime;
     workflow.on("execution_finished", (execution: Execution) => {
