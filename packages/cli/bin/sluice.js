@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Runs the bundled CLI (dist/, built by `npm ci` / `npm install`) when it is newer than every source it was
-// built from; otherwise the TypeScript sources through tsx, in this same process either way.
-import { readFileSync, statSync } from "node:fs";
+// Runs the bundled CLI (dist/, built by `npm ci` / `npm install`, and by `npm pack`) when it is newer than every
+// source it was built from; otherwise the TypeScript sources through tsx, in this same process either way.
+// An installed package (from `npm pack`) ships the bundle and no sources: it always runs the bundle.
+import { existsSync, readFileSync, statSync } from "node:fs";
 
 const dist = new URL("../dist/", import.meta.url);
+const installed = !existsSync(new URL("../src/cli.ts", import.meta.url));
 
 function bundleIsFresh() {
   try {
@@ -15,7 +17,7 @@ function bundleIsFresh() {
   }
 }
 
-if (process.env.SLUICE_FROM_SOURCE !== "1" && bundleIsFresh()) {
+if (installed || (process.env.SLUICE_FROM_SOURCE !== "1" && bundleIsFresh())) {
   await import(new URL("cli.mjs", dist).href);
 } else {
   const { register } = await import("tsx/esm/api");

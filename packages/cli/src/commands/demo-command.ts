@@ -71,7 +71,11 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
   const chunkBytes = positiveInt("chunk-bytes", values["chunk-bytes"] as string | undefined);
   const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
     throw new InvalidOptionError(
-      `cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message}`,
+      `cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message}${
+        positionals[0] === undefined
+          ? " (the example workbooks come with the sluice repository; elsewhere, give sluice demo a workbook)"
+          : ""
+      }`,
     );
   });
   const slackWebhookUrl = (values["slack-webhook"] as string | undefined) ?? process.env.SLACK_WEBHOOK_URL;
