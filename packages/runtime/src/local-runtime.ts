@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Upload } from "@aws-sdk/lib-storage";
 import {
   ChunkEnvelopeSchema,
@@ -116,6 +116,19 @@ export class LocalRuntime extends EventEmitter {
 
   get queueUrls() {
     return this.emulator.queueUrls;
+  }
+
+  /**
+   * What an admin server needs to consume this runtime's chunks, as `createChunkConsumer` takes it: the chunk
+   * queue and fresh SDK clients for SQS, Step Functions (the task callbacks) and S3 (the chunks' bytes).
+   */
+  adminServerConnection(): { queueUrl: string; sqs: SQSClient; sfn: SFNClient; s3: S3Client } {
+    return {
+      queueUrl: this.queueUrls.chunks,
+      sqs: new SQSClient(this.emulator.clientConfig),
+      sfn: this.sfnClient(),
+      s3: this.s3Client(),
+    };
   }
 
   /** An S3Client for the local bucket (an admin server's consumer fetches its chunks with one). */

@@ -13,7 +13,7 @@ import {
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from "@aws-sdk/client-sqs";
 import {
   ChunkEnvelopeSchema,
@@ -505,10 +505,7 @@ function startAdminServer(
   options: Partial<RawAdminServerOptions> = {},
 ): RawAdminServer {
   const server = new RawAdminServer({
-    queueUrl: runtime.queueUrls.chunks,
-    sqs: new SQSClient(runtime.emulator.clientConfig),
-    s3: runtime.s3Client(),
-    sfn: runtime.sfnClient(),
+    ...runtime.adminServerConnection(),
     concurrency: 3,
     visibilityTimeoutSeconds: 3,
     heartbeatMs: 400,

@@ -1,4 +1,3 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { type ChunkHandler, createChunkConsumer } from "@sluice/consumer";
 import { LocalRuntime } from "@sluice/runtime";
 import { afterEach } from "vitest";
@@ -42,12 +41,8 @@ export async function runtimeWith(
 
 /** The consumer SDK on the runtime's chunk queue with quick polling and heartbeats, stopped after the test. */
 export function consume(runtime: LocalRuntime, handler: ChunkHandler, concurrency = 4) {
-  const sqs = new SQSClient(runtime.emulator.clientConfig);
   const consumer = createChunkConsumer({
-    queueUrl: runtime.queueUrls.chunks,
-    sqs,
-    sfn: runtime.sfnClient(),
-    s3: runtime.s3Client(),
+    ...runtime.adminServerConnection(),
     concurrency,
     waitTimeSeconds: 1,
     heartbeatSeconds: 2,

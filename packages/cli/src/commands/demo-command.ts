@@ -1,7 +1,6 @@
 import { access, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
 import { InvalidOptionError } from "@sluice/core";
 import { LocalRuntime, type RuntimeEvent } from "@sluice/runtime";
@@ -106,12 +105,9 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
   });
   const ticker = bar ? setInterval(() => bar.update(progress.snapshot()), 200) : undefined;
 
-  const sqs = new SQSClient(runtime.emulator.clientConfig);
+  const connection = runtime.adminServerConnection();
   const consumer = createChunkConsumer({
-    queueUrl: runtime.queueUrls.chunks,
-    sqs,
-    sfn: runtime.sfnClient(),
-    s3: runtime.s3Client(),
+    ...connection,
     concurrency,
     waitTimeSeconds: 1,
     heartbeatSeconds: 10,
@@ -209,7 +205,9 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
     if (ticker) clearInterval(ticker);
     bar?.stop();
     if (consumer.status.running) await consumer.stop({ timeoutMs: 1_000 });
-    sqs.destroy();
+    connection.sqs.destroy();
+    connection.sfn.destroy();
+    connection.s3.destroy();
     await runtime.stop();
   }
 }

@@ -1,4 +1,3 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { createChunkConsumer } from "@sluice/consumer";
 import { LocalRuntime } from "@sluice/runtime";
 
@@ -6,10 +5,7 @@ import { LocalRuntime } from "@sluice/runtime";
 export async function runOneUpload(workbook: Buffer, name: string) {
   const runtime = await LocalRuntime.start({ config: { maxConcurrency: 4, chunkRows: 500 } });
   const consumer = createChunkConsumer({
-    queueUrl: runtime.queueUrls.chunks,
-    sqs: new SQSClient(runtime.emulator.clientConfig),
-    sfn: runtime.sfnClient(),
-    s3: runtime.s3Client(),
+    ...runtime.adminServerConnection(),
     waitTimeSeconds: 1,
     handler: async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }),
   });

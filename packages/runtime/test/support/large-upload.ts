@@ -6,7 +6,6 @@
  * report of the rows rejected before the failure. Prints one JSON line.
  */
 import { getHeapStatistics } from "node:v8";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { ChunkRejectedError, createChunkConsumer } from "@sluice/consumer";
 import { LocalRuntime } from "../../src/local-runtime.ts";
 
@@ -36,10 +35,7 @@ const runtime = await LocalRuntime.start({
 });
 let refuse = false;
 const consumer = createChunkConsumer({
-  queueUrl: runtime.queueUrls.chunks,
-  sqs: new SQSClient(runtime.emulator.clientConfig),
-  sfn: runtime.sfnClient(),
-  s3: runtime.s3Client(),
+  ...runtime.adminServerConnection(),
   concurrency: 4,
   waitTimeSeconds: 1,
   handler: async (chunk) => {
