@@ -1,2 +1,0 @@
-export { type ConvertSummary, runConvert } from "./commands/convert-command.ts";
-export * from "./file-chunk-sink.ts";
