@@ -2,11 +2,8 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Manifest } from "@sluice/contract";
+import { CHUNKS_OBJECT, MANIFEST_OBJECT, type Manifest } from "@sluice/contract";
 import { type ChunkMeta, type ChunkSink, OutputWriteError } from "@sluice/core";
-
-export const CHUNKS_FILE = "chunks.jsonl";
-export const MANIFEST_FILE = "manifest.json";
 
 /**
  * Writes chunks.jsonl and manifest.json into a hidden working directory beside `outDir`, and moves them into
@@ -23,7 +20,7 @@ export class FileChunkSink implements ChunkSink {
     try {
       await mkdir(dirname(outDir), { recursive: true });
       const workDir = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
-      const stream = createWriteStream(join(workDir, CHUNKS_FILE), { highWaterMark: 1024 * 1024 });
+      const stream = createWriteStream(join(workDir, CHUNKS_OBJECT), { highWaterMark: 1024 * 1024 });
       return new FileChunkSink(outDir, workDir, stream);
     } catch (error) {
       throw new OutputWriteError(
@@ -42,7 +39,7 @@ export class FileChunkSink implements ChunkSink {
         once(this.stream, "error"),
       ]);
       if (error)
-        throw new OutputWriteError(`Writing ${CHUNKS_FILE} failed: ${(error as Error).message}`, {
+        throw new OutputWriteError(`Writing ${CHUNKS_OBJECT} failed: ${(error as Error).message}`, {
           cause: error,
         });
     }
@@ -53,11 +50,11 @@ export class FileChunkSink implements ChunkSink {
       await new Promise<void>((resolve, reject) =>
         this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
       );
-      await writeFile(join(this.workDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+      await writeFile(join(this.workDir, MANIFEST_OBJECT), `${JSON.stringify(manifest, null, 2)}\n`);
       await mkdir(this.outDir, { recursive: true });
       // Chunks first, manifest last: a manifest in place always describes the chunks beside it.
-      await rename(join(this.workDir, CHUNKS_FILE), join(this.outDir, CHUNKS_FILE));
-      await rename(join(this.workDir, MANIFEST_FILE), join(this.outDir, MANIFEST_FILE));
+      await rename(join(this.workDir, CHUNKS_OBJECT), join(this.outDir, CHUNKS_OBJECT));
+      await rename(join(this.workDir, MANIFEST_OBJECT), join(this.outDir, MANIFEST_OBJECT));
       await rmdir(this.workDir);
     } catch (error) {
       await this.abort();

@@ -249,3 +249,4 @@ export type RejectedRow = z.infer<typeof RejectedRowSchema>;
 export type TaskResult = z.infer<typeof TaskResultSchema>;
 export type TaskFailureCause = z.infer<typeof TaskFailureCauseSchema>;
 export type FailureRecord = z.infer<typeof FailureRecordSchema>;
+export type FailedStatus = z.infer<typeof FailedStatusSchema>;

@@ -3,6 +3,8 @@
  * console, and how the local runtime finds each task), its Map's label, the errors its chunk task retries and the
  * EventBridge pattern of its failures. The construct (upload-workflow.ts) and the local runtime both use these.
  */
+import { FailedStatusSchema } from "@sluice/contract";
+
 /** State names: what a person reads in the Step Functions console, and how the local runtime finds each task. */
 export const STATE = {
   convert: "Convert workbook",
@@ -22,7 +24,7 @@ export function failureEventPattern(stateMachineArn: string) {
   return {
     source: ["aws.states"],
     "detail-type": ["Step Functions Execution Status Change"],
-    detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [stateMachineArn] },
+    detail: { status: [...FailedStatusSchema.options], stateMachineArn: [stateMachineArn] },
   };
 }
 

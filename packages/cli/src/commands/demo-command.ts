@@ -7,6 +7,7 @@ import { LocalRuntime, type RuntimeEvent } from "@sluice/runtime";
 import { createDemoAdminHandler, createDemoAdminStore } from "../demo-admin-handler.ts";
 import { EXAMPLES_DIR } from "../paths.ts";
 import { ProgressBar, UploadProgress } from "../upload-progress.ts";
+import { failureRecordKey } from "./failure-record.ts";
 
 export const DEMO_USAGE = `usage: sluice demo [file] [--fail] [--concurrency N] [--chunk-rows N] [--chunk-bytes N] [--slack-webhook URL] [--out DIR]
 
@@ -167,7 +168,7 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
     // The failure record and the alert come from the execution's status change, moments after it ended.
     const notified = await runtime.failureNotification(record.executionArn);
     if (notified?.record) {
-      say(`failure record: s3://${runtime.bucket}/processed/${upload.uploadId}/failure.json`);
+      say(`failure record: s3://${runtime.bucket}/${failureRecordKey(upload.uploadId)}`);
       say(`failure record: ${JSON.stringify(notified.record)}`);
     } else say("failure record: not written (see the errors above)");
     const alert = notified?.slack;

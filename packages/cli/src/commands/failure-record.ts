@@ -1,8 +1,14 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { FAILURE_OBJECT, type FailureRecord, FailureRecordSchema, processedPrefixOf } from "@sluice/contract";
+import {
+  FAILURE_OBJECT,
+  FailedStatusSchema,
+  type FailureRecord,
+  FailureRecordSchema,
+  processedPrefixOf,
+} from "@sluice/contract";
 
-/** The execution statuses after which NotifyFailure writes the failure record. */
-export const FAILED_STATUSES: ReadonlySet<string> = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
+/** The execution statuses after which NotifyFailure writes the failure record (the contract's). */
+export const FAILED_STATUSES: ReadonlySet<string> = new Set(FailedStatusSchema.options);
 
 /** What `sluice status` found at processed/<uploadId>/failure.json. */
 export type FailureRecordLookup =

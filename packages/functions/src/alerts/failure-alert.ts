@@ -41,7 +41,9 @@ export interface AlertSample {
   chunkIndex?: number | undefined;
 }
 
-export type FailedStatus = "FAILED" | "TIMED_OUT" | "ABORTED";
+export type { FailedStatus } from "@sluice/contract";
+
+import type { FailedStatus } from "@sluice/contract";
 
 /** The chunk whose failure failed the upload. */
 export interface AlertChunk {
