@@ -12,7 +12,13 @@ import {
 import { type Chunk, type ChunkEnvelope, ChunkEnvelopeSchema, ChunkPointerSchema } from "@sluice/contract";
 import type { z } from "zod";
 import { fetchChunk } from "./chunk-fetch.ts";
-import { ConsumerError, ConsumerStoppingError, InvalidOptionError, TaskTokenStaleError } from "./errors.ts";
+import {
+  ConsumerError,
+  ConsumerStoppingError,
+  HandlerTimedOutError,
+  InvalidOptionError,
+  TaskTokenStaleError,
+} from "./errors.ts";
 import { type ConsumerEvents, type ConsumerOperation, TypedEmitter } from "./events.ts";
 import {
   type ChunkConsumerOptions,
@@ -39,7 +45,7 @@ export interface ConsumerStatus {
   processed: number;
   /**
    * Everything else that finished: SendTaskFailure, stale tokens, malformed messages, answers not delivered,
-   * chunks released for redelivery (a transient handler error, a fetch that failed).
+   * chunks released for redelivery (a transient handler error, a handler past its timeout, a fetch that failed).
    */
   failed: number;
 }
@@ -47,7 +53,8 @@ export interface ConsumerStatus {
 export interface StopOptions {
   /**
    * How long to wait for in-flight handlers. When it runs out their `ctx.signal` aborts (ConsumerStoppingError),
-   * their answers are no longer reported and their messages are not deleted: SQS redelivers them. Default: wait.
+   * their answers are no longer reported and their messages are not deleted: SQS redelivers them. Default: wait
+   * (at most about handlerTimeoutSeconds: a handler past it is released).
    */
   timeoutMs?: number;
 }
@@ -89,6 +96,9 @@ function isPermanent(thrown: unknown): boolean {
 export function releaseDelaySeconds(receiveCount: number, visibilityTimeoutSeconds: number): number {
   return Math.max(1, Math.min(visibilityTimeoutSeconds, 2 ** Math.max(0, receiveCount)));
 }
+
+/** What the handler-timeout race resolves to when the time runs out first. */
+const HANDLER_EXPIRED = Symbol("handler expired");
 
 interface InFlight {
   abort: AbortController;
@@ -268,7 +278,13 @@ export class ChunkConsumer extends TypedEmitter {
     const receiptHandle = message.ReceiptHandle ?? "";
     const started = performance.now();
 
-    let stale: { error: TaskTokenStaleError } | undefined;
+    let stale: { error: TaskTokenStaleError; during: "receive" | "heartbeat" } | undefined;
+    const markStale = (error: TaskTokenStaleError, during: "receive" | "heartbeat") => {
+      if (stale) return;
+      stale = { error, during };
+      entry.stopHeartbeats();
+      entry.abort.abort(error);
+    };
     // The last heartbeat started: a release waits for it, so its visibility extension cannot undo the release's.
     let lastBeat: Promise<unknown> = Promise.resolve();
     const beat = (): Promise<void> => {
@@ -277,7 +293,8 @@ export class ChunkConsumer extends TypedEmitter {
       return run;
     };
     const beatOnce = async (): Promise<void> => {
-      if (stale) throw stale.error;
+      // Stale, timed out or abandoned by stop(): nothing to keep alive (and the message may be released).
+      if (entry.abort.signal.aborted) throw entry.abort.signal.reason;
       const [heartbeat, visibility] = await Promise.allSettled([
         this.#call(() => this.#o.sfn.send(new SendTaskHeartbeatCommand({ taskToken }))),
         this.#call(() =>
@@ -298,12 +315,8 @@ export class ChunkConsumer extends TypedEmitter {
           this.#reportError("heartbeat", heartbeat.reason, messageId);
           throw heartbeat.reason;
         }
-        if (!stale) {
-          stale = { error: tokenError };
-          entry.stopHeartbeats();
-          entry.abort.abort(tokenError);
-        }
-        throw stale.error;
+        markStale(tokenError, "heartbeat");
+        throw tokenError;
       }
     };
 
@@ -322,6 +335,19 @@ export class ChunkConsumer extends TypedEmitter {
     };
     schedule();
 
+    // Is the task still waiting for an answer? A token that died while its message waited in the queue (the
+    // execution failed or was stopped, the deadline passed, another delivery answered it) can never be answered:
+    // skip the chunk rather than fetch and import it for nothing. Any other error cannot tell: go on.
+    try {
+      await this.#call(() =>
+        this.#o.sfn.send(new SendTaskHeartbeatCommand({ taskToken }), { abortSignal: entry.abort.signal }),
+      );
+    } catch (error) {
+      const tokenError = staleTokenError(error);
+      if (tokenError) markStale(tokenError, "receive");
+      else if (!entry.abort.signal.aborted) this.#reportError("heartbeat", error, messageId);
+    }
+
     const failureContext = { chunk: pointer, receiveCount };
     let success: SuccessOutput | undefined;
     let failure: FailureReport | undefined;
@@ -329,16 +355,18 @@ export class ChunkConsumer extends TypedEmitter {
     let retryLater: { error: unknown; fetch: boolean } | undefined;
     try {
       let chunk: Chunk | undefined;
-      try {
-        chunk = await fetchChunk(this.#o.s3, envelope, {
-          maxChunkBytes: this.#o.maxChunkBytes,
-          signal: entry.abort.signal,
-          call: (fn) => this.#call(fn),
-        });
-      } catch (error) {
-        if (error instanceof ConsumerError && !error.retryable)
-          failure = describeFailure(error, failureContext);
-        else retryLater = { error, fetch: true };
+      if (!stale && !entry.abandoned) {
+        try {
+          chunk = await fetchChunk(this.#o.s3, envelope, {
+            maxChunkBytes: this.#o.maxChunkBytes,
+            signal: entry.abort.signal,
+            call: (fn) => this.#call(fn),
+          });
+        } catch (error) {
+          if (error instanceof ConsumerError && !error.retryable)
+            failure = describeFailure(error, failureContext);
+          else retryLater = { error, fetch: true };
+        }
       }
       if (chunk) {
         const ctx: ChunkContext = {
@@ -349,20 +377,39 @@ export class ChunkConsumer extends TypedEmitter {
           signal: entry.abort.signal,
           heartbeat: beat,
         };
+        const timeoutSeconds = this.#o.handlerTimeoutSeconds;
+        let timeout: NodeJS.Timeout | undefined;
+        const expired = new Promise<typeof HANDLER_EXPIRED>((resolve) => {
+          timeout = setTimeout(resolve, timeoutSeconds * 1000, HANDLER_EXPIRED);
+        });
+        const running = Promise.resolve().then(() => this.#o.handler(chunk, ctx));
+        // A handler abandoned at its timeout may still settle: what it answers or throws then is ignored.
+        running.catch(() => {});
         try {
-          const answer = await this.#o.handler(chunk, ctx);
-          try {
-            success = buildSuccessOutput(
-              answer,
-              { uploadId, index: pointer.index },
-              performance.now() - started,
-            );
-          } catch (error) {
-            failure = describeFailure(error, failureContext);
+          const answer = await Promise.race([running, expired]);
+          if (answer === HANDLER_EXPIRED) {
+            // Free the slot and leave the message for redelivery; the handler keeps running until it sees
+            // ctx.signal, and its answer (if any) is never sent.
+            const error = new HandlerTimedOutError(timeoutSeconds);
+            entry.stopHeartbeats();
+            entry.abort.abort(error);
+            retryLater = { error, fetch: false };
+          } else {
+            try {
+              success = buildSuccessOutput(
+                answer,
+                { uploadId, index: pointer.index, rows: chunk.rows },
+                performance.now() - started,
+              );
+            } catch (error) {
+              failure = describeFailure(error, failureContext);
+            }
           }
         } catch (thrown) {
           if (isPermanent(thrown)) failure = describeFailure(thrown, failureContext);
           else retryLater = { error: thrown, fetch: false };
+        } finally {
+          clearTimeout(timeout);
         }
       }
     } finally {
@@ -377,7 +424,7 @@ export class ChunkConsumer extends TypedEmitter {
       this.#failed++;
       this.emit("token_stale", {
         ...where,
-        during: "heartbeat",
+        during: stale.during,
         awsErrorName: stale.error.awsErrorName,
         message: stale.error.message,
         deleted,

@@ -53,6 +53,21 @@ export class ConsumerStoppingError extends ConsumerError {
 }
 
 /**
+ * The handler did not settle within `handlerTimeoutSeconds`: `ctx.signal` aborts with this, the slot is freed, the
+ * message is released for redelivery and whatever the handler answers later is ignored.
+ */
+export class HandlerTimedOutError extends ConsumerError {
+  readonly timeoutSeconds: number;
+  constructor(timeoutSeconds: number) {
+    super(
+      "HANDLER_TIMED_OUT",
+      `The handler did not finish within handlerTimeoutSeconds (${timeoutSeconds} s); the chunk is left on the queue for redelivery and a later answer is ignored`,
+    );
+    this.timeoutSeconds = timeoutSeconds;
+  }
+}
+
+/**
  * Thrown by a handler to refuse a chunk for good (e.g. the upload names a tenant that does not exist): the consumer
  * answers the task with SendTaskFailure `CHUNK_REJECTED` at once and deletes the message, so the upload fails
  * without waiting for redeliveries. Any other error a handler throws is treated as transient (the chunk is

@@ -39,8 +39,8 @@ export interface ConsumerEvents {
     durationMs: number;
   };
   /**
-   * The chunk was not answered and its message was left for redelivery: the handler threw a transient error, or
-   * the chunk could not be fetched from S3. The message's visibility was set to `retryInSeconds`, so SQS delivers it
+   * The chunk was not answered and its message was left for redelivery: the handler threw a transient error, ran
+   * past handlerTimeoutSeconds (`error: "HANDLER_TIMED_OUT"`), or the chunk could not be fetched from S3. The message's visibility was set to `retryInSeconds`, so SQS delivers it
    * again then (with a higher receive count); after the queue's maxReceiveCount receives it goes to the chunk
    * dead-letter queue and the upload fails naming the chunk.
    */
@@ -54,12 +54,15 @@ export interface ConsumerEvents {
     message: string;
     retryInSeconds: number;
   };
-  /** Step Functions refused the task token (TaskTimedOut, TaskDoesNotExist, InvalidToken). */
+  /**
+   * Step Functions refused the task token (TaskTimedOut, TaskDoesNotExist, InvalidToken). `during: "receive"`: the
+   * heartbeat sent on receipt found it dead, so the chunk was neither fetched nor handled.
+   */
   token_stale: {
     messageId: string;
     uploadId?: string;
     chunkIndex?: number;
-    during: "heartbeat" | "report_success" | "report_failure";
+    during: "receive" | "heartbeat" | "report_success" | "report_failure";
     awsErrorName: string;
     message: string;
     /** True when the message was deleted (a valid chunk); false for a malformed message left for the DLQ. */

@@ -23,6 +23,7 @@ export {
   ConsumerError,
   type ConsumerErrorCode,
   ConsumerStoppingError,
+  HandlerTimedOutError,
   InvalidOptionError,
   TaskTokenStaleError,
 } from "./errors.ts";

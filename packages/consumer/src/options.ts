@@ -13,8 +13,9 @@ export interface ChunkContext {
   /** SQS ApproximateReceiveCount: 1 on first delivery, more when an earlier try did not finish. */
   receiveCount: number;
   /**
-   * Aborts when the answer can no longer be delivered (a heartbeat found the task token stale: reason is a
-   * TaskTokenStaleError) or when `stop({ timeoutMs })` ran out of time (reason: ConsumerStoppingError).
+   * Aborts when the answer can no longer be delivered: a heartbeat found the task token stale (reason: a
+   * TaskTokenStaleError), the handler ran past `handlerTimeoutSeconds` (reason: HandlerTimedOutError), or
+   * `stop({ timeoutMs })` ran out of time (reason: ConsumerStoppingError).
    */
   signal: AbortSignal;
   /** Sends a heartbeat now (SendTaskHeartbeat + ChangeMessageVisibility); rejects with TaskTokenStaleError. */
@@ -61,6 +62,12 @@ export interface ChunkConsumerOptions {
   /** Seconds between heartbeats while a handler runs; more than 0, less than visibilityTimeoutSeconds. Default 30. */
   heartbeatSeconds?: number;
   /**
+   * How long one handler call may run, more than 0 and at most 43200 seconds (SQS keeps a message invisible at
+   * most 12 hours from its receive). When it runs out, `ctx.signal` aborts (HandlerTimedOutError), the slot is
+   * freed for new work, the message is released for redelivery and a later answer is ignored. Default 900.
+   */
+  handlerTimeoutSeconds?: number;
+  /**
    * The largest chunk fetched, 1 byte to 64 MiB; a pointer over it fails the chunk with CHUNK_TOO_LARGE. Memory
    * held for chunk bytes is at most concurrency × this. Default 64 MiB.
    */
@@ -80,6 +87,7 @@ export interface ResolvedOptions {
   waitTimeSeconds: number;
   visibilityTimeoutSeconds: number;
   heartbeatSeconds: number;
+  handlerTimeoutSeconds: number;
   maxChunkBytes: number;
   retry: RetryOptions;
   logger: ConsumerLogger | undefined;
@@ -88,11 +96,15 @@ export interface ResolvedOptions {
 /** The largest chunk the consumer will fetch (and the largest sluice's chunk writer packs). */
 export const MAX_CHUNK_BYTES_LIMIT = 64 * 1024 * 1024;
 
+/** SQS's longest visibility timeout, and the longest a received message can be kept invisible in all: 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+
 export const DEFAULTS = Object.freeze({
   concurrency: 4,
   waitTimeSeconds: 20,
   visibilityTimeoutSeconds: 120,
   heartbeatSeconds: 30,
+  handlerTimeoutSeconds: 900,
   maxChunkBytes: MAX_CHUNK_BYTES_LIMIT,
 });
 
@@ -155,7 +167,7 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
     options.visibilityTimeoutSeconds,
     DEFAULTS.visibilityTimeoutSeconds,
     1,
-    43_200,
+    MAX_VISIBILITY_SECONDS,
   );
   const heartbeatSeconds = options.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds;
   if (
@@ -166,6 +178,17 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
   ) {
     throw new InvalidOptionError(
       `heartbeatSeconds must be a number greater than 0 and less than visibilityTimeoutSeconds (${visibilityTimeoutSeconds}), got ${show(heartbeatSeconds)}`,
+    );
+  }
+  const handlerTimeoutSeconds = options.handlerTimeoutSeconds ?? DEFAULTS.handlerTimeoutSeconds;
+  if (
+    typeof handlerTimeoutSeconds !== "number" ||
+    !Number.isFinite(handlerTimeoutSeconds) ||
+    handlerTimeoutSeconds <= 0 ||
+    handlerTimeoutSeconds > MAX_VISIBILITY_SECONDS
+  ) {
+    throw new InvalidOptionError(
+      `handlerTimeoutSeconds must be a number greater than 0 and at most ${MAX_VISIBILITY_SECONDS}, got ${show(handlerTimeoutSeconds)}`,
     );
   }
   const maxChunkBytes = integer(
@@ -203,6 +226,7 @@ export function resolveOptions(options: ChunkConsumerOptions): ResolvedOptions {
     waitTimeSeconds,
     visibilityTimeoutSeconds,
     heartbeatSeconds,
+    handlerTimeoutSeconds,
     maxChunkBytes,
     retry: { attempts, baseMs, maxMs },
     logger,

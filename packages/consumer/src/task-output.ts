@@ -55,11 +55,12 @@ function issuesText(issues: readonly z.core.$ZodIssue[]): string {
  * - If even empty messages do not fit (about 18,000 rejected rows in one chunk), TASK_RESULT_TOO_LARGE is thrown
  *   (the consumer reports it with SendTaskFailure).
  *
- * Throws ConsumerError HANDLER_RESULT_INVALID when the answer is not { accepted, rejected } of the right shape.
+ * Throws ConsumerError HANDLER_RESULT_INVALID when the answer is not { accepted, rejected } of the right shape, or,
+ * when `chunk.rows` is given, when it does not account for the chunk's rows (see `resultProblems`).
  */
 export function buildSuccessOutput(
   answer: unknown,
-  chunk: { uploadId: string; index: number },
+  chunk: { uploadId: string; index: number; rows?: readonly { row: number }[] },
   durationMs: number,
 ): SuccessOutput {
   const candidate = answer as { accepted?: unknown; rejected?: unknown } | null | undefined;
@@ -95,6 +96,16 @@ export function buildSuccessOutput(
       `The handler's result for chunk ${chunk.index} is not { accepted: integer >= 0, rejected: { row, code, message }[] }: ${issuesText(issues)}`,
     );
   }
+  if (chunk.rows) {
+    // Before the 256 KiB rule: a result that cannot be true is a handler bug, whatever its size.
+    const problems = resultProblems(parsed.data.accepted, rows.data, chunk.rows);
+    if (problems.length > 0) {
+      throw new ConsumerError(
+        "HANDLER_RESULT_INVALID",
+        `The handler's result for chunk ${chunk.index} does not fit the chunk's ${chunk.rows.length} rows: ${problems.join("; ")}`,
+      );
+    }
+  }
   const result = parsed.data;
   const output = JSON.stringify(result);
   if (bytes(output) <= TASK_OUTPUT_LIMIT_BYTES) return { result, output, messagesShortenedTo: undefined };
@@ -120,6 +131,51 @@ export function buildSuccessOutput(
   }
   const shortened = withMessagesCutTo(lo);
   return { result: shortened, output: JSON.stringify(shortened), messagesShortenedTo: lo };
+}
+
+/** Row numbers for a message: the first few, then how many more. */
+function someRows(rows: readonly number[], shown = 10): string {
+  const head = rows.slice(0, shown).join(", ");
+  return rows.length > shown ? `${head} and ${rows.length - shown} more` : head;
+}
+
+/**
+ * What makes a result impossible for the chunk it answers (empty when it fits): every row of a chunk is either
+ * accepted or rejected, once, so `accepted` + rejected rows must equal the chunk's rows, every rejected row must be
+ * one of the chunk's row numbers, and no row may be rejected twice.
+ */
+export function resultProblems(
+  accepted: number,
+  rejected: readonly { row: number }[],
+  chunkRows: readonly { row: number }[],
+): string[] {
+  const problems: string[] = [];
+  const total = accepted + rejected.length;
+  if (total !== chunkRows.length) {
+    problems.push(
+      `accepted (${accepted}) + rejected (${rejected.length}) = ${total} rows, ${total > chunkRows.length ? "more" : "fewer"} than the chunk's ${chunkRows.length}`,
+    );
+  }
+  const inChunk = new Set(chunkRows.map((r) => r.row));
+  const seen = new Set<number>();
+  const outside = new Set<number>();
+  const twice = new Set<number>();
+  for (const { row } of rejected) {
+    if (!inChunk.has(row)) outside.add(row);
+    else if (seen.has(row)) twice.add(row);
+    seen.add(row);
+  }
+  const plural = (rows: Set<number>, one: string, many: string) =>
+    `${rows.size > 1 ? many : one} ${someRows([...rows])} ${rows.size > 1 ? "are" : "is"}`;
+  if (outside.size > 0) {
+    const first = chunkRows[0]?.row;
+    const last = chunkRows[chunkRows.length - 1]?.row;
+    problems.push(
+      `${plural(outside, "rejected row", "rejected rows")} not in the chunk (rows ${first} to ${last})`,
+    );
+  }
+  if (twice.size > 0) problems.push(`${plural(twice, "row", "rows")} rejected more than once`);
+  return problems;
 }
 
 function prefixed(issues: readonly z.core.$ZodIssue[], key: string): z.core.$ZodIssue[] {

@@ -344,8 +344,13 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
   it("deletes the message and emits token_stale when SendTaskSuccess finds the token timed out", async () => {
     const queue = aws.createQueue();
     await aws.sendChunks(queue.url, makeChunkObject("late", { first: 1 }));
-    aws.sfnFake.expire("token-late-1");
-    const { consumer, events } = consumerFor(queue.url);
+    const { consumer, events } = consumerFor(queue.url, {
+      // The token dies while the handler works (after the check on receipt).
+      handler: async (chunk) => {
+        aws.sfnFake.expire("token-late-1");
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
+    });
     consumer.start();
     await waitFor(() => (events.token_stale?.length ?? 0) === 1);
     await consumer.stop();
@@ -358,6 +363,103 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     });
     expect(events.error ?? []).toEqual([]);
     expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+  });
+
+  it("skips a chunk whose token died while it waited in the queue: never fetched or handled, message deleted", async () => {
+    const queue = aws.createQueue();
+    const object = makeChunkObject("dead", { count: 3 });
+    await aws.sendChunks(queue.url, object);
+    // The execution ended (or the deadline passed) before the admin server got to chunk 1.
+    aws.sfnFake.expire("token-dead-1", "TaskDoesNotExist");
+    const ranges: string[] = [];
+    aws.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "GetObjectCommand")
+          ranges.push(String((args.input as { Range?: string }).Range));
+        return next(args);
+      },
+      { step: "initialize", name: "recordRanges" },
+    );
+    const handled: number[] = [];
+    const { consumer, events } = consumerFor(queue.url, {
+      handler: async (chunk) => {
+        handled.push(chunk.index);
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
+    });
+    consumer.start();
+    await waitFor(() => consumer.status.processed === 2 && consumer.status.failed === 1);
+    await consumer.stop();
+    expect(handled.sort()).toEqual([0, 2]);
+    expect(ranges).toHaveLength(2);
+    expect(events.token_stale).toEqual([
+      {
+        messageId: expect.any(String),
+        uploadId: "dead",
+        chunkIndex: 1,
+        during: "receive",
+        awsErrorName: "TaskDoesNotExist",
+        message: expect.any(String),
+        deleted: true,
+      },
+    ]);
+    expect(
+      aws.sfnFake.calls.filter((c) => c.taskToken === "token-dead-1").map((c) => [c.action, c.status]),
+    ).toEqual([["SendTaskHeartbeat", 400]]);
+    expect(events.error ?? []).toEqual([]);
+    expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+  });
+
+  it("frees a hung handler's slot at handlerTimeoutSeconds: the chunk comes back and a second try answers it", async () => {
+    const queue = aws.createQueue({ visibilityTimeout: 30, maxReceiveCount: 3 });
+    await aws.sendChunks(queue.url, makeChunkObject("hung", { count: 2 }));
+    const attempts: { index: number; receiveCount: number }[] = [];
+    let answerLate: (result: { accepted: number; rejected: [] }) => void = () => {};
+    const { consumer, events } = consumerFor(queue.url, {
+      concurrency: 1,
+      handlerTimeoutSeconds: 0.5,
+      heartbeatSeconds: 0.2,
+      visibilityTimeoutSeconds: 30,
+      handler: async (chunk, ctx) => {
+        attempts.push({ index: chunk.index, receiveCount: ctx.receiveCount });
+        if (chunk.index === 0 && ctx.receiveCount === 1) {
+          // Hangs, deaf to ctx.signal.
+          return new Promise((resolve) => {
+            answerLate = resolve;
+          });
+        }
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
+    });
+    consumer.start();
+    await waitFor(() => consumer.status.processed === 2, 15_000, "both chunks answered");
+    // The late answer of the first try: never sent.
+    answerLate({ accepted: 3, rejected: [] });
+    await sleep(200);
+    await consumer.stop();
+
+    // Chunk 1 ran in the slot chunk 0's hung handler was holding; chunk 0 came back after its 2 s release.
+    expect(attempts).toEqual([
+      { index: 0, receiveCount: 1 },
+      { index: 1, receiveCount: 1 },
+      { index: 0, receiveCount: 2 },
+    ]);
+    expect(events.chunk_released).toEqual([
+      expect.objectContaining({
+        chunkIndex: 0,
+        receiveCount: 1,
+        error: "HANDLER_TIMED_OUT",
+        retryInSeconds: 2,
+      }),
+    ]);
+    const answers = aws.sfnFake.calls.filter((c) => c.action !== "SendTaskHeartbeat");
+    expect(answers.map((c) => [c.action, c.taskToken, c.status]).sort()).toEqual([
+      ["SendTaskSuccess", "token-hung-0", 200],
+      ["SendTaskSuccess", "token-hung-1", 200],
+    ]);
+    expect(events.token_stale ?? []).toEqual([]);
+    expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+    expect(aws.depth(queue.dlqName).ready).toBe(0);
   });
 
   it("aborts ctx.signal when a heartbeat finds the token stale, and deletes without answering", async () => {
@@ -526,6 +628,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     await waitFor(() => consumer.status.processed === 1);
     await consumer.stop();
     expect(aws.sfnFake.calls.map((c) => [c.action, c.status])).toEqual([
+      ["SendTaskHeartbeat", 200],
       ["SendTaskSuccess", 400],
       ["SendTaskSuccess", 400],
       ["SendTaskSuccess", 200],

@@ -16,9 +16,11 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type ChunkConsumerOptions,
+  type ChunkContext,
   ChunkRejectedError,
   type ConsumerEvents,
   createChunkConsumer,
+  HandlerTimedOutError,
 } from "../src/index.ts";
 import { envelopeOf, makeChunkObject, serveObjects } from "./support/envelopes.ts";
 
@@ -48,6 +50,7 @@ function create(options: Partial<ChunkConsumerOptions> = {}) {
   const errors: ConsumerEvents["error"][] = [];
   const released: ConsumerEvents["chunk_released"][] = [];
   const failed: ConsumerEvents["chunk_failed"][] = [];
+  const stale: ConsumerEvents["token_stale"][] = [];
   const consumer = createChunkConsumer({
     queueUrl,
     sqs: new SQSClient({ region: "us-east-1" }),
@@ -60,7 +63,8 @@ function create(options: Partial<ChunkConsumerOptions> = {}) {
   consumer.on("error", (e) => errors.push(e));
   consumer.on("chunk_released", (e) => released.push(e));
   consumer.on("chunk_failed", (e) => failed.push(e));
-  return { consumer, errors, released, failed };
+  consumer.on("token_stale", (e) => stale.push(e));
+  return { consumer, errors, released, failed, stale };
 }
 
 beforeEach(() => {
@@ -138,12 +142,14 @@ describe("chunk consumer with mocked clients", () => {
       },
     });
     consumer.start();
+    // One on receipt (is the token alive?), then one every 30 s.
     await vi.advanceTimersByTimeAsync(29_000);
-    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(1_000);
     expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(1);
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(3);
+    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(4);
     // The chunk was fetched by its byte range before the handler ran.
     const pointer = upload.pointers[3];
     expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([
@@ -164,7 +170,7 @@ describe("chunk consumer with mocked clients", () => {
     expect(consumer.status.processed).toBe(1);
     // No beats after the answer.
     await vi.advanceTimersByTimeAsync(120_000);
-    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(3);
+    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(4);
     const stopped = consumer.stop();
     await vi.advanceTimersByTimeAsync(1_000);
     await stopped;
@@ -356,4 +362,290 @@ describe("chunk consumer with mocked clients", () => {
     );
     expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(1);
   });
+});
+
+describe("the token is checked on receipt, before any work", () => {
+  it.each(["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"])(
+    "skips a chunk whose token is dead (%s): no fetch, handler never called, message deleted, token_stale",
+    async (name) => {
+      sqsMock
+        .on(ReceiveMessageCommand)
+        .resolvesOnce({ Messages: [message(3, 2)] })
+        .callsFake(idleReceive);
+      sfnMock.on(SendTaskHeartbeatCommand).rejects(awsError(name, 400));
+      const handler = vi.fn(async () => ({ accepted: 3, rejected: [] }));
+      const { consumer, stale, errors, released, failed } = create({ handler });
+      consumer.start();
+      await vi.waitFor(() => expect(stale).toHaveLength(1));
+      await consumer.stop();
+      expect(stale[0]).toEqual({
+        messageId: "m-3",
+        uploadId: "upload-1",
+        chunkIndex: 3,
+        during: "receive",
+        awsErrorName: name,
+        message: name,
+        deleted: true,
+      });
+      expect(handler).not.toHaveBeenCalled();
+      expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+      // Not retried: the token will not come back to life.
+      expect(sfnMock.commandCalls(SendTaskHeartbeatCommand).map((c) => c.args[0].input)).toEqual([
+        { taskToken: "token-upload-1-3" },
+      ]);
+      expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+      expect(sqsMock.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input)).toEqual([
+        { QueueUrl: queueUrl, ReceiptHandle: "rh-3" },
+      ]);
+      expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+      expect([errors, released, failed]).toEqual([[], [], []]);
+      expect(consumer.status).toMatchObject({ processed: 0, failed: 1, inFlight: 0 });
+    },
+  );
+
+  it("beats before it fetches the chunk", async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message(0)] })
+      .callsFake(idleReceive);
+    const order: string[] = [];
+    sfnMock.on(SendTaskHeartbeatCommand).callsFake(() => {
+      order.push("SendTaskHeartbeat");
+      return {};
+    });
+    s3Mock.on(GetObjectCommand).callsFake((input) => {
+      order.push("GetObject");
+      return serveObjects(objects)(input);
+    });
+    const { consumer } = create({
+      handler: async (chunk) => {
+        order.push("handler");
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
+    });
+    consumer.start();
+    await vi.waitFor(() => expect(consumer.status.processed).toBe(1));
+    await consumer.stop();
+    expect(order).toEqual(["SendTaskHeartbeat", "GetObject", "handler"]);
+  });
+
+  it.each<[string, Error, number]>([
+    ["throttling, retried", awsError("ThrottlingException", 400), 3],
+    ["a 503, retried", awsError("ServiceUnavailable", 503), 3],
+    ["a network reset, retried", Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), 3],
+    [
+      "AccessDeniedException (no states:SendTaskHeartbeat), not retried",
+      awsError("AccessDeniedException", 400),
+      1,
+    ],
+  ])(
+    "does not drop the chunk when the receipt heartbeat fails with %s: error event, then the work goes on",
+    async (_, error, tries) => {
+      sqsMock
+        .on(ReceiveMessageCommand)
+        .resolvesOnce({ Messages: [message(4)] })
+        .callsFake(idleReceive);
+      sfnMock.on(SendTaskHeartbeatCommand).rejects(error);
+      const handler = vi.fn(async (chunk: { rows: unknown[] }) => ({
+        accepted: chunk.rows.length,
+        rejected: [],
+      }));
+      const { consumer, errors, stale } = create({ handler });
+      consumer.start();
+      await vi.waitFor(() => expect(consumer.status.processed).toBe(1));
+      await consumer.stop();
+      expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(tries);
+      expect(errors).toEqual([{ operation: "heartbeat", error, messageId: "m-4" }]);
+      expect(handler).toHaveBeenCalledTimes(1);
+      expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+      expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+      expect(stale).toEqual([]);
+    },
+  );
+
+  it("retries a throttled receipt heartbeat and says nothing when the next try succeeds", async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message(5)] })
+      .callsFake(idleReceive);
+    sfnMock.on(SendTaskHeartbeatCommand).rejectsOnce(awsError("ThrottlingException", 400)).resolves({});
+    const { consumer, errors } = create();
+    consumer.start();
+    await vi.waitFor(() => expect(consumer.status.processed).toBe(1));
+    await consumer.stop();
+    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(2);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe("handlerTimeoutSeconds", () => {
+  it("frees the slot of a handler that ignores ctx.signal, releases its message and never sends its late answer", async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message(0)] })
+      .resolvesOnce({ Messages: [message(1)] })
+      .callsFake(idleReceive);
+    let hung: ChunkContext | undefined;
+    let answerLate: (result: { accepted: number; rejected: [] }) => void = () => {};
+    const { consumer, released, errors } = create({
+      concurrency: 1,
+      handlerTimeoutSeconds: 0.2,
+      handler: async (chunk, ctx) => {
+        if (chunk.index !== 0) return { accepted: chunk.rows.length, rejected: [] };
+        hung = ctx;
+        // Ignores ctx.signal.
+        return new Promise((resolve) => {
+          answerLate = resolve;
+        });
+      },
+    });
+    consumer.start();
+    // With one slot, chunk 1 is received only once chunk 0's slot was freed.
+    await vi.waitFor(() => expect(consumer.status.processed).toBe(1));
+    expect(released).toEqual([
+      {
+        messageId: "m-0",
+        uploadId: "upload-1",
+        chunkIndex: 0,
+        receiveCount: 1,
+        error: "HANDLER_TIMED_OUT",
+        message: expect.stringContaining("did not finish within handlerTimeoutSeconds (0.2 s)"),
+        retryInSeconds: 2,
+      },
+    ]);
+    expect(hung?.signal.aborted).toBe(true);
+    expect(hung?.signal.reason).toBeInstanceOf(HandlerTimedOutError);
+    expect(hung?.signal.reason).toMatchObject({ code: "HANDLER_TIMED_OUT", retryable: true });
+    // Released for redelivery with the transient backoff; its visibility is no longer extended.
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: queueUrl, ReceiptHandle: "rh-0", VisibilityTimeout: 2 },
+    ]);
+
+    // The abandoned handler answers late, and beats: nothing is sent for it.
+    const beatsBefore = sfnMock.commandCalls(SendTaskHeartbeatCommand).length;
+    await expect(hung?.heartbeat()).rejects.toBeInstanceOf(HandlerTimedOutError);
+    answerLate({ accepted: 3, rejected: [] });
+    await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    expect(sfnMock.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(beatsBefore);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken)).toEqual([
+      "token-upload-1-1",
+    ]);
+    expect(sfnMock.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+    expect(sqsMock.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input.ReceiptHandle)).toEqual([
+      "rh-1",
+    ]);
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(1);
+    expect(errors).toEqual([]);
+    expect(consumer.status).toEqual({ running: false, inFlight: 0, processed: 1, failed: 1 });
+  });
+
+  it("lets stop() resolve within the handler timeout when a handler hangs forever", async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message(2)] })
+      .callsFake(idleReceive);
+    const { consumer, released } = create({
+      handlerTimeoutSeconds: 0.3,
+      handler: () => new Promise(() => {}),
+    });
+    consumer.start();
+    await vi.waitFor(() => expect(consumer.status.inFlight).toBe(1));
+    const started = Date.now();
+    // No stop timeout: it waits for the chunk in hand, and the handler timeout bounds that wait.
+    expect(await consumer.stop()).toEqual({ timedOut: false, abandoned: 0 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(released.map((e) => [e.chunkIndex, e.error])).toEqual([[2, "HANDLER_TIMED_OUT"]]);
+    expect(consumer.status.inFlight).toBe(0);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+  });
+
+  it("ignores an abandoned handler's late rejection: no unhandled rejection, nothing sent", async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message(6)] })
+      .callsFake(idleReceive);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const { consumer, released } = create({
+        handlerTimeoutSeconds: 0.1,
+        handler: () =>
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new ChunkRejectedError("too late to refuse")), 300),
+          ),
+      });
+      consumer.start();
+      await vi.waitFor(() => expect(released).toHaveLength(1));
+      await new Promise((r) => setTimeout(r, 400));
+      await consumer.stop();
+      expect(unhandled).toEqual([]);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+      expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
+describe("the handler's result is checked against its chunk", () => {
+  it.each<[string, { accepted: number; rejected: { row: number; code: string; message: string }[] }, string]>(
+    [
+      [
+        "999 accepted rows for 3",
+        { accepted: 999, rejected: [] },
+        "accepted (999) + rejected (0) = 999 rows, more than the chunk's 3",
+      ],
+      [
+        "the same row rejected twice",
+        {
+          accepted: 1,
+          rejected: [
+            { row: 6, code: "BAD", message: "bad" },
+            { row: 6, code: "WORSE", message: "worse" },
+          ],
+        },
+        "row 6 is rejected more than once",
+      ],
+      [
+        "a row of another chunk",
+        { accepted: 2, rejected: [{ row: 8, code: "BAD", message: "bad" }] },
+        "rejected row 8 is not in the chunk (rows 5 to 7)",
+      ],
+    ],
+  )(
+    "fails the chunk with HANDLER_RESULT_INVALID for %s, the cause saying what was wrong",
+    async (_, answer, problem) => {
+      sqsMock
+        .on(ReceiveMessageCommand)
+        .resolvesOnce({ Messages: [message(1)] })
+        .callsFake(idleReceive);
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      const { consumer, failed, released } = create({ handler: async () => answer });
+      consumer.start();
+      await vi.waitFor(() => expect(failed).toHaveLength(1));
+      await consumer.stop();
+      expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+      const [call] = sfnMock.commandCalls(SendTaskFailureCommand);
+      expect(call?.args[0].input).toMatchObject({
+        taskToken: "token-upload-1-1",
+        error: "HANDLER_RESULT_INVALID",
+      });
+      expect(TaskFailureCauseSchema.strict().parse(JSON.parse(call?.args[0].input.cause ?? ""))).toEqual({
+        message: `The handler's result for chunk 1 does not fit the chunk's 3 rows: ${problem}`,
+        code: "HANDLER_RESULT_INVALID",
+        chunkIndex: 1,
+        firstRow: 5,
+        lastRow: 7,
+        rows: 3,
+        receiveCount: 1,
+      });
+      expect(released).toEqual([]);
+      expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+      expect(consumer.status).toMatchObject({ processed: 0, failed: 1 });
+    },
+  );
 });

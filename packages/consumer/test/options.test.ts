@@ -74,6 +74,26 @@ describe("createChunkConsumer options", () => {
       { heartbeatSeconds: 0, visibilityTimeoutSeconds: 10 },
       "heartbeatSeconds must be a number greater than 0 and less than visibilityTimeoutSeconds (10), got 0",
     ],
+    [
+      "handlerTimeoutSeconds 0",
+      { handlerTimeoutSeconds: 0 },
+      "handlerTimeoutSeconds must be a number greater than 0 and at most 43200, got 0",
+    ],
+    [
+      "handlerTimeoutSeconds over 12 hours",
+      { handlerTimeoutSeconds: 43_201 },
+      "handlerTimeoutSeconds must be a number greater than 0 and at most 43200, got 43201",
+    ],
+    [
+      "handlerTimeoutSeconds Infinity",
+      { handlerTimeoutSeconds: Number.POSITIVE_INFINITY },
+      "handlerTimeoutSeconds must be a number greater than 0 and at most 43200, got Infinity",
+    ],
+    [
+      "handlerTimeoutSeconds a string",
+      { handlerTimeoutSeconds: "15m" },
+      'handlerTimeoutSeconds must be a number greater than 0 and at most 43200, got "15m"',
+    ],
     ["retry.attempts 0", { retry: { attempts: 0 } }, "retry.attempts must be an integer from 1 to 20, got 0"],
     [
       "retry.baseMs negative",
@@ -104,6 +124,12 @@ describe("createChunkConsumer options", () => {
   it("accepts maxChunkBytes from 1 byte to 64 MiB", () => {
     for (const maxChunkBytes of [1, 4 * 1024 * 1024, 64 * 1024 * 1024]) {
       expect(() => createChunkConsumer({ ...base, maxChunkBytes })).not.toThrow();
+    }
+  });
+
+  it("accepts handlerTimeoutSeconds from a fraction of a second to 12 hours", () => {
+    for (const handlerTimeoutSeconds of [0.05, 900, 43_200]) {
+      expect(() => createChunkConsumer({ ...base, handlerTimeoutSeconds })).not.toThrow();
     }
   });
 

@@ -51,6 +51,72 @@ describe("buildSuccessOutput", () => {
     );
   });
 
+  describe("checked against the chunk it answers (rows 2, 3, 5, 6: row 4 was an empty row)", () => {
+    const rows = [2, 3, 5, 6].map((row) => ({ row }));
+    const against = { ...chunk, rows };
+    const bad = (row: number) => ({ row, code: "BAD", message: "bad" });
+
+    it.each<[string, { accepted: number; rejected: ReturnType<typeof bad>[] }]>([
+      ["all accepted", { accepted: 4, rejected: [] }],
+      ["some rejected", { accepted: 2, rejected: [bad(3), bad(6)] }],
+      ["all rejected", { accepted: 0, rejected: [bad(2), bad(3), bad(5), bad(6)] }],
+    ])("accepts a result that counts every row once: %s", (_, answer) => {
+      expect(buildSuccessOutput(answer, against, 0).result.accepted).toBe(answer.accepted);
+    });
+
+    it.each<[string, { accepted: number; rejected: ReturnType<typeof bad>[] }, string]>([
+      [
+        "999 accepted rows",
+        { accepted: 999, rejected: [] },
+        "accepted (999) + rejected (0) = 999 rows, more than the chunk's 4",
+      ],
+      [
+        "rows counted nowhere",
+        { accepted: 1, rejected: [bad(2)] },
+        "accepted (1) + rejected (1) = 2 rows, fewer than the chunk's 4",
+      ],
+      [
+        "the same row rejected twice",
+        { accepted: 2, rejected: [bad(3), bad(3)] },
+        "row 3 is rejected more than once",
+      ],
+      [
+        "a row outside the chunk",
+        { accepted: 3, rejected: [bad(9)] },
+        "rejected row 9 is not in the chunk (rows 2 to 6)",
+      ],
+      [
+        "a row in the chunk's range that is not one of its rows",
+        { accepted: 3, rejected: [bad(4)] },
+        "rejected row 4 is not in the chunk (rows 2 to 6)",
+      ],
+      [
+        "everything at once",
+        { accepted: 5, rejected: [bad(1), bad(7), bad(2), bad(2), bad(2)] },
+        "accepted (5) + rejected (5) = 10 rows, more than the chunk's 4; rejected rows 1, 7 are not in the chunk (rows 2 to 6); row 2 is rejected more than once",
+      ],
+    ])("throws HANDLER_RESULT_INVALID for %s, saying what is wrong", (_, answer, problem) => {
+      expect(() => buildSuccessOutput(answer, against, 0)).toThrow(
+        expect.objectContaining({
+          code: "HANDLER_RESULT_INVALID",
+          message: `The handler's result for chunk 7 does not fit the chunk's 4 rows: ${problem}`,
+        }),
+      );
+    });
+
+    it("checks before the 256 KiB rule: 20,000 rejected rows for a 4-row chunk is a handler bug, not too large", () => {
+      const rejected = Array.from({ length: 20_000 }, (_, i) => bad(i + 2));
+      expect(() => buildSuccessOutput({ accepted: 0, rejected }, against, 0)).toThrow(
+        expect.objectContaining({
+          code: "HANDLER_RESULT_INVALID",
+          message: expect.stringContaining(
+            "rejected rows 4, 7, 8, 9, 10, 11, 12, 13, 14, 15 and 19986 more are not in the chunk",
+          ),
+        }),
+      );
+    });
+  });
+
   it("keeps every rejected row under 256 KiB by cutting all messages to one common length", () => {
     // 500 rows × 1000 three-byte characters ≈ 1.5 MB before the rule.
     const rejected = Array.from({ length: 500 }, (_, i) => ({

@@ -113,6 +113,11 @@ export const ERROR_CODES = {
     retryable: true,
     meaning: "the consumer stopped before the chunk was answered",
   },
+  HANDLER_TIMED_OUT: {
+    area: "consumer",
+    retryable: true,
+    meaning: "the handler did not finish within handlerTimeoutSeconds (the chunk is delivered again)",
+  },
   // The workflow's functions.
   TASK_RESULT_INVALID: {
     area: "workflow",

@@ -5,6 +5,7 @@ import {
   InvalidOptionError as ConsumerInvalidOptionError,
   ConsumerStoppingError,
   describeFailure,
+  HandlerTimedOutError,
   TaskTokenStaleError,
 } from "@sluice/consumer";
 import {
@@ -170,12 +171,14 @@ describe("@sluice/consumer's errors", () => {
       new ConsumerInvalidOptionError("bad option"),
       new TaskTokenStaleError("TaskTimedOut", "gone"),
       new ConsumerStoppingError(),
+      new HandlerTimedOutError(900),
     ];
     expect(classes.map((e) => e.code)).toEqual([
       "CHUNK_REJECTED",
       "INVALID_OPTION",
       "TASK_TOKEN_STALE",
       "CONSUMER_STOPPING",
+      "HANDLER_TIMED_OUT",
     ]);
     for (const error of classes) expect(error.retryable, error.code).toBe(table[error.code]!.retryable);
   });
