@@ -47,6 +47,18 @@ const JSON_COMMANDS: Record<
   },
 };
 
+/**
+ * Output that cannot be written must not end the command: when whoever reads stdout or stderr goes away
+ * (`sluice serve | head -1`, a closed terminal) the next write fails with EPIPE, and without a listener that
+ * 'error' event kills the process; for `serve`, with every upload, queue and bucket it holds. The lines are
+ * dropped instead; any other output error still makes the exit code 1.
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") process.exitCode = 1;
+  });
+}
+
 /** Exit codes: 0 done, 1 a failure worth retrying (I/O), 2 bad input or usage. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

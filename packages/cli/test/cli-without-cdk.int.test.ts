@@ -13,6 +13,7 @@ import {
   requireRegistry,
 } from "@sluice/test-support/pack-workspaces";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { strictEnv } from "./support/cli-process.ts";
 
 /** The CLI and every workspace it depends on at run time (npm resolves their exact versions among the tarballs). */
 const WORKSPACES = ["cli", "runtime", "functions", "core", "contract", "workflow", "consumer"].map(
@@ -64,7 +65,7 @@ function sluice(...args: string[]): Promise<{ code: number | null; stdout: strin
   }
   const bin = join(project, "node_modules/.bin/sluice");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: project, env });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: project, env: strictEnv(env) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChunkSchema, ManifestSchema } from "@sluice/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { strictEnv } from "./support/cli-process.ts";
+import { zipBombXlsx } from "./support/zip-bomb.ts";
 
 const BIN = new URL("../bin/sluice.js", import.meta.url).pathname;
 let dir: string;
@@ -16,7 +18,7 @@ function sluiceWith(env: Record<string, string>, ...args: string[]) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     cwd: dir,
     encoding: "utf8",
-    env: { ...process.env, ...env },
+    env: strictEnv({ ...process.env, ...env }),
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -30,6 +32,7 @@ beforeAll(async () => {
     Buffer.from([0x25, 0x50, 0x44, 0x46, 0x00, 0x01, 0x02, 0x03, 0xff, 0x00]),
   );
   await writeFile(join(dir, "empty.csv"), "");
+  await writeFile(join(dir, "bomb.xlsx"), zipBombXlsx(200_000));
 });
 
 afterAll(async () => {
@@ -96,6 +99,22 @@ describe("sluice convert", () => {
     const entries = await readdir(join(dir, "out")).catch(() => [] as string[]);
     expect(entries.filter((e) => e.includes("bad"))).toEqual([]);
   });
+
+  // Small chunks keep file writes in flight when the limit stops the conversion: the sink is torn down under
+  // them, and that must end in the typed error, not an unhandled stream error (ERR_STREAM_DESTROYED).
+  it.each(["1", "10", "100"])(
+    "a limit reached while chunks are being written (--chunk-rows %s) exits 2 with its code and leaves nothing behind",
+    async (chunkRows) => {
+      const out = `out/bomb-${chunkRows}`;
+      const result = sluice("convert", "bomb.xlsx", "--out", out, "--chunk-rows", chunkRows);
+      expect(result.stderr).toMatch(/^error INFLATION_RATIO_EXCEEDED: [^\n]+\n$/);
+      expect(result.stderr).not.toMatch(/ERR_STREAM_DESTROYED|node:events/);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      const entries = await readdir(join(dir, "out")).catch(() => [] as string[]);
+      expect(entries.filter((e) => e.includes(`bomb-${chunkRows}`))).toEqual([]);
+    },
+  );
 
   it.each([
     [["convert"], /expected one input file/],

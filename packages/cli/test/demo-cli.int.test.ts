@@ -3,6 +3,7 @@ import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { strictEnv } from "./support/cli-process.ts";
 
 const BIN = new URL("../bin/sluice.js", import.meta.url).pathname;
 let dir: string;
@@ -15,7 +16,7 @@ afterAll(async () => {
 });
 
 function demo(...args: string[]) {
-  const env = { ...process.env };
+  const env = strictEnv();
   delete env.SLACK_WEBHOOK_URL;
   const result = spawnSync(process.execPath, [BIN, "demo", ...args, "--out", dir], { encoding: "utf8", env });
   const lines = result.stdout.trim().split("\n");

@@ -10,6 +10,7 @@ import { ChunkRejectedError, createChunkConsumer } from "@sluice/consumer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runUpload } from "../src/commands/upload-command.ts";
 import { fetchUploadStatus, type UploadStatus } from "../src/commands/upload-status.ts";
+import { strictEnv } from "./support/cli-process.ts";
 
 /** `sluice serve` as a child process: its printed endpoints are all an admin server and the CLI need. */
 
@@ -28,7 +29,7 @@ afterAll(async () => {
 function cli(env: NodeJS.ProcessEnv, ...args: string[]) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: "utf8",
-    env: { ...process.env, ...env },
+    env: strictEnv({ ...process.env, ...env }),
   });
   const lines = result.stdout.trim().split("\n");
   let json: ReturnType<typeof JSON.parse> = null;
@@ -70,6 +71,7 @@ describe("sluice serve", () => {
       [BIN, "serve", "--chunk-rows", "25", "--concurrency", "2", "--out", dir],
       {
         stdio: ["ignore", "pipe", "pipe"],
+        env: strictEnv(),
       },
     );
     const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
@@ -215,5 +217,41 @@ describe("sluice serve", () => {
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(lines).toContain("stopping");
+  });
+
+  it("keeps serving when whoever read its stdout went away (EPIPE), and still stops cleanly", async () => {
+    const serve = spawn(process.execPath, [BIN, "serve", "--out", dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: strictEnv(),
+    });
+    let stderr = "";
+    serve.stderr!.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => serve.once("exit", (code) => resolve(code)));
+    const reader = createInterface({ input: serve.stdout! });
+    const ready = await new Promise<{ uploadUrl: string }>((resolve, reject) => {
+      reader.on("line", (line) => line.startsWith('{"ready":true') && resolve(JSON.parse(line)));
+      serve.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    });
+    // `sluice serve | head -1`, a closed terminal: the next line it prints meets a closed pipe.
+    reader.close();
+    serve.stdout!.destroy();
+    try {
+      for (const name of ["a.csv", "b.csv"]) {
+        const response = await fetch(`${ready.uploadUrl}?name=${name}`, {
+          method: "POST",
+          body: "id,n\n1,2\n",
+        });
+        expect(response.status).toBe(201);
+        await sleep(200);
+      }
+      expect(serve.exitCode).toBeNull();
+      expect(stderr).toBe("");
+      serve.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (serve.exitCode === null) serve.kill("SIGKILL");
+    }
   });
 });

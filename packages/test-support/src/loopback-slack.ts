@@ -8,10 +8,17 @@ export interface ReceivedPost {
   json: { text?: string; blocks?: Array<Record<string, unknown>> };
 }
 
+/**
+ * How the webhook answers: `respond` with `status` (Slack's own "invalid_blocks" body when not 200), or `hang`:
+ * the POST is read and never answered (the connection stays open until the client gives up or the server stops).
+ */
+export type SlackBehaviour = "respond" | "hang";
+
 /** A stand-in for Slack's webhook endpoint on 127.0.0.1, receiving the real @slack/webhook POST. */
 export class LoopbackSlack {
   readonly received: ReceivedPost[] = [];
   status = 200;
+  behaviour: SlackBehaviour = "respond";
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<LoopbackSlack> {
@@ -26,6 +33,7 @@ export class LoopbackSlack {
           contentType: request.headers["content-type"],
           json: JSON.parse(Buffer.concat(parts).toString("utf8") || "{}"),
         });
+        if (slack.behaviour === "hang") return;
         response.writeHead(slack.status, { "content-type": "text/plain" });
         response.end(slack.status === 200 ? "ok" : "invalid_blocks");
       });
@@ -37,6 +45,16 @@ export class LoopbackSlack {
 
   get url(): string {
     const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}/services/T000/B000/XXXX`;
+  }
+
+  /** A webhook URL on 127.0.0.1 where nothing listens: the POST's connection is refused (Slack unreachable). */
+  static async unreachableUrl(): Promise<string> {
+    const server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     return `http://127.0.0.1:${port}/services/T000/B000/XXXX`;
   }
 

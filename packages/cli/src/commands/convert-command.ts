@@ -63,7 +63,10 @@ export async function runConvert(
   const out = values.out ?? join("out", uploadId);
 
   const source = await openFileSource(file, basename(file));
-  const sink = await FileChunkSink.create(out);
+  const sink = await FileChunkSink.create(out).catch(async (error: unknown) => {
+    await source.close();
+    throw error;
+  });
   try {
     const manifest = await convertWorkbook({
       source,
@@ -89,7 +92,8 @@ export async function runConvert(
       warnings: manifest.warnings.count,
     };
   } catch (error) {
-    await sink.abort();
+    // The conversion's own error is the one to report: a cleanup that fails too must not replace it.
+    await sink.abort().catch(() => undefined);
     throw error;
   } finally {
     await source.close();
