@@ -68,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
       try {
         const summary = await runConvert(rest, line ? (p) => line.update(p) : undefined);
         line?.done();
+        for (const warning of summary.fileWarnings)
+          process.stderr.write(`warning ${warning.code}: ${warning.message}\n`);
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         return 0;
       } finally {

@@ -40,6 +40,16 @@ afterAll(async () => {
 });
 
 describe("sluice convert", () => {
+  it("converts a csv named .xlsx by its content and says so with a warning code", async () => {
+    await writeFile(join(dir, "named-wrong.xlsx"), "id,name\n1,one\n2,two\n");
+    const { code, stdout, stderr } = sluice("convert", "named-wrong.xlsx", "--out", "out/named-wrong");
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^warning FORMAT_EXTENSION_MISMATCH: .+/m);
+    const summary = JSON.parse(stdout.trim().split("\n").pop()!);
+    expect(summary).toMatchObject({ rows: 2, format: "csv" });
+    expect(summary.fileWarnings).toEqual([expect.objectContaining({ code: "FORMAT_EXTENSION_MISMATCH" })]);
+  });
+
   it("writes manifest.json and chunks.jsonl and ends stdout with a JSON summary", async () => {
     const { code, stdout, stderr } = sluice("convert", "orders.csv", "--out", "out/a", "--chunk-rows", "100");
     expect(stderr).toBe("");

@@ -6,3 +6,4 @@ export * from "./execution-input.ts";
 export * from "./json-schemas.ts";
 export * from "./messages.ts";
 export * from "./summary.ts";
+export * from "./warning-codes.ts";

@@ -43,6 +43,15 @@ export const RowIssueSchema = z.object({
   message: z.string(),
 });
 
+/**
+ * A warning about the file as a whole (not one row), e.g. FORMAT_EXTENSION_MISMATCH: the upload goes on. `code`
+ * is one of WARNING_CODES (warning-codes.ts); a reader shows a code it does not know as it is.
+ */
+export const FileWarningSchema = z.object({
+  code: z.string().min(1),
+  message: z.string(),
+});
+
 export const ManifestSchema = z.object({
   v: z.literal(CONTRACT_VERSION),
   uploadId: z.string().min(1),
@@ -62,12 +71,15 @@ export const ManifestSchema = z.object({
   warnings: SampleListSchema(RowIssueSchema),
   /** Rows that could not become part of a chunk (e.g. larger than the chunk byte bound). */
   rowErrors: SampleListSchema(RowIssueSchema),
+  /** Warnings about the file as a whole (a name that says another format...). Absent in older manifests. */
+  fileWarnings: z.array(FileWarningSchema).default([]),
 });
 
 export type Chunk = z.infer<typeof ChunkSchema>;
 export type ChunkRow = z.infer<typeof ChunkRowSchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type RowIssue = z.infer<typeof RowIssueSchema>;
+export type FileWarning = z.infer<typeof FileWarningSchema>;
 
 /** Totals known once the workbook is converted, before any chunk is delivered. */
 export const UploadTotalsSchema = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CONTRACT_VERSION } from "./contract-version.ts";
-import { RejectedRowsReportSchema } from "./messages.ts";
+import { FileWarningSchema, RejectedRowsReportSchema } from "./messages.ts";
 
 /** How many rejected rows the summary keeps verbatim (the lowest chunk index and row first). */
 export const REJECTED_SAMPLE_LIMIT = 20;
@@ -61,6 +61,8 @@ export const SummarySchema = z.object({
   rejected: z.number().int().nonnegative(),
   /** Rows that never became part of a chunk (manifest.rowErrors.count). */
   rowErrors: z.number().int().nonnegative(),
+  /** The manifest's warnings about the file as a whole (manifest.fileWarnings). Absent in older summaries. */
+  fileWarnings: z.array(FileWarningSchema).default([]),
   /** From receivedAt to the summary. */
   durationMs: z.number().int().nonnegative(),
   rowsPerSecond: z.number().nonnegative(),

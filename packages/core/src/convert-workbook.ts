@@ -3,7 +3,7 @@ import { type ChunkBounds, CONTRACT_VERSION, DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYT
 import type { ByteSource } from "./byte-source.ts";
 import { type ChunkSink, ChunkWriter } from "./chunk-writer.ts";
 import { openCsv } from "./csv/open-csv.ts";
-import { detectFormat } from "./detect-format.ts";
+import { detectFormat, formatWarnings } from "./detect-format.ts";
 import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";
 import { Header } from "./header.ts";
 import { type ReadLimits, resolveLimits } from "./limits.ts";
@@ -172,6 +172,8 @@ export async function convertWorkbook(input: {
     details: opened.details,
     warnings,
     rowErrors,
+    // Read by content; a name that says otherwise is worth a word (FORMAT_EXTENSION_MISMATCH).
+    fileWarnings: formatWarnings(source.name, opened.format),
   };
 }
 

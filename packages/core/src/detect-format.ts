@@ -1,4 +1,5 @@
 import { inflateRawSync } from "node:zlib";
+import type { FileWarning, WarningCode } from "@sluice/contract";
 import type { ByteSource } from "./byte-source.ts";
 import { CFB_SIGNATURE, CfbFormatError, readCfbDirectoryNames } from "./cfb-directory.ts";
 import {
@@ -59,6 +60,57 @@ export async function detectFormat(source: ByteSource): Promise<WorkbookFormat> 
     `The file is ${kind ?? "binary data"}, not a workbook; upload an .xlsx or .csv file`,
     { details: { detected: kind ?? "binary" } },
   );
+}
+
+/** File-name extensions that say "this format"; an extension in none of these says nothing we can check. */
+const EXTENSIONS: Record<string, { format: WorkbookFormat | "other"; what: string }> = {
+  xlsx: { format: "xlsx", what: "an Excel workbook" },
+  xlsm: { format: "xlsx", what: "an Excel workbook" },
+  xltx: { format: "xlsx", what: "an Excel template" },
+  xltm: { format: "xlsx", what: "an Excel template" },
+  csv: { format: "csv", what: "CSV text" },
+  tsv: { format: "csv", what: "tab-separated text" },
+  tab: { format: "csv", what: "tab-separated text" },
+  psv: { format: "csv", what: "pipe-separated text" },
+  txt: { format: "csv", what: "text" },
+  xls: { format: "other", what: "a legacy Excel workbook" },
+  xlsb: { format: "other", what: "an Excel binary workbook" },
+  ods: { format: "other", what: "an OpenDocument spreadsheet" },
+  numbers: { format: "other", what: "a Numbers spreadsheet" },
+  json: { format: "other", what: "JSON" },
+  jsonl: { format: "other", what: "JSON Lines" },
+  xml: { format: "other", what: "XML" },
+  html: { format: "other", what: "an HTML page" },
+  htm: { format: "other", what: "an HTML page" },
+  zip: { format: "other", what: "a zip archive" },
+  pdf: { format: "other", what: "a PDF document" },
+};
+
+const CONTENT: Record<WorkbookFormat, string> = {
+  xlsx: "an xlsx workbook (a zip of OOXML parts)",
+  csv: "delimited text (csv)",
+};
+
+/**
+ * Warnings about the file's name against its content, which decided the format: FORMAT_EXTENSION_MISMATCH when
+ * the name (the S3 key or path; only its last segment counts) ends in the extension of another format, e.g. CSV
+ * text named `.xlsx` or an xlsx named `.csv`. Reading by content is right; the warning says so, since the person
+ * who uploaded the file may have picked the wrong one. No extension, or one we do not know, says nothing.
+ */
+export function formatWarnings(name: string, format: WorkbookFormat): FileWarning[] {
+  const base = name.slice(Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\")) + 1);
+  const dot = base.lastIndexOf(".");
+  if (dot < 0) return [];
+  const extension = base.slice(dot + 1).toLowerCase();
+  const named = Object.hasOwn(EXTENSIONS, extension) ? EXTENSIONS[extension] : undefined;
+  if (!named || named.format === format) return [];
+  const shown = base.length > 200 ? `${base.slice(0, 199)}…` : base;
+  return [
+    {
+      code: "FORMAT_EXTENSION_MISMATCH" satisfies WarningCode,
+      message: `The file ${JSON.stringify(shown)} is named as ${named.what} (.${extension}), but its content is ${CONTENT[format]}: it was read as ${format}, by its content`,
+    },
+  ];
 }
 
 async function read(source: ByteSource, offset: number, length: number): Promise<Buffer> {

@@ -27,6 +27,8 @@ export interface ConvertSummary {
   out: string;
   rowErrors: number;
   warnings: number;
+  /** File-level warnings (e.g. FORMAT_EXTENSION_MISMATCH): the file converted, but something deserves a look. */
+  fileWarnings: Manifest["fileWarnings"];
 }
 
 function positiveInt(name: string, value: string | undefined): number | undefined {
@@ -90,6 +92,7 @@ export async function runConvert(
       out,
       rowErrors: manifest.rowErrors.count,
       warnings: manifest.warnings.count,
+      fileWarnings: manifest.fileWarnings,
     };
   } catch (error) {
     // The conversion's own error is the one to report: a cleanup that fails too must not replace it.

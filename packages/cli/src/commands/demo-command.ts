@@ -145,7 +145,9 @@ export async function runDemo(argv: string[], say: (line: string) => void): Prom
         rejected: number;
         chunks: number;
         summaryKey: string;
+        fileWarnings?: { code: string; message: string }[];
       };
+      for (const warning of summary.fileWarnings ?? []) say(`warning ${warning.code}: ${warning.message}`);
       say(
         `summary: ${summary.rows.toLocaleString("en")} rows, ${summary.chunks} chunks, ${summary.accepted.toLocaleString("en")} accepted, ${summary.rejected} rejected (s3://${runtime.bucket}/${summary.summaryKey})`,
       );

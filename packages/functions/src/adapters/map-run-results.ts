@@ -1,7 +1,13 @@
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { ChunkOutcome, DurationStats, RejectedSample } from "@sluice/contract";
-import { type RejectedRow, type TaskResult, TaskResultSchema, unpackRejectedRows } from "@sluice/contract";
+import {
+  ChunkPointerSchema,
+  type RejectedRow,
+  type TaskResult,
+  TaskResultSchema,
+  unpackRejectedRows,
+} from "@sluice/contract";
 import { SourceReadError } from "@sluice/core";
 import { z } from "zod";
 import { parseCause } from "../failure-cause.ts";
@@ -147,6 +153,121 @@ export interface FailedChild {
   chunk?: { index: number; firstRow: number; lastRow: number; rows: number } | undefined;
 }
 
+/** Which rows a chunk holds: its pointer's row range and row count. */
+export interface ChunkRange {
+  index: number;
+  firstRow: number;
+  lastRow: number;
+  rows: number;
+}
+
+/**
+ * The upload's chunks as items.jsonl lists them (the pointers the Map handed out, one per line, index n on line
+ * n + 1): what each TaskResult is checked against. 24 bytes per chunk, whatever the chunk's size.
+ */
+export class ChunkTable {
+  private firstRows = new Float64Array(64);
+  private lastRows = new Float64Array(64);
+  private counts = new Float64Array(64);
+  /** Chunks listed. */
+  size = 0;
+
+  /** Appends the next chunk; its index must be the next one. */
+  add(chunk: ChunkRange): void {
+    if (chunk.index !== this.size) {
+      throw new ResultInvalidError(
+        `The chunk list names chunk ${chunk.index} where chunk ${this.size} was expected`,
+      );
+    }
+    if (this.size === this.counts.length) {
+      const grow = (from: Float64Array) => {
+        const to = new Float64Array(from.length * 2);
+        to.set(from);
+        return to;
+      };
+      this.firstRows = grow(this.firstRows);
+      this.lastRows = grow(this.lastRows);
+      this.counts = grow(this.counts);
+    }
+    this.firstRows[this.size] = chunk.firstRow;
+    this.lastRows[this.size] = chunk.lastRow;
+    this.counts[this.size] = chunk.rows;
+    this.size++;
+  }
+
+  get(index: number): ChunkRange | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.size) return undefined;
+    return {
+      index,
+      firstRow: this.firstRows[index]!,
+      lastRow: this.lastRows[index]!,
+      rows: this.counts[index]!,
+    };
+  }
+}
+
+/**
+ * Reads items.jsonl (streamed, one line at a time) into a ChunkTable. A read failure is the retryable
+ * SOURCE_READ_FAILED; a line that is not the next chunk's pointer is TASK_RESULT_INVALID.
+ */
+export async function readChunkTable(
+  s3: S3Client,
+  at: ObjectLocation,
+  options: ResultLinesOptions = {},
+): Promise<ChunkTable> {
+  const table = new ChunkTable();
+  let lineNumber = 0;
+  for await (const line of resultLines(s3, at, options)) {
+    lineNumber++;
+    const what = `Line ${lineNumber} of s3://${at.bucket}/${at.key}`;
+    const pointer = parseAs(ChunkPointerSchema, parseLine(line, what), what);
+    if (pointer.firstRow > pointer.lastRow || pointer.rows > pointer.lastRow - pointer.firstRow + 1) {
+      throw new ResultInvalidError(
+        `${what} is not a possible chunk: ${pointer.rows} rows in rows ${pointer.firstRow}-${pointer.lastRow}`,
+      );
+    }
+    table.add(pointer);
+  }
+  return table;
+}
+
+/**
+ * What is impossible about a TaskResult for the chunk it answers, or an empty list. Every row of a chunk is
+ * either accepted or rejected, once (docs/protocol.md): `accepted + rejected rows` must be the chunk's row
+ * count, each rejected row must be one of the chunk's row numbers (within firstRow..lastRow; the rows skipped
+ * inside that range, fully empty ones, are not known here) and no row may be rejected twice. Without the chunk
+ * (`chunk` undefined) only the repeats can be checked. Each kind of problem is named once, with a count.
+ */
+export function taskResultProblems(result: TaskResult, chunk: ChunkRange | undefined): string[] {
+  const problems: string[] = [];
+  const rejected = result.rejected.rows.length;
+  if (chunk && result.accepted + rejected !== chunk.rows) {
+    problems.push(
+      `it counts ${result.accepted} accepted + ${rejected} rejected = ${result.accepted + rejected} rows, but the chunk has ${chunk.rows}`,
+    );
+  }
+  const seen = new Set<number>();
+  let outside = 0;
+  let twice = 0;
+  for (const [row] of result.rejected.rows) {
+    if (chunk && (row < chunk.firstRow || row > chunk.lastRow)) {
+      if (outside++ === 0)
+        problems.push(`it rejects row ${row}, outside the chunk's rows ${chunk.firstRow}-${chunk.lastRow}`);
+    } else if (seen.has(row)) {
+      if (twice++ === 0) problems.push(`it rejects row ${row} more than once`);
+    } else seen.add(row);
+  }
+  if (outside > 1) problems.push(`${outside} rejected rows in all are outside the chunk`);
+  if (twice > 1) problems.push(`${twice} rejected rows in all are repeats`);
+  return problems;
+}
+
+function describeChunk(index: number, chunk: ChunkRange | undefined): string {
+  return chunk
+    ? `chunk ${index} (rows ${chunk.firstRow}-${chunk.lastRow}, ${chunk.rows} row${chunk.rows === 1 ? "" : "s"})`
+    : `chunk ${index}`;
+}
+
 export interface MapRunTally {
   /** Chunks answered with a TaskResult. */
   delivered: number;
@@ -161,8 +282,13 @@ export interface MapRunTally {
   rejectedRows: RejectedRowCollector;
   /** The first FAILED child that carries an error: the Map's real failure. */
   firstFailure?: FailedChild | undefined;
-  /** Result lines that were not a TaskResult for this upload (lenient mode only; strict mode throws). */
+  /**
+   * Result lines that were not a possible TaskResult for this upload (lenient mode only; strict mode throws):
+   * not one, another upload's, or impossible for its chunk. They add nothing to the counts.
+   */
   unreadable: number;
+  /** Why the first of them was left out. */
+  firstUnreadable?: string | undefined;
 }
 
 export function emptyTally(rejectedRowCap: number = REJECTED_ROWS_CAP): MapRunTally {
@@ -187,6 +313,12 @@ export interface TallyOptions {
   statuses?: readonly ResultStatus[] | undefined;
   /** Stops the read (throws the signal's reason) between lines. */
   signal?: AbortSignal | undefined;
+  /**
+   * The upload's chunks (items.jsonl): each TaskResult is checked against the chunk it answers, and a result for
+   * a chunk not in it is invalid. Without it, a record's own input pointer is used when it has one (a
+   * ResultWriter without COMPACT); COMPACT lines carry none, so only repeats can be checked.
+   */
+  chunks?: ChunkTable | undefined;
 }
 
 export interface ObjectLocation {
@@ -454,13 +586,22 @@ export async function findFirstFailedChild(
   return undefined;
 }
 
-/** A SUCCEEDED line: the TaskResult itself (COMPACT), or a full record whose Output holds it (NONE). */
-function successOf(value: unknown, what: string): { result: unknown } | { child: ChildExecution } {
+/**
+ * A SUCCEEDED line: the TaskResult itself (COMPACT), or a full record whose Output holds it (NONE), with the
+ * chunk its input named.
+ */
+function successOf(
+  value: unknown,
+  what: string,
+): { result: unknown; given?: FailedChild["chunk"] } | { child: ChildExecution } {
   if (typeof value === "string") return { result: parseLine(value, what) };
   if (isRecord(value) && typeof value.Status === "string") {
     const child = parseAs(ChildExecutionSchema, value, what);
     if (child.Status !== "SUCCEEDED") return { child };
-    return { result: parseLine(child.Output ?? "null", `The output of ${child.ExecutionArn ?? what}`) };
+    return {
+      result: parseLine(child.Output ?? "null", `The output of ${child.ExecutionArn ?? what}`),
+      given: chunkOfChild(child),
+    };
   }
   return { result: value };
 }
@@ -511,6 +652,29 @@ export async function tallyMapRun(
     });
   };
 
+  /** Throws TASK_RESULT_INVALID, naming the chunk and what is wrong, for a result its chunk makes impossible. */
+  const checkAgainstChunk = (result: TaskResult, given: FailedChild["chunk"], what: string) => {
+    const index = result.chunkIndex;
+    if (given && given.index !== index) {
+      throw new ResultInvalidError(
+        `${what}: the TaskResult answers chunk ${index}, but the child execution was given ${describeChunk(given.index, given)}`,
+      );
+    }
+    const table = options.chunks;
+    const chunk = table ? table.get(index) : given;
+    if (table && !chunk) {
+      throw new ResultInvalidError(
+        `${what}: the TaskResult answers chunk ${index}, which is not one of the upload's ${table.size} chunks`,
+      );
+    }
+    const problems = taskResultProblems(result, chunk);
+    if (problems.length > 0) {
+      throw new ResultInvalidError(
+        `${what}: the TaskResult for ${describeChunk(index, chunk)} is impossible: ${problems.join("; ")}. Each row of a chunk must be accepted or rejected exactly once.`,
+      );
+    }
+  };
+
   for (const status of RESULT_STATUSES) {
     if (!statuses.includes(status)) continue;
     for (const file of results.manifest.ResultFiles[status]) {
@@ -537,10 +701,12 @@ export async function tallyMapRun(
               `A TaskResult names upload ${result.uploadId}, expected ${options.uploadId}`,
             );
           }
+          checkAgainstChunk(result, success.given, what);
           succeeded(result);
         } catch (error) {
           if (options.strict || !(error instanceof ResultInvalidError)) throw error;
           tally.unreadable++;
+          tally.firstUnreadable ??= error.message;
         }
       }
     }

@@ -158,3 +158,32 @@ export function reportBlocks(
     (consoleUrl.length < 1000 ? ` · <${consoleUrl}|S3 console>` : "");
   return { buttons, context: mrkdwn(text, BLOCK_KIT_LIMITS.contextText) };
 }
+
+/** A warning about the file as a whole (FileWarning in the contract): the upload went on. */
+export interface AlertFileWarning {
+  code: string;
+  message: string;
+}
+
+/** How many file warnings a message lists; the manifest and summary.json have them all. */
+export const FILE_WARNING_LIMIT = 5;
+
+/** The file's warnings as one mrkdwn section text, each within an equal share of the section; undefined when none. */
+export function fileWarningsText(warnings: readonly AlertFileWarning[] | undefined): string | undefined {
+  if (!warnings || warnings.length === 0) return undefined;
+  const shown = warnings.slice(0, FILE_WARNING_LIMIT);
+  const more = warnings.length - shown.length;
+  const title = `:warning: *${warnings.length === 1 ? "Warning" : `Warnings (${formatCount(warnings.length)})`}*`;
+  const share = Math.floor((BLOCK_KIT_LIMITS.sectionText - title.length - 40) / shown.length) - 2;
+  const lines = shown.map((w) =>
+    truncate(`• \`${escapeMrkdwn(w.code)}\` ${escapeMrkdwn(w.message)}`, Math.max(20, share)),
+  );
+  if (more > 0) lines.push(`…and ${formatCount(more)} more (see the manifest)`);
+  return truncate(`${title}\n${lines.join("\n")}`, BLOCK_KIT_LIMITS.sectionText);
+}
+
+/** "; warnings: FORMAT_EXTENSION_MISMATCH" for a message's plain-text fallback, or "". */
+export function fileWarningsFallback(warnings: readonly AlertFileWarning[] | undefined): string {
+  if (!warnings || warnings.length === 0) return "";
+  return `; warnings: ${[...new Set(warnings.map((w) => w.code))].join(", ")}`;
+}

@@ -1,8 +1,11 @@
 import {
+  type AlertFileWarning,
   BLOCK_KIT_LIMITS,
   basename,
   escapeMrkdwn,
   executionConsoleUrl,
+  fileWarningsFallback,
+  fileWarningsText,
   formatCount,
   headerBlock,
   linkButton,
@@ -17,6 +20,7 @@ import {
 } from "./block-kit.ts";
 
 export {
+  type AlertFileWarning,
   BLOCK_KIT_LIMITS,
   basename,
   escapeMrkdwn,
@@ -76,6 +80,8 @@ export interface FailureAlertInput {
   errorMessage: string;
   /** Known once conversion succeeded. */
   totalRows?: number | undefined;
+  /** The manifest's warnings about the file (a name that says another format...), once conversion succeeded. */
+  fileWarnings?: readonly AlertFileWarning[] | undefined;
   failedChunk?: AlertChunk | undefined;
   /** The Map Run's counts, when the upload failed during delivery. */
   chunks?: AlertChunkCounts | undefined;
@@ -173,6 +179,8 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
       },
     },
   ];
+  const warnings = fileWarningsText(input.fileWarnings);
+  if (warnings) blocks.push({ type: "section", text: { type: "mrkdwn", text: warnings } });
 
   const context: SlackText[] = [
     mrkdwn(failureRecordText(input.failureRecord, input.region), BLOCK_KIT_LIMITS.contextText),
@@ -201,7 +209,7 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
     ? ` [chunk ${input.failedChunk.index}, rows ${input.failedChunk.firstRow}-${input.failedChunk.lastRow}]`
     : "";
   const text = truncate(
-    `${headline}: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${input.errorCode}: ${input.errorMessage}${where}`,
+    `${headline}: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${input.errorCode}: ${input.errorMessage}${where}${fileWarningsFallback(input.fileWarnings)}`,
     BLOCK_KIT_LIMITS.fallbackText,
   );
   return { text, blocks: blocks.slice(0, BLOCK_KIT_LIMITS.blocks) };

@@ -1,8 +1,11 @@
 import {
+  type AlertFileWarning,
   BLOCK_KIT_LIMITS,
   basename,
   escapeMrkdwn,
   executionConsoleUrl,
+  fileWarningsFallback,
+  fileWarningsText,
   formatCount,
   formatDuration,
   headerBlock,
@@ -30,6 +33,8 @@ export interface SuccessAlertInput {
   rejected: number;
   /** Rows that never became part of a chunk. */
   rowErrors: number;
+  /** Warnings about the file as a whole (a name that says another format...), from the manifest. */
+  fileWarnings?: readonly AlertFileWarning[] | undefined;
   durationMs: number;
   rowsPerSecond: number;
   rejectedSamples?: readonly AlertSample[] | undefined;
@@ -51,8 +56,14 @@ function formatRate(rowsPerSecond: number): string {
 export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
   const file = basename(input.sourceKey);
   const field = (text: string) => mrkdwn(text, BLOCK_KIT_LIMITS.fieldText);
-  const clean = input.rejected === 0 && input.rowErrors === 0 && input.chunksFailed === 0;
-  const status = clean ? "Upload processed" : "Upload processed with rejected rows";
+  const warned = (input.fileWarnings?.length ?? 0) > 0;
+  const rowsClean = input.rejected === 0 && input.rowErrors === 0 && input.chunksFailed === 0;
+  const clean = rowsClean && !warned;
+  const status = !rowsClean
+    ? "Upload processed with rejected rows"
+    : warned
+      ? "Upload processed with warnings"
+      : "Upload processed";
 
   const fields: SlackText[] = [
     field(`*File*\n${escapeMrkdwn(file)}`),
@@ -73,6 +84,8 @@ export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
     headerBlock(`${clean ? ":white_check_mark:" : ":warning:"} ${status}: ${file}`),
     { type: "section", fields: fields.slice(0, BLOCK_KIT_LIMITS.fields) },
   ];
+  const warnings = fileWarningsText(input.fileWarnings);
+  if (warnings) blocks.push({ type: "section", text: { type: "mrkdwn", text: warnings } });
   const samples = samplesText(input.rejectedSamples ?? [], input.rejected);
   if (samples) blocks.push({ type: "section", text: { type: "mrkdwn", text: samples } });
 
@@ -94,7 +107,7 @@ export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
   if (buttons.length > 0) blocks.push({ type: "actions", elements: buttons });
 
   const text = truncate(
-    `${status}: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${formatCount(input.rows)} rows, ${formatCount(input.accepted)} accepted, ${formatCount(input.rejected)} rejected in ${formatDuration(input.durationMs)}`,
+    `${status}: ${file} (stage ${input.stage}, upload ${input.uploadId}): ${formatCount(input.rows)} rows, ${formatCount(input.accepted)} accepted, ${formatCount(input.rejected)} rejected in ${formatDuration(input.durationMs)}${fileWarningsFallback(input.fileWarnings)}`,
     BLOCK_KIT_LIMITS.fallbackText,
   );
   return { text, blocks: blocks.slice(0, BLOCK_KIT_LIMITS.blocks) };

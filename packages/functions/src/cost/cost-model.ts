@@ -152,8 +152,9 @@ const gbSeconds = (ms: number, memoryMb: number) => (Math.ceil(ms) / 1000) * (me
  * - SQS: per child run one SendMessage and one ReceiveMessage (in 64 KiB units of the message), one
  *   DeleteMessage and `visibilityChangesPerChunk` ChangeMessageVisibility;
  * - S3 GET: convert's reads of the source, the ItemReader's GET of items.jsonl, one ranged GET of chunks.jsonl per
- *   child run (the admin server), summarize's reads of the ResultWriter's manifest and result files (and of
- *   manifest.json and chunks.jsonl for the report);
+ *   child run (the admin server), summarize's reads of the ResultWriter's manifest and result files, of
+ *   items.jsonl (each result is checked against its chunk) and of manifest.json (its file warnings), and of
+ *   manifest.json and chunks.jsonl again for the report;
  * - S3 PUT: chunks.jsonl and items.jsonl (multipart above one part), manifest.json, the ResultWriter's files and
  *   manifest, summary.json (and the report's two files);
  * - Lambda: Start, Convert and Summarize, one request each, GB-seconds from their durations and memory.
@@ -169,7 +170,7 @@ export function estimateUploadUsage(shape: UploadShape): Usage {
 
   const sqsRequests = runs * (2 * messageUnits + 1 + (shape.visibilityChangesPerChunk ?? 1));
   const s3Get =
-    (shape.sourceGets ?? 4) + (delivered ? 1 : 0) + runs + (delivered ? 1 + resultFiles : 0) + report;
+    (shape.sourceGets ?? 4) + (delivered ? 1 : 0) + runs + (delivered ? 1 + resultFiles + 1 : 0) + 1 + report;
   const s3Put =
     streamedPuts(shape.chunksBytes, partBytes) +
     streamedPuts(shape.itemsBytes ?? chunks * 300, partBytes) +

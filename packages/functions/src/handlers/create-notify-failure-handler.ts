@@ -14,18 +14,23 @@ import {
   FailedStatusSchema,
   type FailureRecord,
   FailureRecordSchema,
+  type FileWarning,
+  FileWarningSchema,
+  ITEMS_OBJECT,
   MANIFEST_OBJECT,
   processedPrefixOf,
   SourceLocationSchema,
 } from "@sluice/contract";
 import { z } from "zod";
 import {
+  type ChunkTable,
   type FailedChild,
   findFirstFailedChild,
   findMapRunManifest,
   type MapRunResults,
   type MapRunTally,
   REJECTED_ROWS_CAP,
+  readChunkTable,
   readJsonObject,
   readMapRunManifest,
   tallyMapRun,
@@ -37,7 +42,12 @@ import {
   buildFailureFollowUp,
   type FailedStatus,
 } from "../alerts/failure-alert.ts";
-import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
+import {
+  type AlertSink,
+  createAlertSender,
+  type SlackOutcome,
+  type SlackRetryOptions,
+} from "../alerts/slack-notifier.ts";
 import { parseCause } from "../failure-cause.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
@@ -95,6 +105,8 @@ export interface NotifyFailureDeps {
   logger: Logger;
   now?: () => Date;
   slackTimeoutMs?: number;
+  /** How a failed post is retried (4 attempts within 20 s by default, never past the Lambda's time). */
+  slackRetry?: SlackRetryOptions | undefined;
   /** Links the rejected-rows report in the follow-up message; without it the message names its location. */
   reportLink?: ReportLink | undefined;
   /** Most rejected rows a report lists (100,000 by default). */
@@ -227,6 +239,7 @@ export function createHandler(deps: NotifyFailureDeps) {
     logger: deps.logger,
     sink: deps.alertSink,
     timeoutMs: deps.slackTimeoutMs,
+    retry: deps.slackRetry,
   });
 
   async function describeExecution(detail: ExecutionStatusChangeEvent["detail"]): Promise<ExecutionFacts> {
@@ -289,11 +302,22 @@ export function createHandler(deps: NotifyFailureDeps) {
     }
   }
 
-  /** manifest.json's totals; null when conversion did not finish (no manifest), undefined when it cannot be read. */
-  async function uploadTotals(prefix: string): Promise<{ totalRows: number } | null | undefined> {
+  /**
+   * manifest.json's totals and file warnings; null when conversion did not finish (no manifest), undefined when
+   * it cannot be read.
+   */
+  async function uploadTotals(
+    prefix: string,
+  ): Promise<{ totalRows: number; fileWarnings: FileWarning[] } | null | undefined> {
     try {
       const manifest = await readJsonObject(deps.s3, deps.bucketName, `${prefix}${MANIFEST_OBJECT}`);
-      const parsed = z.object({ totalRows: z.number().int().nonnegative() }).safeParse(manifest);
+      const parsed = z
+        .object({
+          totalRows: z.number().int().nonnegative(),
+          // Best effort: warnings that cannot be read do not cost the totals.
+          fileWarnings: z.array(FileWarningSchema).catch([]).default([]),
+        })
+        .safeParse(manifest);
       return parsed.success ? parsed.data : undefined;
     } catch (error) {
       const cause = (error as Error & { cause?: { name?: string } }).cause;
@@ -358,6 +382,8 @@ export function createHandler(deps: NotifyFailureDeps) {
     context: InvocationContext | undefined,
   ): Promise<NotifyFailureOutput> {
     const { detail } = parseInput(ExecutionStatusChangeEventSchema, event, "notify-failure");
+    // Slack's retries stop short of the Lambda's timeout: the handler must still return (or throw) itself.
+    const remaining = context?.getRemainingTimeInMillis?.bind(context);
     deps.logger.resetKeys();
     deps.logger.appendKeys({ executionArn: detail.executionArn });
 
@@ -383,18 +409,20 @@ export function createHandler(deps: NotifyFailureDeps) {
         input: (execution.input ?? "").slice(0, 1000),
         error: execution.error,
       });
-      const slack = await sendAlert(() =>
-        buildFailureAlert({
-          uploadId: detail.name ?? detail.executionArn.slice(detail.executionArn.lastIndexOf(":") + 1),
-          sourceKey: "(unknown file)",
-          stage: deps.stage,
-          status: status.data,
-          errorCode: execution.error || cause.errorType || STATUS_CODE[status.data],
-          errorMessage: cause.message,
-          redriveCount: execution.redriveCount,
-          executionArn: detail.executionArn,
-          region: deps.region,
-        }),
+      const slack = await sendAlert(
+        () =>
+          buildFailureAlert({
+            uploadId: detail.name ?? detail.executionArn.slice(detail.executionArn.lastIndexOf(":") + 1),
+            sourceKey: "(unknown file)",
+            stage: deps.stage,
+            status: status.data,
+            errorCode: execution.error || cause.errorType || STATUS_CODE[status.data],
+            errorMessage: cause.message,
+            redriveCount: execution.redriveCount,
+            executionArn: detail.executionArn,
+            region: deps.region,
+          }),
+        remaining,
       );
       return { record: null, slack, report: null, followUp: "none" };
     }
@@ -434,22 +462,25 @@ export function createHandler(deps: NotifyFailureDeps) {
       chunks: record.chunks,
       recordWritten,
     });
-    const slack = await sendAlert(() =>
-      buildFailureAlert({
-        uploadId: record.uploadId,
-        sourceKey: record.source.key,
-        stage: deps.stage,
-        status: record.status,
-        errorCode: record.error.code,
-        errorMessage: record.error.cause,
-        totalRows: totals?.totalRows,
-        failedChunk: record.failedChunk,
-        chunks: record.chunks,
-        redriveCount: record.redriveCount,
-        failureRecord: { bucket: deps.bucketName, key: recordKey, written: recordWritten },
-        executionArn: record.executionArn,
-        region: deps.region,
-      }),
+    const slack = await sendAlert(
+      () =>
+        buildFailureAlert({
+          uploadId: record.uploadId,
+          sourceKey: record.source.key,
+          stage: deps.stage,
+          status: record.status,
+          errorCode: record.error.code,
+          errorMessage: record.error.cause,
+          totalRows: totals?.totalRows,
+          fileWarnings: totals?.fileWarnings,
+          failedChunk: record.failedChunk,
+          chunks: record.chunks,
+          redriveCount: record.redriveCount,
+          failureRecord: { bucket: deps.bucketName, key: recordKey, written: recordWritten },
+          executionArn: record.executionArn,
+          region: deps.region,
+        }),
+      remaining,
     );
 
     // e. The large read: what was answered before the failure.
@@ -460,6 +491,18 @@ export function createHandler(deps: NotifyFailureDeps) {
     if (results && budget > 0) {
       const signal = AbortSignal.timeout(budget);
       let tally: MapRunTally | undefined;
+      // The chunks the Map handed out, to check each answer against (best effort: without them only repeated
+      // rows are caught); an impossible answer is skipped, never added to the progress.
+      let chunks: ChunkTable | undefined;
+      try {
+        chunks = await readChunkTable(
+          deps.s3,
+          { bucket: deps.bucketName, key: `${prefix}${ITEMS_OBJECT}` },
+          { signal },
+        );
+      } catch (error) {
+        deps.logger.warn("Could not read the upload's chunk list (items.jsonl)", { error: message(error) });
+      }
       try {
         tally = await tallyMapRun(deps.s3, results, {
           uploadId: input.uploadId,
@@ -467,9 +510,16 @@ export function createHandler(deps: NotifyFailureDeps) {
           statuses: ["SUCCEEDED"],
           rejectedRowCap: deps.rejectedRowCap ?? REJECTED_ROWS_CAP,
           signal,
+          chunks,
         });
       } catch (error) {
         deps.logger.warn("Could not read the Map Run's succeeded results", { error: message(error) });
+      }
+      if (tally && tally.unreadable > 0) {
+        deps.logger.error("Results that are not a possible TaskResult of this upload were left out", {
+          unreadable: tally.unreadable,
+          first: tally.firstUnreadable?.slice(0, 1000),
+        });
       }
       if (tally) {
         if (tally.rejected > 0) {
@@ -492,19 +542,21 @@ export function createHandler(deps: NotifyFailureDeps) {
           const rejectedRows = tally.rejectedRows;
           const accepted = tally.accepted;
           const rejected = tally.rejected;
-          followUp = await sendAlert(async () =>
-            buildFailureFollowUp({
-              uploadId: input.uploadId,
-              sourceKey: input.source.key,
-              stage: deps.stage,
-              accepted,
-              rejected,
-              rejectedSamples: rejectedRows.samples(ALERT_SAMPLE_LIMIT),
-              rejectedRowsReport: report
-                ? await referenceTo(report, deps.reportLink, deps.logger)
-                : undefined,
-              region: deps.region,
-            }),
+          followUp = await sendAlert(
+            async () =>
+              buildFailureFollowUp({
+                uploadId: input.uploadId,
+                sourceKey: input.source.key,
+                stage: deps.stage,
+                accepted,
+                rejected,
+                rejectedSamples: rejectedRows.samples(ALERT_SAMPLE_LIMIT),
+                rejectedRowsReport: report
+                  ? await referenceTo(report, deps.reportLink, deps.logger)
+                  : undefined,
+                region: deps.region,
+              }),
+            remaining,
           );
         }
       }

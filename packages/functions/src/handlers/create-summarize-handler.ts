@@ -2,6 +2,8 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import {
   CONTRACT_VERSION,
+  type FileWarning,
+  FileWarningSchema,
   processedPrefixOf,
   REJECTED_SAMPLE_LIMIT,
   SUMMARY_OBJECT,
@@ -10,23 +12,32 @@ import {
   SummarySchema,
 } from "@sluice/contract";
 import { OutputWriteError } from "@sluice/core";
+import { z } from "zod";
 import {
   durationStats,
   emptyTally,
   type MapRunResults,
   REJECTED_ROWS_CAP,
+  readChunkTable,
+  readJsonObject,
   readMapRunManifest,
   tallyMapRun,
 } from "../adapters/map-run-results.ts";
 import type { ReportLink } from "../adapters/s3-report-link.ts";
 import { regionOfArn } from "../alerts/block-kit.ts";
-import { type AlertSink, createAlertSender, type SlackOutcome } from "../alerts/slack-notifier.ts";
+import {
+  type AlertSink,
+  createAlertSender,
+  type SlackOutcome,
+  type SlackRetryOptions,
+} from "../alerts/slack-notifier.ts";
 import { buildSuccessAlert } from "../alerts/success-alert.ts";
 import { estimateCost, estimateUploadUsage, FUNCTION_MEMORY_MB } from "../cost/cost-model.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
 import { type Logger, logUpload } from "../logger.ts";
 import { parseInput } from "../parse-input.ts";
 import { referenceTo, tryWriteRejectedRowsReport } from "../reports/rejected-rows-report.ts";
+import type { InvocationContext } from "./create-notify-failure-handler.ts";
 
 export {
   ChildExecutionSchema,
@@ -52,6 +63,8 @@ export interface SummarizeDeps {
   slackWebhookParameter?: string | undefined;
   ssm?: SSMClient | undefined;
   slackTimeoutMs?: number | undefined;
+  /** How a failed post is retried (4 attempts within 20 s by default, never past the Lambda's time). */
+  slackRetry?: SlackRetryOptions | undefined;
   /** Receives the success message instead of the webhook (the local runtime saves it). */
   alertSink?: AlertSink | undefined;
   /** Milliseconds since some fixed point, for the function's own duration in the cost estimate. */
@@ -84,8 +97,9 @@ export function createHandler(deps: SummarizeDeps) {
     logger: deps.logger,
     sink: deps.alertSink,
     timeoutMs: deps.slackTimeoutMs,
+    retry: deps.slackRetry,
   });
-  return (event: unknown): Promise<SummarizeOutput> =>
+  return (event: unknown, context?: InvocationContext): Promise<SummarizeOutput> =>
     withLambdaErrors(async () => {
       const started = clock();
       const input = parseInput(SummarizeInputSchema, event, "summarize");
@@ -97,10 +111,21 @@ export function createHandler(deps: SummarizeDeps) {
             key: input.delivery.ResultWriterDetails.Key,
           })
         : undefined;
-      const tally = results
-        ? await tallyMapRun(deps.s3, results, { uploadId: input.uploadId, strict: true, rejectedRowCap: cap })
-        : emptyTally(cap);
       const { processed } = input.convert;
+      // Each TaskResult is checked against the chunk it answers, as items.jsonl lists them (COMPACT result
+      // lines carry no input): impossible counts fail the upload instead of being summed.
+      const chunks = results
+        ? await readChunkTable(deps.s3, { bucket: processed.bucket, key: processed.itemsKey })
+        : undefined;
+      const tally = results
+        ? await tallyMapRun(deps.s3, results, {
+            uploadId: input.uploadId,
+            strict: true,
+            rejectedRowCap: cap,
+            chunks,
+          })
+        : emptyTally(cap);
+      const fileWarnings = await manifestWarnings(processed.bucket, processed.manifestKey);
       const report = await tryWriteRejectedRowsReport({
         s3: deps.s3,
         bucket: processed.bucket,
@@ -142,6 +167,7 @@ export function createHandler(deps: SummarizeDeps) {
         accepted: tally.accepted,
         rejected: tally.rejected,
         rowErrors: input.convert.rowErrors,
+        fileWarnings,
         durationMs,
         rowsPerSecond: durationMs > 0 ? Math.round((rows / durationMs) * 1000 * 100) / 100 : 0,
         chunkDurationMs: durationStats(tally.chunks),
@@ -175,34 +201,61 @@ export function createHandler(deps: SummarizeDeps) {
 
       let slack: SlackOutcome | "disabled" = "disabled";
       if (deps.notifySuccess) {
-        slack = await postSuccess(summary, input.source.key, input.execution?.arn);
+        slack = await postSuccess(summary, input.source.key, input.execution?.arn, context);
       }
       return { ...rest, slack };
     });
 
+  /**
+   * The manifest's warnings about the file (FORMAT_EXTENSION_MISMATCH...), copied into the summary; a manifest
+   * without the field (older) has none. Like the report, which reads the same file, this never fails the
+   * upload: a manifest that cannot be read is logged as an error and the summary lists no warnings.
+   */
+  async function manifestWarnings(bucket: string, key: string): Promise<FileWarning[]> {
+    try {
+      const manifest = await readJsonObject(deps.s3, bucket, key);
+      return z.object({ fileWarnings: z.array(FileWarningSchema).default([]) }).parse(manifest).fileWarnings;
+    } catch (error) {
+      deps.logger.error("The manifest's file warnings could not be read; the summary lists none", {
+        key,
+        error: error as Error,
+      });
+      return [];
+    }
+  }
+
   /** Never throws: a Slack outage or a bad webhook is logged and reported as "failed". */
-  function postSuccess(summary: Summary, sourceKey: string, executionArn: string | undefined) {
-    return sendAlert(async () =>
-      buildSuccessAlert({
-        uploadId: summary.uploadId,
-        sourceKey,
-        stage: deps.stage ?? "unknown",
-        rows: summary.rows,
-        chunks: summary.chunks,
-        chunksFailed: summary.chunksFailed,
-        accepted: summary.accepted,
-        rejected: summary.rejected,
-        rowErrors: summary.rowErrors,
-        durationMs: summary.durationMs,
-        rowsPerSecond: summary.rowsPerSecond,
-        rejectedSamples: summary.rejectedSamples,
-        rejectedRowsReport: summary.rejectedRowsReport
-          ? await referenceTo(summary.rejectedRowsReport, deps.reportLink, deps.logger)
-          : undefined,
-        summaryLocation: `s3://${deps.bucketName}/${summary.summaryKey}`,
-        executionArn,
-        region: deps.region ?? (executionArn ? regionOfArn(executionArn) : undefined) ?? "us-east-1",
-      }),
+  function postSuccess(
+    summary: Summary,
+    sourceKey: string,
+    executionArn: string | undefined,
+    context: InvocationContext | undefined,
+  ) {
+    const remaining = context?.getRemainingTimeInMillis?.bind(context);
+    return sendAlert(
+      async () =>
+        buildSuccessAlert({
+          uploadId: summary.uploadId,
+          sourceKey,
+          stage: deps.stage ?? "unknown",
+          rows: summary.rows,
+          chunks: summary.chunks,
+          chunksFailed: summary.chunksFailed,
+          accepted: summary.accepted,
+          rejected: summary.rejected,
+          rowErrors: summary.rowErrors,
+          fileWarnings: summary.fileWarnings,
+          durationMs: summary.durationMs,
+          rowsPerSecond: summary.rowsPerSecond,
+          rejectedSamples: summary.rejectedSamples,
+          rejectedRowsReport: summary.rejectedRowsReport
+            ? await referenceTo(summary.rejectedRowsReport, deps.reportLink, deps.logger)
+            : undefined,
+          summaryLocation: `s3://${deps.bucketName}/${summary.summaryKey}`,
+          executionArn,
+          region: deps.region ?? (executionArn ? regionOfArn(executionArn) : undefined) ?? "us-east-1",
+        }),
+      remaining,
     );
   }
 }

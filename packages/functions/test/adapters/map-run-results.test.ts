@@ -5,11 +5,21 @@ import {
   chunkOfChild,
   findFirstFailedChild,
   findMapRunManifest,
+  readChunkTable,
   readMapRunManifest,
   resultLines,
   tallyMapRun,
+  taskResultProblems,
 } from "../../src/adapters/map-run-results.ts";
-import { BUCKET, childExecution, jsonl, MAP_RUN_ARN, serviceError, taskResult } from "../factories.ts";
+import {
+  BUCKET,
+  childExecution,
+  chunkPointer,
+  jsonl,
+  MAP_RUN_ARN,
+  serviceError,
+  taskResult,
+} from "../factories.ts";
 import { abortedChild, failedChild, taskFailureCause } from "../notify-fixtures.ts";
 import { s3Store } from "../s3-store.ts";
 
@@ -132,7 +142,9 @@ describe("Map Run results", () => {
       "r/S.json",
       jsonl([
         taskResult({ chunkIndex: 0, accepted: 5, durationMs: 40.6 }),
-        childExecution(taskResult({ chunkIndex: 1, accepted: 6, durationMs: 50 })),
+        childExecution(taskResult({ chunkIndex: 1, accepted: 6, durationMs: 50 }), {
+          chunk: chunkPointer(1, 252, 6),
+        }),
         // A chunk answered twice (a redriven Map Run) counts once.
         taskResult({ chunkIndex: 0, accepted: 5 }),
       ]),
@@ -198,6 +210,117 @@ describe("Map Run results", () => {
         { uploadId: UPLOAD, strict: false, signal: controller.signal },
       ),
     ).rejects.toThrow("out of time");
+  });
+
+  describe("checks each TaskResult against the chunk it answers (items.jsonl)", () => {
+    // Chunk 0: rows 2-3 (2 rows); chunk 1: rows 4-13 with a skipped empty row (9 rows).
+    const items = [chunkPointer(0, 2, 2), { ...chunkPointer(1, 4, 9), lastRow: 13 }];
+    const tallyOf = async (results: unknown[], strict: boolean) => {
+      store.put(BUCKET, `${PREFIX}items.jsonl`, jsonl(items));
+      store.put(BUCKET, "r/S.json", jsonl(results));
+      store.put(BUCKET, "r/manifest.json", manifestFor({ SUCCEEDED: ["r/S.json"] }));
+      const chunks = await readChunkTable(store.client(), { bucket: BUCKET, key: `${PREFIX}items.jsonl` });
+      return tallyMapRun(
+        store.client(),
+        { bucket: BUCKET, key: "r/manifest.json" },
+        { uploadId: UPLOAD, strict, chunks },
+      );
+    };
+    const valid = taskResult({ chunkIndex: 1, accepted: 7, rejected: [13, 5].map(rejectedRow) });
+
+    it("sums results that account for each row of their chunk once", async () => {
+      const tally = await tallyOf([taskResult({ chunkIndex: 0, accepted: 2 }), valid], true);
+      expect(tally).toMatchObject({ delivered: 2, accepted: 9, rejected: 2, unreadable: 0 });
+    });
+
+    it.each([
+      [
+        "999 accepted rows for a 2-row chunk",
+        taskResult({ chunkIndex: 0, accepted: 999 }),
+        "chunk 0 (rows 2-3, 2 rows) is impossible: it counts 999 accepted + 0 rejected = 999 rows, but the chunk has 2",
+      ],
+      [
+        "fewer rows than the chunk has (rows neither accepted nor rejected)",
+        taskResult({ chunkIndex: 1, accepted: 3, rejected: [rejectedRow(5)] }),
+        "it counts 3 accepted + 1 rejected = 4 rows, but the chunk has 9",
+      ],
+      [
+        "the same rejected row twice",
+        taskResult({ chunkIndex: 1, accepted: 7, rejected: [5, 5].map(rejectedRow) }),
+        "chunk 1 (rows 4-13, 9 rows) is impossible: it rejects row 5 more than once",
+      ],
+      [
+        "a rejected row outside the chunk",
+        taskResult({ chunkIndex: 0, accepted: 1, rejected: [rejectedRow(40)] }),
+        "it rejects row 40, outside the chunk's rows 2-3",
+      ],
+      [
+        "a chunk the upload does not have",
+        taskResult({ chunkIndex: 7, accepted: 2 }),
+        "answers chunk 7, which is not one of the upload's 2 chunks",
+      ],
+      [
+        "a record whose input was another chunk",
+        childExecution(taskResult({ chunkIndex: 0, accepted: 2 }), { chunk: items[1] }),
+        "answers chunk 0, but the child execution was given chunk 1 (rows 4-13, 9 rows)",
+      ],
+    ])("fails %s as TASK_RESULT_INVALID, naming the chunk (strict)", async (_, bad, message) => {
+      await expect(tallyOf([valid, bad], true)).rejects.toMatchObject({
+        name: "TASK_RESULT_INVALID",
+        message: expect.stringContaining(message),
+      });
+    });
+
+    it("leaves impossible results out of the counts, without failing, in lenient mode (notify-failure)", async () => {
+      const tally = await tallyOf(
+        [
+          valid,
+          taskResult({ chunkIndex: 0, accepted: 999 }),
+          taskResult({ chunkIndex: 0, accepted: 0, rejected: [2, 2].map(rejectedRow) }),
+        ],
+        false,
+      );
+      expect(tally).toMatchObject({ delivered: 1, accepted: 7, rejected: 2, unreadable: 2 });
+      expect(tally.rejectedRows.total).toBe(2);
+      expect(tally.firstUnreadable).toContain("999 accepted");
+    });
+
+    it("counts every repeated or outside row once, by kind, and needs the chunk only for ranges and counts", () => {
+      const result = taskResult({
+        chunkIndex: 0,
+        accepted: 0,
+        rejected: [2, 2, 3, 3, 50, 60].map(rejectedRow),
+      });
+      expect(taskResultProblems(result, { index: 0, firstRow: 2, lastRow: 3, rows: 2 })).toEqual([
+        "it counts 0 accepted + 6 rejected = 6 rows, but the chunk has 2",
+        "it rejects row 2 more than once",
+        "it rejects row 50, outside the chunk's rows 2-3",
+        "2 rejected rows in all are outside the chunk",
+        "2 rejected rows in all are repeats",
+      ]);
+      // Without the chunk (a COMPACT line and no items.jsonl) only repeats can be seen.
+      expect(taskResultProblems(result, undefined)).toEqual([
+        "it rejects row 2 more than once",
+        "2 rejected rows in all are repeats",
+      ]);
+    });
+
+    it("refuses a chunk list that is out of order or names impossible rows", async () => {
+      store.put(BUCKET, "i/order.jsonl", jsonl([chunkPointer(1)]));
+      await expect(
+        readChunkTable(store.client(), { bucket: BUCKET, key: "i/order.jsonl" }),
+      ).rejects.toMatchObject({
+        name: "TASK_RESULT_INVALID",
+        message: expect.stringContaining("names chunk 1 where chunk 0"),
+      });
+      store.put(BUCKET, "i/rows.jsonl", jsonl([{ ...chunkPointer(0, 2, 10), lastRow: 5 }]));
+      await expect(
+        readChunkTable(store.client(), { bucket: BUCKET, key: "i/rows.jsonl" }),
+      ).rejects.toMatchObject({
+        name: "TASK_RESULT_INVALID",
+        message: expect.stringContaining("10 rows in rows 2-5"),
+      });
+    });
   });
 
   it("finds the first FAILED child, skipping aborted ones, and stops reading there", async () => {

@@ -36,6 +36,7 @@ function manifest(totalChunks: number): Manifest {
     details: {},
     warnings: { count: 0, samples: [] },
     rowErrors: { count: 0, samples: [] },
+    fileWarnings: [],
   };
 }
 

@@ -38,6 +38,24 @@ function allTexts(value: unknown): string[] {
 }
 
 describe("buildFailureAlert", () => {
+  it("shows the file's warnings after the error, and names their codes in the fallback text", () => {
+    const warning = { code: "FORMAT_EXTENSION_MISMATCH", message: "named .xlsx, but its content is csv" };
+    const message = buildFailureAlert(input({ fileWarnings: [warning] }));
+    expect(message.blocks.map((b) => b.type)).toEqual([
+      "header",
+      "section",
+      "section",
+      "section",
+      "context",
+      "actions",
+    ]);
+    expect(allTexts(message.blocks[3])).toContain(
+      ":warning: *Warning*\n• `FORMAT_EXTENSION_MISMATCH` named .xlsx, but its content is csv",
+    );
+    expect(message.text).toMatch(/; warnings: FORMAT_EXTENSION_MISMATCH$/);
+    expect(buildFailureAlert(input()).text).not.toContain("warnings");
+  });
+
   it("is pure: the same input gives the same message", () => {
     expect(buildFailureAlert(input())).toEqual(buildFailureAlert(input()));
   });

@@ -87,4 +87,33 @@ describe("buildSuccessAlert", () => {
     const message = buildSuccessAlert(input({ executionArn: undefined, summaryLocation: undefined }));
     expect(message.blocks.map((b) => b.type)).toEqual(["header", "section"]);
   });
+
+  it("shows the file's warnings, headlines them, and names their codes in the fallback text", () => {
+    const warning = {
+      code: "FORMAT_EXTENSION_MISMATCH",
+      message: 'The file "orders.xlsx" is named as an Excel workbook (.xlsx), but its content is <csv> text',
+    };
+    const message = buildSuccessAlert(input({ fileWarnings: [warning] }));
+    expect(message.blocks.map((b) => b.type)).toEqual(["header", "section", "section", "context", "actions"]);
+    expect(JSON.stringify(message.blocks[0])).toContain(
+      ":warning: Upload processed with warnings: orders.xlsx",
+    );
+    expect((message.blocks[2] as { text: { text: string } }).text.text).toBe(
+      ':warning: *Warning*\n• `FORMAT_EXTENSION_MISMATCH` The file "orders.xlsx" is named as an Excel workbook (.xlsx), but its content is &lt;csv&gt; text',
+    );
+    expect(message.text).toMatch(/^Upload processed with warnings: .*; warnings: FORMAT_EXTENSION_MISMATCH$/);
+    // Rejected rows still lead the headline.
+    const both = buildSuccessAlert(input({ fileWarnings: [warning], rejected: 3, accepted: 999_997 }));
+    expect(JSON.stringify(both.blocks[0])).toContain("Upload processed with rejected rows");
+  });
+
+  it("keeps many long warnings within one section's limit", () => {
+    const many = Array.from({ length: 30 }, (_, i) => ({ code: `W_${i}`, message: "m".repeat(5000) }));
+    const message = buildSuccessAlert(input({ fileWarnings: many }));
+    const text = (message.blocks[2] as { text: { text: string } }).text.text;
+    expect(text.length).toBeLessThanOrEqual(BLOCK_KIT_LIMITS.sectionText);
+    expect(text).toContain("`W_4`");
+    expect(text).not.toContain("`W_5`");
+    expect(text).toContain("…and 25 more (see the manifest)");
+  });
 });

@@ -65,8 +65,9 @@ describe("cost model", () => {
     expect(u.transitions).toBe(13);
     // Per chunk: SendMessage, ReceiveMessage, DeleteMessage, one ChangeMessageVisibility (a 2 KiB message).
     expect(u.sqsRequests).toBe(16);
-    // Source reads (4), the ItemReader's GET, one ranged GET per chunk, the ResultWriter's manifest and file.
-    expect(u.s3Get).toBe(4 + 1 + 4 + 2);
+    // Source reads (4), the ItemReader's GET, one ranged GET per chunk, the ResultWriter's manifest and file,
+    // summarize's reads of items.jsonl and manifest.json.
+    expect(u.s3Get).toBe(4 + 1 + 4 + 2 + 2);
     // chunks.jsonl in 3 parts (+ create and complete), items.jsonl, manifest.json, the ResultWriter's 2, summary.
     expect(u.s3Put).toBe(5 + 1 + 1 + 2 + 1);
     expect(u.lambdaRequests).toBe(3);
@@ -85,7 +86,8 @@ describe("cost model", () => {
 
   it("models an upload with no chunks: the parent's 5 transitions and no delivery", () => {
     const u = estimateUploadUsage({ chunks: 0, chunksBytes: 0, convertMs: 100, summarizeMs: 50 });
-    expect(u).toMatchObject({ transitions: 5, sqsRequests: 0, s3Get: 4, s3Put: 1 + 1 + 1 + 1 });
+    // Source reads and summarize's read of manifest.json.
+    expect(u).toMatchObject({ transitions: 5, sqsRequests: 0, s3Get: 4 + 1, s3Put: 1 + 1 + 1 + 1 });
   });
 
   it("puts a 1M-row upload at the default chunk size (100 chunks) below one cent", () => {

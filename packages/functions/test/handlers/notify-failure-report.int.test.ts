@@ -14,7 +14,7 @@ import {
   sfnStub,
   taskFailureCause,
 } from "../notify-fixtures.ts";
-import { chunksJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
+import { chunksJsonl, itemsJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
 import { parseCsv, s3Store } from "../s3-store.ts";
 
 const store = s3Store();
@@ -44,6 +44,8 @@ function handler(overrides: Partial<NotifyFailureDeps> = {}) {
     stage: "prod",
     region: "eu-west-1",
     slackWebhookUrl: slack.url,
+    // Retries as in Lambda (4 attempts), with short waits.
+    slackRetry: { baseDelayMs: 5 },
     logger: silentLogger(),
     now: () => new Date("2026-01-05T10:06:00.000Z"),
     reportLink: async (bucket, key) => `https://example.test/${bucket}/${key}?sig=1`,
@@ -61,6 +63,7 @@ const storedRecord = () =>
 function arrangeFailedMap() {
   store.put(BUCKET, `${PREFIX}manifest.json`, manifest({ totalRows: 40, totalChunks: 4 }));
   store.put(BUCKET, `${PREFIX}chunks.jsonl`, chunksJsonl(4, 10));
+  store.put(BUCKET, `${PREFIX}items.jsonl`, itemsJsonl(4, 10));
   store.put(
     BUCKET,
     `${RUN}SUCCEEDED_0.json`,
@@ -187,6 +190,43 @@ describe("notify-failure: the large read after the record and the alert", () => 
     expect(slack.received).toHaveLength(1);
     expect(storedRecord().progress).toEqual({ accepted: 10, rejected: 0 });
     expect(storedRecord().rejectedRowsReport).toBeUndefined();
+  });
+
+  it("leaves impossible answers out of the progress and the report, without failing", async () => {
+    arrangeFailedMap();
+    store.put(
+      BUCKET,
+      `${RUN}SUCCEEDED_0.json`,
+      jsonl([
+        taskResult({ chunkIndex: 0, accepted: 8, rejected: [4, 9].map(rejectedRow) }),
+        // 999 rows for a 10-row chunk, and a row rejected twice: neither is added up.
+        taskResult({ chunkIndex: 1, accepted: 999 }),
+        taskResult({ chunkIndex: 1, accepted: 8, rejected: [15, 15].map(rejectedRow) }),
+      ]),
+    );
+    const result = await handler()(failureEvent());
+    expect(result.record?.progress).toEqual({ accepted: 8, rejected: 2 });
+    expect(storedRecord().progress).toEqual({ accepted: 8, rejected: 2 });
+    expect(result.report?.rows).toBe(2);
+    expect(slack.received[1]?.json.text).toContain("8 accepted, 2 rejected");
+  });
+
+  it("shows the manifest's file warnings in the failure alert", async () => {
+    arrangeFailedMap();
+    const warning = {
+      code: "FORMAT_EXTENSION_MISMATCH",
+      message: 'The file "Q1 orders.xlsx" is named as an Excel workbook (.xlsx), but its content is csv',
+    };
+    store.put(
+      BUCKET,
+      `${PREFIX}manifest.json`,
+      manifest({ totalRows: 40, totalChunks: 4, fileWarnings: [warning] }),
+    );
+    await handler()(failureEvent());
+    const alert = slack.received[0]!.json;
+    expect(alert.text).toMatch(/; warnings: FORMAT_EXTENSION_MISMATCH$/);
+    const texts = ((alert.blocks ?? []) as unknown as Block[]).map((b) => b.text?.text ?? "");
+    expect(texts).toContainEqual(expect.stringContaining("`FORMAT_EXTENSION_MISMATCH` The file"));
   });
 
   it("reports the progress after a Summarize failure: the Map succeeded, no chunk failed", async () => {

@@ -63,6 +63,8 @@ function handler(overrides: Partial<NotifyFailureDeps> = {}) {
     stage: "prod",
     region: "eu-west-1",
     slackWebhookUrl: slack.url,
+    // Retries as in Lambda (4 attempts), with short waits.
+    slackRetry: { baseDelayMs: 5 },
     logger: silentLogger(),
     now: () => new Date("2026-01-05T10:06:00.000Z"),
     ...overrides,
@@ -305,7 +307,8 @@ describe("notify-failure handler", () => {
     const result = await handler()(failureEvent());
     expect(result.slack).toBe("failed");
     expect(storedRecord().error.code).toBe("WORKBOOK_ENCRYPTED");
-    expect(slack.received).toHaveLength(1);
+    // A 5xx is retried: every attempt reached Slack, none was posted.
+    expect(slack.received).toHaveLength(4);
   });
 
   it("reports slack: failed when nothing listens at the webhook URL", async () => {

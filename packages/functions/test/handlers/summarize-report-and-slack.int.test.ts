@@ -11,7 +11,7 @@ import {
   silentLogger,
   taskResult,
 } from "../factories.ts";
-import { chunksJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
+import { chunksJsonl, itemsJsonl, manifest, PREFIX } from "../reports/fixtures.ts";
 import { parseCsv, s3Store } from "../s3-store.ts";
 
 const store = s3Store();
@@ -45,6 +45,8 @@ function handler(overrides: Partial<SummarizeDeps> = {}) {
     stage: "prod",
     region: "eu-west-1",
     slackWebhookUrl: slack.url,
+    // Retries as in Lambda (4 attempts), with short waits.
+    slackRetry: { baseDelayMs: 5 },
     reportLink: async (bucket, key) =>
       `https://${bucket}.s3.eu-west-1.amazonaws.com/${key}?X-Amz-Signature=abc`,
     ...overrides,
@@ -55,6 +57,7 @@ function handler(overrides: Partial<SummarizeDeps> = {}) {
 function arrange(rejectedIn: Record<number, number[]> = { 1: [13, 12], 3: [35, 32, 33, 34] }) {
   store.put(BUCKET, `${PREFIX}manifest.json`, manifest({ totalRows: 40, totalChunks: 4 }));
   store.put(BUCKET, `${PREFIX}chunks.jsonl`, chunksJsonl(4, 10));
+  store.put(BUCKET, `${PREFIX}items.jsonl`, itemsJsonl(4, 10));
   const child = (index: number, durationMs: number) => {
     const rejected = (rejectedIn[index] ?? []).map(rejectedRow);
     return taskResult({ chunkIndex: index, accepted: 10 - rejected.length, rejected, durationMs });
@@ -177,6 +180,24 @@ describe("summarize: per-chunk results, the rejected-rows report and the Slack s
     expect(json.text).toMatch(/^Upload processed with rejected rows: Q1 orders\.xlsx \(stage prod/);
   });
 
+  it("carries the manifest's file warnings into summary.json and the success message", async () => {
+    arrange();
+    const warning = { code: "FORMAT_EXTENSION_MISMATCH", message: "named .xlsx, but its content is csv" };
+    store.put(
+      BUCKET,
+      `${PREFIX}manifest.json`,
+      manifest({ totalRows: 40, totalChunks: 4, fileWarnings: [warning] }),
+    );
+    const output = await handler({ notifySuccess: true })(event());
+    expect(output).toMatchObject({ slack: "posted", fileWarnings: [warning] });
+    expect(summaryJson().fileWarnings).toEqual([warning]);
+    const { json } = slack.received[0]!;
+    expect(json.text).toMatch(/; warnings: FORMAT_EXTENSION_MISMATCH$/);
+    expect(JSON.stringify(json.blocks)).toContain(
+      "`FORMAT_EXTENSION_MISMATCH` named .xlsx, but its content is csv",
+    );
+  });
+
   it("does not post when SLACK_NOTIFY_SUCCESS is off", async () => {
     arrange();
     await handler({ notifySuccess: false })(event());
@@ -188,7 +209,7 @@ describe("summarize: per-chunk results, the rejected-rows report and the Slack s
     slack.status = 500;
     const output = await handler({ notifySuccess: true })(event());
     expect(output.slack).toBe("failed");
-    expect(slack.received).toHaveLength(1);
+    expect(slack.received).toHaveLength(4);
     expect(summaryJson().accepted).toBe(34);
   });
 

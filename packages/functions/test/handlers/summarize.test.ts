@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { SummarySchema } from "@sluice/contract";
+import { type ChunkPointer, SummarySchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handlers/create-summarize-handler.ts";
@@ -7,6 +7,7 @@ import {
   BUCKET,
   body,
   childExecution,
+  chunkPointer,
   convertOutput,
   executionInput,
   jsonl,
@@ -26,19 +27,29 @@ const rejectedRow = (row: number) => ({
   message: `Row ${row}: email is not valid`,
 });
 
+const PROCESSED = "processed/orders-0123456789ab/";
+const ITEMS_KEY = `${PROCESSED}items.jsonl`;
+const UPLOAD_MANIFEST_KEY = `${PROCESSED}manifest.json`;
+
 /**
  * The ResultWriter's manifest and result files, served by key (a file given as an array is written as JSON
- * Lines, one value per line, as WriterConfig OutputType JSONL does).
+ * Lines, one value per line, as WriterConfig OutputType JSONL does), and the upload's own items.jsonl (the
+ * chunks' pointers: four chunks of 250 rows from row 2 unless given) and manifest.json.
  */
-function serveResults(files: Record<string, unknown[] | string>, manifest: unknown) {
-  const all: Record<string, string> = { [MANIFEST_KEY]: JSON.stringify(manifest) };
+function serveResults(
+  files: Record<string, unknown[] | string>,
+  manifest: unknown,
+  upload: { items?: ChunkPointer[]; uploadManifest?: object } = {},
+) {
+  const all: Record<string, string> = { [`${RESULTS}/${MANIFEST_KEY}`]: JSON.stringify(manifest) };
   for (const [key, content] of Object.entries(files)) {
-    all[key] = typeof content === "string" ? content : jsonl(content);
+    all[`${RESULTS}/${key}`] = typeof content === "string" ? content : jsonl(content);
   }
+  all[`${BUCKET}/${ITEMS_KEY}`] = jsonl(upload.items ?? [0, 1, 2, 3].map((i) => chunkPointer(i)));
+  all[`${BUCKET}/${UPLOAD_MANIFEST_KEY}`] = JSON.stringify(upload.uploadManifest ?? { totalRows: 1000 });
   s3.on(GetObjectCommand).callsFake((input) => {
-    const content = all[input.Key ?? ""];
-    if (input.Bucket !== RESULTS || content === undefined)
-      throw serviceError("NoSuchKey", "The specified key does not exist.", 404);
+    const content = all[`${input.Bucket}/${input.Key}`];
+    if (content === undefined) throw serviceError("NoSuchKey", "The specified key does not exist.", 404);
     return { Body: body(content) };
   });
   s3.on(PutObjectCommand).resolves({});
@@ -152,14 +163,18 @@ describe("summarize handler", () => {
   });
 
   it("reads full records too (a ResultWriter without COMPACT): the TaskResult is the Output string", async () => {
+    const items = [chunkPointer(0, 2, 10), chunkPointer(1, 12, 10)];
     serveResults(
       {
         "r/SUCCEEDED_0.json": [
-          childExecution(taskResult({ chunkIndex: 0, accepted: 10, durationMs: 70 })),
-          childExecution(taskResult({ chunkIndex: 1, accepted: 9, rejected: [rejectedRow(13)] })),
+          childExecution(taskResult({ chunkIndex: 0, accepted: 10, durationMs: 70 }), { chunk: items[0] }),
+          childExecution(taskResult({ chunkIndex: 1, accepted: 9, rejected: [rejectedRow(13)] }), {
+            chunk: items[1],
+          }),
         ],
       },
       { ResultFiles: { SUCCEEDED: [{ Key: "r/SUCCEEDED_0.json", Size: 1 }], FAILED: [], PENDING: [] } },
+      { items },
     );
     await handler()({ ...executionInput(), convert: convertOutput({ totalChunks: 2 }), delivery });
     const { summary } = writtenSummary();
@@ -190,6 +205,7 @@ describe("summarize handler", () => {
           PENDING: [],
         },
       },
+      { items: [chunkPointer(0, 2, 10), chunkPointer(1, 12, 10)] },
     );
     const output = await handler()({
       ...executionInput(),
@@ -198,8 +214,10 @@ describe("summarize handler", () => {
     });
     expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
       MANIFEST_KEY,
+      ITEMS_KEY,
       "r/SUCCEEDED_0.json",
       "r/FAILED_0.json",
+      UPLOAD_MANIFEST_KEY,
     ]);
     expect(output).toMatchObject({ chunksDelivered: 1, chunksFailed: 1, accepted: 10, rejected: 0 });
     expect(writtenSummary().summary.chunkResults).toEqual([
@@ -211,14 +229,14 @@ describe("summarize handler", () => {
   it.each([
     ["null", null],
     ["the workflow's empty object", {}],
-  ])("summarizes an upload with no chunks (delivery %s) without reading anything", async (_, delivery) => {
-    s3.on(PutObjectCommand).resolves({});
+  ])("summarizes an upload with no chunks (delivery %s) reading only its manifest", async (_, delivery) => {
+    serveResults({}, {}, { items: [] });
     const output = await handler("2026-01-05T10:00:00.000Z")({
       ...executionInput(),
       convert: convertOutput({ totalRows: 0, totalChunks: 0 }),
       delivery,
     });
-    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([UPLOAD_MANIFEST_KEY]);
     expect(output).toMatchObject({
       rows: 0,
       chunks: 0,
@@ -254,6 +272,73 @@ describe("summarize handler", () => {
     const run = handler()({ ...executionInput(), convert: convertOutput(), delivery });
     await expect(run).rejects.toMatchObject({ name });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ["999 accepted rows for a 2-row chunk", taskResult({ chunkIndex: 1, accepted: 999 }), "999 accepted"],
+    [
+      "the same rejected row twice",
+      taskResult({ chunkIndex: 1, accepted: 0, rejected: [4, 4].map(rejectedRow) }),
+      "rejects row 4 more than once",
+    ],
+  ])(
+    "fails a TaskResult claiming %s with TASK_RESULT_INVALID naming the chunk, writing no summary",
+    async (_, bad, what) => {
+      // COMPACT lines carry no input: the chunk comes from items.jsonl.
+      serveResults(
+        { "r/S.json": [taskResult({ chunkIndex: 0, accepted: 2 }), bad] },
+        { ResultFiles: { SUCCEEDED: [{ Key: "r/S.json", Size: 1 }], FAILED: [], PENDING: [] } },
+        { items: [chunkPointer(0, 2, 2), chunkPointer(1, 4, 2)] },
+      );
+      const run = handler()({
+        ...executionInput(),
+        convert: convertOutput({ totalRows: 4, totalChunks: 2 }),
+        delivery,
+      });
+      await expect(run).rejects.toMatchObject({
+        name: "TASK_RESULT_INVALID",
+        message: expect.stringMatching(
+          new RegExp(
+            `Line 2 of s3://${RESULTS}/r/S\\.json: .*chunk 1 \\(rows 4-5, 2 rows\\) is impossible: .*${what}`,
+          ),
+        ),
+      });
+      expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    },
+  );
+
+  it("copies the manifest's file warnings into summary.json and its output", async () => {
+    const warning = { code: "FORMAT_EXTENSION_MISMATCH", message: "named .xlsx, read as csv" };
+    serveResults(
+      { "r/S.json": [taskResult({ chunkIndex: 0, accepted: 2 })] },
+      { ResultFiles: { SUCCEEDED: [{ Key: "r/S.json", Size: 1 }], FAILED: [], PENDING: [] } },
+      { items: [chunkPointer(0, 2, 2)], uploadManifest: { totalRows: 2, fileWarnings: [warning] } },
+    );
+    const output = await handler()({
+      ...executionInput(),
+      convert: convertOutput({ totalRows: 2, totalChunks: 1 }),
+      delivery,
+    });
+    expect(writtenSummary().summary.fileWarnings).toEqual([warning]);
+    expect(output.fileWarnings).toEqual([warning]);
+  });
+
+  it("lists no file warnings for an older manifest, or one it cannot read (logged, never failing the upload)", async () => {
+    serveResults({}, {}, { items: [] });
+    await handler()({
+      ...executionInput(),
+      convert: convertOutput({ totalRows: 0, totalChunks: 0 }),
+      delivery: null,
+    });
+    expect(writtenSummary().summary.fileWarnings).toEqual([]);
+    s3.reset();
+    serveResults({}, {}, { items: [], uploadManifest: { fileWarnings: "not a list" } });
+    await handler()({
+      ...executionInput(),
+      convert: convertOutput({ totalRows: 0, totalChunks: 0 }),
+      delivery: null,
+    });
+    expect(writtenSummary().summary.fileWarnings).toEqual([]);
   });
 
   it("reports a result file it cannot read as SOURCE_READ_FAILED (retryable)", async () => {

@@ -1,4 +1,5 @@
 import { type Chunk, type ChunkRow, chunkIdFor, type Manifest } from "@sluice/contract";
+import { chunkPointer, jsonl } from "../factories.ts";
 
 export const UPLOAD_ID = "orders-0123456789ab";
 export const PREFIX = `processed/${UPLOAD_ID}/`;
@@ -21,6 +22,7 @@ export function manifest(overrides: Partial<Manifest> = {}): Manifest {
     details: {},
     warnings: { count: 0, samples: [] },
     rowErrors: { count: 0, samples: [] },
+    fileWarnings: [],
     ...overrides,
   };
 }
@@ -53,4 +55,9 @@ export function chunkLine(index: number, rows: ChunkRow[]): string {
 /** `chunks` chunks of `perChunk` rows each, from row 2; returns the jsonl text. */
 export function chunksJsonl(chunks: number, perChunk: number): string {
   return `${Array.from({ length: chunks }, (_, i) => chunkLine(i, rowsOf(2 + i * perChunk, perChunk))).join("\n")}\n`;
+}
+
+/** items.jsonl for `chunksJsonl(chunks, perChunk)`: one pointer per chunk, as convert writes them. */
+export function itemsJsonl(chunks: number, perChunk: number): string {
+  return jsonl(Array.from({ length: chunks }, (_, i) => chunkPointer(i, 2 + i * perChunk, perChunk)));
 }
