@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ChunkBounds, ChunkPointer } from "@sluice/contract";
 import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
+import { OutputWriteError, SluiceError } from "./errors.ts";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
 export interface ChunkSink {
@@ -131,6 +132,17 @@ export class ChunkWriter {
     this.rowCount = 0;
     this.bodyBytes = 0;
     this.totalBytes += line.length;
-    await this.sink.writeChunk(line, meta);
+    try {
+      await this.sink.writeChunk(line, meta);
+    } catch (error) {
+      // A sink's own typed error passes; anything else is a failed write, not (as it was) a failed read.
+      if (error instanceof SluiceError) throw error;
+      throw new OutputWriteError(
+        `Writing chunk ${index} failed: ${(error as Error)?.message ?? String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 }

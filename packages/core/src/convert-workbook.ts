@@ -67,6 +67,21 @@ function rowFactory(columns: number[], names: string[]): RowFactory {
   return new Function("c", "row", `return { row, data: { ${fields} } };`) as RowFactory;
 }
 
+/**
+ * The same record without compiling anything, for a header that keeps growing: compiling once per growth costs
+ * time in the header's width each time, quadratic in all. (`__proto__` is never a header name.)
+ */
+function plainRowFactory(columns: number[], names: string[]): RowFactory {
+  return (c, row) => {
+    const data: Record<string, CellValue> = {};
+    for (let k = 0; k < columns.length; k++) data[names[k]!] = c[columns[k]!] ?? null;
+    return { row, data };
+  };
+}
+
+/** Header growths that get a compiled row factory; past them a sheet that adds a column per row gets the plain one. */
+const COMPILED_GROWTHS = 32;
+
 function pushSample(list: { count: number; samples: RowIssue[] }, issue: RowIssue): void {
   list.count++;
   if (list.samples.length < MANIFEST_SAMPLE_LIMIT) list.samples.push(issue);
@@ -94,8 +109,11 @@ export async function convertWorkbook(input: {
   let makeRow: RowFactory = rowFactory([], []);
   let totalRows = 0;
 
+  let growths = 0;
   const refreshKeys = (h: Header) => {
-    makeRow = rowFactory(h.columns, h.names);
+    growths++;
+    makeRow =
+      growths <= COMPILED_GROWTHS ? rowFactory(h.columns, h.names) : plainRowFactory(h.columns, h.names);
   };
 
   await guard(async () => {

@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { ChunkPointerSchema, ChunkSchema } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
+import { bufferSource } from "../src/byte-source.ts";
 import { type ChunkMeta, ChunkWriter, chunkPointer } from "../src/chunk-writer.ts";
+import { convertWorkbook } from "../src/convert-workbook.ts";
+import { OutputWriteError, type SluiceError } from "../src/errors.ts";
 
 function collect() {
   const lines: { line: string; meta: ChunkMeta }[] = [];
@@ -110,5 +113,25 @@ describe("ChunkWriter", () => {
     const writer = new ChunkWriter("u", { rows: 10, bytes: 2048 }, sink);
     await writer.flush();
     expect(lines).toHaveLength(0);
+  });
+
+  it("a sink's untyped failure is OUTPUT_WRITE_FAILED (retryable), its typed one passes unchanged", async () => {
+    const failing = (error: unknown) => ({
+      async writeChunk() {
+        throw error;
+      },
+    });
+    const plain = await convertWorkbook({
+      source: bufferSource(Buffer.from("a\n1\n"), "in.csv"),
+      uploadId: "u",
+      sink: failing(new Error("socket hang up")),
+    }).catch((e: unknown) => e as SluiceError);
+    expect(plain).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: true });
+    expect((plain as SluiceError).message).toMatch(/Writing chunk 0 failed: socket hang up/);
+    const typed = new OutputWriteError("the bucket said no");
+    const writer = new ChunkWriter("u", { rows: 1, bytes: 2048 }, failing(typed));
+    await expect(
+      Promise.resolve(writer.add(rowJson(2, "x").json, 2)).then(() => writer.flush()),
+    ).rejects.toBe(typed);
   });
 });

@@ -302,6 +302,14 @@ class SheetHandler implements XmlHandler {
     let r = -1;
     const i = tok.findAttr("r");
     if (i >= 0) r = parseIndex(tok.buf, tok.attrs[i * 4 + 2]!, tok.attrs[i * 4 + 3]!);
+    // Rows come in ascending order (Excel calls anything else corrupt): a row number met twice or going back
+    // would give two rows one number, and a handler's answer names rows by number.
+    if (r > 0 && r <= this.rowNumber) {
+      throw new WorkbookCorruptError(
+        `The sheet ${JSON.stringify(this.ctx.sheet)} lists row ${r} after row ${this.rowNumber}: rows must be in ascending order`,
+        { details: { sheet: this.ctx.sheet, row: r, after: this.rowNumber } },
+      );
+    }
     this.rowNumber = r > 0 ? r : this.rowNumber + 1;
     if (selfClosing) return;
     this.inRow = true;
@@ -361,6 +369,13 @@ class SheetHandler implements XmlHandler {
       } else if (key === 0x74) {
         type = cellType(buf, vs, ve);
       }
+    }
+    // Cells come in ascending column order too: a column met twice or going back would overwrite a value.
+    if (column >= 0 && column < this.nextColumn) {
+      throw new WorkbookCorruptError(
+        `The sheet ${JSON.stringify(this.ctx.sheet)} lists a cell in column ${column + 1} after column ${this.nextColumn} in row ${this.rowNumber}: cells must be in ascending order`,
+        { details: { sheet: this.ctx.sheet, row: this.rowNumber, column: column + 1 } },
+      );
     }
     this.column = column >= 0 ? column : this.nextColumn;
     this.nextColumn = this.column + 1;

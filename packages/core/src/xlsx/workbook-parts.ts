@@ -232,9 +232,21 @@ export async function readWorkbookPackage(zip: ZipArchive, budget: InflateBudget
     return { name: sheet.name, visible, part };
   });
 
-  const relOfType = (type: string, fallback: string): string | undefined => {
+  const relOfType = (type: string, fallback: string, required: boolean): string | undefined => {
     const rel = rels.find((r) => r.type === type);
-    if (rel) return zip.get(rel.target)?.name;
+    if (rel) {
+      const info = zip.get(rel.target);
+      // Read without its styles part, a workbook's dates would all turn into serial numbers without a word.
+      // (A missing shared-strings part is left alone: real writers name one they never write, for sheets of
+      // inline strings, and a cell that needs it fails on its own.)
+      if (!info && required) {
+        throw new WorkbookCorruptError(
+          `The workbook's relationships name the part ${rel.target} (${type}), but the zip has no such entry`,
+          { details: { part: rel.target } },
+        );
+      }
+      return info?.name;
+    }
     return rels.length === 0 ? zip.get(baseDir + fallback)?.name : undefined;
   };
 
@@ -243,7 +255,7 @@ export async function readWorkbookPackage(zip: ZipArchive, budget: InflateBudget
     sheets,
     worksheets: sheets.filter((sheet) => sheet.part !== undefined),
     date1904,
-    sharedStringsPart: relOfType("sharedStrings", "sharedStrings.xml"),
-    stylesPart: relOfType("styles", "styles.xml"),
+    sharedStringsPart: relOfType("sharedStrings", "sharedStrings.xml", false),
+    stylesPart: relOfType("styles", "styles.xml", true),
   };
 }

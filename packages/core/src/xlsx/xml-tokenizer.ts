@@ -53,6 +53,9 @@ export class XmlTokenizer {
   tagEnd = 0;
 
   private leftover: Buffer | null = null;
+  /** The root element's local name, and whether the last end tag seen closed it: a part cut short is corrupt. */
+  private rootName: Buffer | null = null;
+  private rootClosed = false;
   private readonly table: (Array<{ bytes: Buffer; id: number }> | undefined)[] = [];
   private readonly maxPending: number;
   private done = false;
@@ -120,6 +123,12 @@ export class XmlTokenizer {
     const rest = this.leftover;
     this.leftover = null;
     if (rest) this.scan(rest, 0, true);
+    // Without these a part cut short (or emptied) inside a valid zip reads as a complete one, losing rows or
+    // styles silently.
+    if (this.rootName === null) throw this.corrupt("it holds no element (an empty part)");
+    if (!this.rootClosed) {
+      throw this.corrupt(`it ends before its root element <${this.rootName.toString("latin1")}> is closed`);
+    }
   }
 
   /** Value of the first attribute with this local name on the current tag, as a byte range index, or -1. */
@@ -199,6 +208,9 @@ export class XmlTokenizer {
         this.buf = buf;
         this.nameStart = ls;
         this.nameEnd = ne;
+        const root = this.rootName;
+        this.rootClosed =
+          root !== null && ne - ls === root.length && buf.compare(root, 0, root.length, ls, ne) === 0;
         handler.close(ne > ls ? this.lookup(buf, ls, ne) : 0);
         p = gt + 1;
       } else if (c1 === BANG) {
@@ -220,6 +232,10 @@ export class XmlTokenizer {
         // startTag stored the name and attributes; the text handler never touches them.
         this.buf = buf;
         this.tagEnd = after;
+        if (this.rootName === null) {
+          this.rootName = Buffer.from(buf.subarray(this.nameStart, this.nameEnd));
+          this.rootClosed = buf[after - 2] === SLASH;
+        } else this.rootClosed = false;
         const resume = handler.open(this.lookup(buf, this.nameStart, this.nameEnd), buf[after - 2] === SLASH);
         p = resume > 0 ? resume : after;
       }

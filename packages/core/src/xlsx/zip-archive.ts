@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { createInflateRaw, type ZlibOptions } from "node:zlib";
+import { crc32, createInflateRaw, type ZlibOptions } from "node:zlib";
 import yauzl from "yauzl";
 import type { ByteSource } from "../byte-source.ts";
 import { LimitExceededError, SluiceError, SourceReadError, WorkbookCorruptError } from "../errors.ts";
@@ -170,7 +170,13 @@ export class ZipArchive {
     }
     const limits = this.limits;
     const compressed = Math.max(1, entry.compressedSize);
+    // The central directory's size and CRC-32 (yauzl reads zip64 sizes there; with a data descriptor the local
+    // header holds zeros, the central directory the real values): a part is checked against them as it streams.
+    const expectedSize = entry.uncompressedSize;
+    const expectedCrc = entry.crc32 >>> 0;
+    let crc = 0;
     let partBytes = 0;
+    let held: Buffer | undefined;
     let output: Readable = raw;
     let rawFailed = false;
     if (entry.compressionMethod === 8) {
@@ -200,8 +206,23 @@ export class ZipArchive {
             { limit: "maxInflationRatio", max: limits.maxInflationRatio, part: name },
           );
         }
-        yield chunk;
+        // Past its declared size a part is corrupt (or a bomb lying about its size): stop before reading more.
+        if (partBytes > expectedSize) throw sizeMismatch(name, expectedSize, partBytes, true);
+        crc = crc32(chunk, crc);
+        // One chunk is held back so the checks below run before the reader sees a part's last bytes: a small
+        // corrupt part then fails as corrupt, not as whatever its mangled XML happens to trip over.
+        if (held !== undefined) yield held;
+        held = chunk;
       }
+      // Only a part read to its end can be checked; a reader that stops early (readAll) checks nothing.
+      if (partBytes !== expectedSize) throw sizeMismatch(name, expectedSize, partBytes, false);
+      if (crc >>> 0 !== expectedCrc) {
+        throw new WorkbookCorruptError(
+          `The workbook part ${name} fails its CRC-32 check (the zip says ${hex(expectedCrc)}, its bytes give ${hex(crc >>> 0)}): the file is corrupt`,
+          { details: { part: name, check: "crc32", expected: hex(expectedCrc), actual: hex(crc >>> 0) } },
+        );
+      }
+      if (held !== undefined) yield held;
     } catch (error) {
       if (error instanceof SluiceError) throw error;
       if (rawFailed || output === raw) throw sourceError(error, this.source);
@@ -228,6 +249,18 @@ export class ZipArchive {
     }
     return Buffer.concat(parts).subarray(0, maxBytes);
   }
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
+}
+
+function sizeMismatch(part: string, expected: number, actual: number, more: boolean): WorkbookCorruptError {
+  const got = more ? `more than ${expected}` : String(actual);
+  return new WorkbookCorruptError(
+    `The workbook part ${part} inflates to ${got} bytes but the zip says ${expected}: the file is corrupt`,
+    { details: { part, check: "size", expected, actual } },
+  );
 }
 
 function errorMessage(error: unknown): string {

@@ -11,6 +11,12 @@ export interface ZipFileSpec {
   data: string | Buffer;
   /** Stored (method 0) instead of deflated. */
   store?: boolean;
+  /** Deflate level (0 writes stored deflate blocks: the payload bytes appear verbatim). */
+  level?: number;
+  /** Sizes and CRC in a data descriptor after the data (general purpose bit 3); zeros in the local header. */
+  descriptor?: boolean;
+  /** Sizes as 0xFFFFFFFF with the real ones in a zip64 extended information extra field. */
+  zip64?: boolean;
 }
 
 /** A minimal zip writer: local headers, central directory, end record. */
@@ -20,33 +26,65 @@ export function zip(files: ZipFileSpec[]): Buffer {
   let offset = 0;
   for (const file of files) {
     const data = typeof file.data === "string" ? Buffer.from(file.data, "utf8") : file.data;
-    const body = file.store ? data : deflateRawSync(data);
+    const body = file.store
+      ? data
+      : deflateRawSync(data, file.level === undefined ? {} : { level: file.level });
     const name = Buffer.from(file.name, "utf8");
     const crc = crc32(data);
     const method = file.store ? 0 : 8;
+    const flags = 0x800 | (file.descriptor ? 0x8 : 0);
+    const version = file.zip64 ? 45 : 20;
+    const extra = Buffer.alloc(file.zip64 ? 20 : 0);
+    if (file.zip64) {
+      extra.writeUInt16LE(0x0001, 0);
+      extra.writeUInt16LE(16, 2);
+      extra.writeBigUInt64LE(BigInt(data.length), 4);
+      extra.writeBigUInt64LE(BigInt(body.length), 12);
+    }
+    const sizes = (header: Buffer, at: number, local: boolean) => {
+      if (file.zip64) {
+        header.writeUInt32LE(0xffffffff, at);
+        header.writeUInt32LE(0xffffffff, at + 4);
+      } else if (!(local && file.descriptor)) {
+        header.writeUInt32LE(body.length, at);
+        header.writeUInt32LE(data.length, at + 4);
+      }
+    };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6);
+    local.writeUInt16LE(version, 4);
+    local.writeUInt16LE(flags, 6);
     local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
+    if (!file.descriptor) local.writeUInt32LE(crc, 14);
+    sizes(local, 18, true);
     local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(extra.length, 28);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x800, 8);
+    central.writeUInt16LE(version, 4);
+    central.writeUInt16LE(version, 6);
+    central.writeUInt16LE(flags, 8);
     central.writeUInt16LE(method, 10);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    sizes(central, 20, false);
     central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(extra.length, 30);
     central.writeUInt32LE(offset, 42);
-    locals.push(local, name, body);
-    centrals.push(central, name);
-    offset += local.length + name.length + body.length;
+    const descriptor = Buffer.alloc(file.descriptor ? (file.zip64 ? 24 : 16) : 0);
+    if (file.descriptor) {
+      descriptor.writeUInt32LE(0x08074b50, 0);
+      descriptor.writeUInt32LE(crc, 4);
+      if (file.zip64) {
+        descriptor.writeBigUInt64LE(BigInt(body.length), 8);
+        descriptor.writeBigUInt64LE(BigInt(data.length), 16);
+      } else {
+        descriptor.writeUInt32LE(body.length, 8);
+        descriptor.writeUInt32LE(data.length, 12);
+      }
+    }
+    locals.push(local, name, extra, body, descriptor);
+    centrals.push(central, name, extra);
+    offset += local.length + name.length + extra.length + body.length + descriptor.length;
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
@@ -56,6 +94,30 @@ export function zip(files: ZipFileSpec[]): Buffer {
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);
+}
+
+/** Where an entry's central directory record and data sit in a zip (for tests that damage one). */
+export function entryLayout(
+  bytes: Buffer,
+  name: string,
+): { central: number; dataStart: number; compressedSize: number } {
+  const end = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  let at = bytes.readUInt32LE(end + 16);
+  while (bytes.readUInt32LE(at) === 0x02014b50) {
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const extraLength = bytes.readUInt16LE(at + 30);
+    const commentLength = bytes.readUInt16LE(at + 32);
+    if (bytes.toString("utf8", at + 46, at + 46 + nameLength) === name) {
+      const localAt = bytes.readUInt32LE(at + 42);
+      const dataStart = localAt + 30 + bytes.readUInt16LE(localAt + 26) + bytes.readUInt16LE(localAt + 28);
+      let compressedSize = bytes.readUInt32LE(at + 20);
+      if (compressedSize === 0xffffffff)
+        compressedSize = Number(bytes.readBigUInt64LE(at + 46 + nameLength + 12));
+      return { central: at, dataStart, compressedSize };
+    }
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  throw new Error(`no entry ${name}`);
 }
 
 export const MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
@@ -113,6 +175,8 @@ export interface PackageSpec {
   /** Replace the workbook rels (null: leave it out). */
   workbookRels?: string | null;
   extra?: ZipFileSpec[];
+  /** How every part is written into the zip (stored, deflate level, data descriptor, zip64). */
+  entries?: Omit<ZipFileSpec, "name" | "data">;
 }
 
 export function xlsxPackage(spec: PackageSpec): Buffer {
@@ -163,7 +227,7 @@ export function xlsxPackage(spec: PackageSpec): Buffer {
     });
   }
   files.push(...(spec.extra ?? []));
-  return zip(files);
+  return zip(files.map((file) => ({ ...spec.entries, ...file })));
 }
 
 /** One-sheet package from `<row>` XML. */
