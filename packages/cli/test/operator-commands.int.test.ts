@@ -219,7 +219,7 @@ describe("sluice redrive on the local runtime", () => {
 });
 
 describe("sluice reprocess on the local runtime", () => {
-  it("starts nothing for the same object again, and a new execution <uploadId>-r2 with --force", async () => {
+  it("starts nothing without --force, and a new execution <uploadId>-r2 of the same version with --force", async () => {
     const runtime = await runtimeWith();
     const seen = new Set<string>();
     consume(runtime, async (chunk) => {
@@ -229,8 +229,6 @@ describe("sluice reprocess on the local runtime", () => {
     const bytes = csv(30);
     const first = await runtime.upload(bytes, "orders.csv");
     await runtime.waitForExecution(first.executionArn);
-    const again = await runtime.upload(bytes, "orders.csv");
-    expect(again).toMatchObject({ duplicate: true, executionArn: first.executionArn });
     expect(runtime.workflow.all).toHaveLength(1);
 
     const lines: string[] = [];

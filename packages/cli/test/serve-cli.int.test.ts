@@ -158,13 +158,19 @@ describe("sluice serve", () => {
       } while (status.status === "RUNNING");
       expect(status).toMatchObject({ status: "SUCCEEDED", totalRows: 120, totalChunks: 5, chunksDone: 5 });
 
-      // The same file again starts nothing; --force starts <uploadId>-r2.
+      // The same file again is a new object version and a new upload, as on AWS; `reprocess --force` runs the
+      // first upload's own version again as <uploadId>-r2.
       const again = await runUpload([file], () => {}, { SLUICE_UPLOAD_URL: exports.SLUICE_UPLOAD_URL });
-      expect(again).toMatchObject({ duplicate: true, uploadId: upload.uploadId });
-      expect(again.reprocessId).toBeUndefined();
-      const forced = await runUpload([file, "--force"], () => {}, {
-        SLUICE_UPLOAD_URL: exports.SLUICE_UPLOAD_URL,
-      });
+      expect(again.duplicate).toBe(false);
+      expect(again.uploadId).not.toBe(upload.uploadId);
+      const reprocessed = cli(
+        { ...exports, AWS_ACCESS_KEY_ID: "", AWS_PROFILE: "" },
+        "reprocess",
+        upload.uploadId,
+        "--force",
+      );
+      expect(reprocessed.code).toBe(0);
+      const forced = { reprocessId: reprocessed.json?.reprocessId as string | undefined };
       expect(forced.reprocessId).toBe(`${upload.uploadId}-r2`);
 
       // The CLI's status command, configured by the exported variables alone.

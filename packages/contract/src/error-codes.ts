@@ -122,7 +122,8 @@ export const ERROR_CODES = {
   TASK_RESULT_INVALID: {
     area: "workflow",
     retryable: false,
-    meaning: "a Map Run result is not a TaskResult of this upload's chunk, or its counts or rows do not fit that chunk",
+    meaning:
+      "a Map Run result is not a TaskResult of this upload's chunk, or its counts or rows do not fit that chunk",
   },
   CONFIG_INVALID: {
     area: "workflow",

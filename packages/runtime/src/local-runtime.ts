@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { Readable } from "node:stream";
+import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -12,6 +13,7 @@ import {
   type TaskResult,
   UPLOADS_PREFIX,
 } from "@sluice/contract";
+import { InvalidOptionError } from "@sluice/core";
 import {
   type CostEstimate,
   createChunkDeadLetterHandler,
@@ -23,6 +25,7 @@ import {
   estimateCost,
   FUNCTION_MEMORY_MB,
   type NotifyFailureOutput,
+  type SlackRetryOptions,
 } from "@sluice/functions";
 import {
   checkStageConfig,
@@ -47,6 +50,8 @@ export interface LocalRuntimeOptions {
   config?: Partial<StageConfig>;
   /** Where Slack alerts go; unset: the Block Kit JSON is saved under `outDir` instead. */
   slackWebhookUrl?: string;
+  /** Per-attempt timeout and retry bounds of the Slack posts (the Lambdas' defaults: 5 s, 4 attempts in 20 s). */
+  slack?: { timeoutMs?: number; retry?: SlackRetryOptions };
   /** Where local artifacts (saved alerts, report copies) are written. */
   outDir?: string;
   /** Replaces every Retry interval, so failure paths finish in seconds. */
@@ -57,6 +62,11 @@ export interface LocalRuntimeOptions {
    */
   notifyRetryDelaysMs?: readonly number[];
   logLevel?: "SILENT" | "DEBUG" | "INFO";
+  /**
+   * The S3/SQS endpoint the runtime's own handlers use instead of the emulator's (tests put a fault-injecting
+   * proxy in front of the emulator here); the queues, the bucket and `adminServerConnection()` stay the emulator's.
+   */
+  awsEndpoint?: string;
 }
 
 /** Progress of one upload's chunks, as the local runtime sees them leave and come back. */
@@ -153,7 +163,17 @@ export class LocalRuntime extends EventEmitter {
     const meter = startRequestMeter({ port: Number(new URL(emulator.endpoint).port) });
     const tokens = new TaskTokens();
     const logger = (name: string) => createLogger(name, { logLevel: options.logLevel ?? "SILENT" });
-    const { s3, sqs } = emulator;
+    const { s3, sqs } =
+      options.awsEndpoint === undefined
+        ? emulator
+        : {
+            s3: new S3Client({
+              ...emulator.clientConfig,
+              endpoint: options.awsEndpoint,
+              forcePathStyle: true,
+            }),
+            sqs: new SQSClient({ ...emulator.clientConfig, endpoint: options.awsEndpoint }),
+          };
     let runtime: LocalRuntime | undefined;
     const emit = (event: RuntimeEvent) => runtime?.emit("progress", event);
 
@@ -216,6 +236,8 @@ export class LocalRuntime extends EventEmitter {
         stage: "local",
         region: PLACEHOLDER.region,
         slackWebhookUrl: options.slackWebhookUrl,
+        slackTimeoutMs: options.slack?.timeoutMs,
+        slackRetry: options.slack?.retry,
         alertSink: saveAlert(uploadIdOf(event), "slack-summary"),
       })(event);
 
@@ -314,6 +336,8 @@ export class LocalRuntime extends EventEmitter {
         stage: "local",
         region: PLACEHOLDER.region,
         slackWebhookUrl: options.slackWebhookUrl,
+        slackTimeoutMs: options.slack?.timeoutMs,
+        slackRetry: options.slack?.retry,
         logger: logger("sluice-notify-failure"),
         reportLink,
         alertSink: saveAlert(uploadIdFromEvent(event), "slack-alert"),
@@ -360,12 +384,16 @@ export class LocalRuntime extends EventEmitter {
 
   /**
    * What a customer's upload does in the cloud: the file lands under uploads/, and the S3 event (same shape)
-   * reaches the real start handler, which starts the workflow through the Step Functions API.
+   * reaches the real start handler, which starts the workflow through the Step Functions API. `file` may be a
+   * stream (an HTTP request body): it goes to the bucket part by part, never whole in memory.
    */
   async upload(
-    file: Buffer,
+    file: Buffer | Readable,
     name: string,
   ): Promise<{ key: string; executionArn: string; uploadId: string; duplicate: boolean }> {
+    // An S3 key is UTF-8: a lone surrogate has no encoding, so no request could name the object.
+    if (/\p{Cs}/u.test(name))
+      throw new InvalidOptionError(`the file name ${JSON.stringify(name)} is not valid text`);
     const key = `${UPLOADS_PREFIX}${basename(name)}`;
     // Multipart like a browser or the AWS CLI would for a big file (the emulator caps a single PUT at 10 MiB).
     const put = await new Upload({
@@ -379,7 +407,18 @@ export class LocalRuntime extends EventEmitter {
       logger: createLogger("sluice-start", { logLevel: "SILENT" }),
     });
     const eTag = (put.ETag ?? "").replace(/"/g, "");
-    const result = await start(s3Event(this.bucket, key, file.length, eTag));
+    const size = Buffer.isBuffer(file)
+      ? file.length
+      : ((
+          await this.emulator.s3.send(
+            new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: put.VersionId }),
+          )
+        ).ContentLength ?? 0);
+    // The bucket is versioned, as the stack's is: every PUT is a new version, and the event names it, so the
+    // execution (and a later reprocess) reads exactly these bytes. As on AWS, the same bytes uploaded again are a
+    // new version and a new upload; only the same event delivered twice is a duplicate.
+    const versionId = put.VersionId;
+    const result = await start(s3Event(this.bucket, key, size, eTag, versionId));
     const uploadId = result.started[0] ?? result.duplicates[0];
     if (!uploadId) throw new Error(`the start handler started nothing for ${key}`);
     const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${uploadId}`;
@@ -464,7 +503,7 @@ function uploadIdFromEvent(event: unknown): string {
 }
 
 /** The S3 event notification AWS sends for a new object (one record). */
-function s3Event(bucket: string, key: string, size: number, eTag: string) {
+function s3Event(bucket: string, key: string, size: number, eTag: string, versionId: string | undefined) {
   return {
     Records: [
       {
@@ -484,6 +523,7 @@ function s3Event(bucket: string, key: string, size: number, eTag: string) {
             key: encodeURIComponent(key).replace(/%2F/g, "/").replace(/%20/g, "+"),
             size,
             eTag,
+            ...(versionId ? { versionId } : {}),
             sequencer: "0",
           },
         },

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -273,6 +274,8 @@ async function openItems(
     out.once("finish", resolve);
     out.once("error", reject);
   });
+  // A read that fails part-way destroys `out` with writes in flight: that rejection is the read's error, not a crash.
+  written.catch(() => {});
   let total = 0;
   try {
     const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
@@ -283,7 +286,8 @@ async function openItems(
       } catch {
         throw readerFailed(`Line ${total + 1} of ${where} is not JSON`);
       }
-      if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+      // events.once rejects on "error", so a failing disk cannot leave the read waiting for a drain forever.
+      if (!out.write(`${line}\n`)) await once(out, "drain");
       if (++total >= limit) break;
     }
   } catch (error) {

@@ -359,15 +359,19 @@ describe("the local runtime", () => {
     },
   );
 
-  it("starts nothing new for a duplicate S3 event of the same object", async () => {
+  it("the same bytes uploaded again are a new object version and a new upload, as in the versioned bucket on AWS", async () => {
     const runtime = await runtimeWithSlack();
     consume(runtime, async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }));
     const bytes = csv(10);
     const first = await runtime.upload(bytes, "orders.csv");
     await runtime.waitForExecution(first.executionArn);
     const again = await runtime.upload(bytes, "orders.csv");
-    expect(again.executionArn).toBe(first.executionArn);
-    expect(again.duplicate).toBe(true);
-    expect(runtime.workflow.all).toHaveLength(1);
+    expect(again.duplicate).toBe(false);
+    expect(again.executionArn).not.toBe(first.executionArn);
+    expect((await runtime.waitForExecution(again.executionArn)).status).toBe("SUCCEEDED");
+    const versions = runtime.workflow.all.map(
+      (e) => (e.input as { source: { versionId?: string } }).source.versionId,
+    );
+    expect(new Set(versions).size).toBe(2);
   });
 });

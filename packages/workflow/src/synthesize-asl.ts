@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { App, Stack } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as s3 from "aws-cdk-lib/aws-s3";
@@ -11,7 +14,16 @@ import { aslFromTemplate, PLACEHOLDER } from "./workflow-asl.ts";
  * `npm run asl` prints and `npm run asl:write` keeps in upload-workflow-asl.generated.ts for the local runtime.
  */
 export function synthesizeWorkflowAsl(config: Partial<StageConfig> = {}): Record<string, unknown> {
-  const app = new App();
+  // An App without outdir leaves a cdk.out folder in the temp folder on every call: give it one and remove it.
+  const outdir = mkdtempSync(join(tmpdir(), "sluice-asl-"));
+  try {
+    return synthesizeIn(new App({ outdir }), config);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function synthesizeIn(app: App, config: Partial<StageConfig>): Record<string, unknown> {
   const stack = new Stack(app, "SluiceAsl", {
     env: { account: PLACEHOLDER.account, region: PLACEHOLDER.region },
   });

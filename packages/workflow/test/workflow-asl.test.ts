@@ -75,3 +75,23 @@ describe("resolveIntrinsics", () => {
     });
   });
 });
+
+describe("synthesizeWorkflowAsl", () => {
+  it("leaves nothing in the temp folder (no cdk.out per call)", async () => {
+    const { mkdtemp, readdir, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const saved = process.env.TMPDIR;
+    const temp = await mkdtemp(join(tmpdir(), "sluice-asl-check-"));
+    // os.tmpdir() reads TMPDIR on each call, so this folder sees only what the synthesis writes.
+    process.env.TMPDIR = temp;
+    try {
+      expect(synthesizeWorkflowAsl().StartAt).toBeDefined();
+      expect(await readdir(temp)).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      await rm(temp, { recursive: true, force: true });
+    }
+  });
+});

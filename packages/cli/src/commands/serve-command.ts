@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
+import { Readable } from "node:stream";
 import { InvalidOptionError } from "@sluice/core";
 import type { ExecutionRecord } from "@sluice/runtime";
 import { LocalRuntime } from "@sluice/runtime";
-import { reprocessUpload } from "./reprocess.ts";
 import { parseCommandArgs } from "./step-functions-options.ts";
 
 export const SERVE_USAGE = `usage: sluice serve [--port N] [--concurrency N] [--chunk-rows N] [--chunk-bytes N] [--out DIR]
@@ -13,10 +13,11 @@ Starts the local runtime (S3/SQS emulator, Step Functions API, the workflow) and
 Prints the endpoints an admin server needs, as text and as "export VAR=..." lines. Uploads arrive over a
 loopback HTTP endpoint, as the S3 event would start them in AWS:
   curl --data-binary @orders.xlsx "http://127.0.0.1:<port>/uploads?name=orders.xlsx"   (or: sluice upload <file>)
-Add &force=1 to start a new execution (<upload-id>-r2) when the same file was uploaded before.
+Each upload is a new object version in the (versioned) local bucket and starts its own execution, as on AWS;
+to run an earlier upload's very bytes again: sluice reprocess <upload-id> --force.
   --port N   the upload endpoint's port (default: any free port)`;
 
-/** The largest upload body accepted (it is held in memory before it goes to the local bucket). */
+/** The largest upload body accepted (it streams to the local bucket, which keeps it on disk). */
 const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
 export interface ServeEndpoints {
@@ -35,11 +36,11 @@ export interface UploadResponse {
   uploadId: string;
   executionArn: string;
   key: string;
-  /** The same object version was uploaded before: nothing new started (unless forced). */
+  /** The same S3 event was seen before: nothing new started (an upload over HTTP is always a new version). */
   duplicate: boolean;
-  /** With force=1 on a duplicate: the new execution's name. */
-  reprocessId?: string;
 }
+
+class UploadTooLargeError extends Error {}
 
 /** The `export` lines a shell (or the admin server's environment) takes. */
 export function exportLines(endpoints: ServeEndpoints): string[] {
@@ -130,32 +131,35 @@ async function handleUpload(
     const name = basename(url.searchParams.get("name") ?? "");
     if (!name || name === "." || name === "..")
       return reply(400, { error: "INVALID_OPTION", message: "the name query parameter is required" });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_UPLOAD_BYTES)
-        return reply(413, {
-          error: "TOO_LARGE",
-          message: `uploads are limited to ${MAX_UPLOAD_BYTES} bytes locally`,
-        });
-      chunks.push(chunk as Buffer);
-    }
-    if (size === 0)
+    // Streamed to the bucket part by part: serve holds no upload whole, whatever its size.
+    const body = req[Symbol.asyncIterator]();
+    const first = await body.next();
+    if (first.done || (first.value as Buffer).length === 0)
       return reply(400, { error: "INVALID_OPTION", message: "the request body (the file) is empty" });
-    const upload: UploadResponse = await runtime.upload(Buffer.concat(chunks), name);
-    const force = ["1", "true", "yes"].includes(url.searchParams.get("force") ?? "");
-    if (upload.duplicate && force) {
-      const sfn = runtime.sfnClient();
-      try {
-        const again = await reprocessUpload(sfn, runtime.stateMachineArn, upload.uploadId);
-        Object.assign(upload, { reprocessId: again.reprocessId, executionArn: again.executionArn });
-      } finally {
-        sfn.destroy();
-      }
+    let size = 0;
+    const counted = Readable.from(
+      (async function* () {
+        let next: IteratorResult<unknown> = first;
+        while (!next.done) {
+          size += (next.value as Buffer).length;
+          if (size > MAX_UPLOAD_BYTES) throw new UploadTooLargeError();
+          yield next.value as Buffer;
+          next = await body.next();
+        }
+      })(),
+    );
+    let upload: UploadResponse;
+    try {
+      upload = await runtime.upload(counted, name);
+    } catch (error) {
+      if (!(error instanceof UploadTooLargeError)) throw error;
+      return reply(413, {
+        error: "TOO_LARGE",
+        message: `uploads are limited to ${MAX_UPLOAD_BYTES} bytes locally`,
+      });
     }
     onUpload?.(upload);
-    reply(upload.duplicate && !force ? 200 : 201, upload);
+    reply(upload.duplicate ? 200 : 201, upload);
   } catch (error) {
     reply(500, { error: (error as Error).name, message: (error as Error).message });
   }
@@ -197,11 +201,9 @@ export async function runServe(
     },
     onUpload: (upload) =>
       say(
-        upload.reprocessId
-          ? `upload ${upload.uploadId} again (forced): started ${upload.reprocessId}`
-          : upload.duplicate
-            ? `upload ${upload.uploadId}: same file version as before, nothing started`
-            : `upload ${upload.uploadId}: started (${upload.key})`,
+        upload.duplicate
+          ? `upload ${upload.uploadId}: the same S3 event as before, nothing started`
+          : `upload ${upload.uploadId}: started (${upload.key})`,
       ),
   });
   local.runtime.workflow.on("execution_finished", (record: ExecutionRecord) =>

@@ -1,0 +1,706 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createReadStream, createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FauxqsInternals, FauxqsS3Error, FauxqsStores } from "./fauxqs-internals.ts";
+
+/**
+ * The local bucket's storage: object bodies in files under a directory the emulator owns, never in memory,
+ * and every bucket versioned (the stack's bucket is): each write is a new version with its own id, a delete
+ * without a version id adds a delete marker, and any version stays readable by its id.
+ */
+
+interface Version {
+  key: string;
+  versionId: string;
+  deleteMarker: boolean;
+  /** The body's file; none for a delete marker. */
+  file?: string;
+  contentType: string;
+  contentLength: number;
+  etag: string;
+  lastModified: Date;
+  metadata: Record<string, string>;
+}
+
+interface Part {
+  file: string;
+  size: number;
+  etag: string;
+  md5: Buffer;
+}
+
+interface MultipartUpload {
+  bucket: string;
+  key: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  parts: Map<number, Part>;
+}
+
+/** What fauxqs's own S3 actions read from a store: its S3Object, with the body read from disk on demand. */
+type StoredObject = ReturnType<FauxqsStores["s3Store"]["getObject"]>;
+
+/** The minimum size of every part but the last (CompleteMultipartUpload checks it, as AWS does). */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+export class LocalS3Store {
+  private readonly buckets = new Map<string, { created: Date; objects: Map<string, Version[]> }>();
+  private readonly uploads = new Map<string, MultipartUpload>();
+  private files = 0;
+
+  constructor(
+    /** Where bodies are kept; the emulator creates it and removes it on stop. */
+    readonly dir: string,
+    private readonly fauxqs: Pick<FauxqsInternals, "S3Error">,
+  ) {}
+
+  private error(code: string, message: string, status: number, resource?: string): FauxqsS3Error {
+    return new this.fauxqs.S3Error(code, message, status, resource);
+  }
+
+  private newFile(): string {
+    return join(this.dir, `${++this.files}.bin`);
+  }
+
+  private objects(bucket: string): Map<string, Version[]> {
+    const found = this.buckets.get(bucket);
+    if (!found) throw this.error("NoSuchBucket", `The specified bucket does not exist: ${bucket}`, 404);
+    return found.objects;
+  }
+
+  private record(bucket: string, version: Omit<Version, "versionId" | "lastModified">): Version {
+    const objects = this.objects(bucket);
+    const stored: Version = { ...version, versionId: newVersionId(), lastModified: new Date() };
+    const versions = objects.get(version.key) ?? [];
+    versions.push(stored);
+    objects.set(version.key, versions);
+    return stored;
+  }
+
+  /** The version named, or the current one; NoSuchKey when the current one is a delete marker. */
+  version(bucket: string, key: string, versionId?: string): Version {
+    const versions = this.objects(bucket).get(key) ?? [];
+    if (versionId !== undefined) {
+      const found = versions.find((v) => v.versionId === versionId);
+      if (!found)
+        throw this.error("NoSuchVersion", "The specified version does not exist.", 404, `/${bucket}/${key}`);
+      if (found.deleteMarker) {
+        throw Object.assign(
+          this.error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405),
+          {
+            deleteMarker: found,
+          },
+        );
+      }
+      return found;
+    }
+    const current = versions.at(-1);
+    if (!current || current.deleteMarker) {
+      throw Object.assign(
+        this.error("NoSuchKey", "The specified key does not exist.", 404, `/${bucket}/${key}`),
+        {
+          ...(current ? { deleteMarker: current } : {}),
+        },
+      );
+    }
+    return current;
+  }
+
+  /** Writes a body (a Buffer, or a request streamed as it arrives) to a new file: its size and MD5. */
+  private async write(
+    body: Buffer | AsyncIterable<Buffer>,
+  ): Promise<{ file: string; size: number; md5: Buffer }> {
+    const file = this.newFile();
+    const hash = createHash("md5");
+    if (Buffer.isBuffer(body)) {
+      await writeFile(file, body);
+      return { file, size: body.length, md5: hash.update(body).digest() };
+    }
+    const out = createWriteStream(file);
+    let size = 0;
+    try {
+      for await (const bytes of body) {
+        hash.update(bytes);
+        size += bytes.length;
+        if (!out.write(bytes)) await once(out, "drain");
+      }
+      await new Promise<void>((resolve, reject) => {
+        out.once("error", reject);
+        out.end(resolve);
+      });
+    } catch (error) {
+      out.destroy();
+      await rm(file, { force: true });
+      throw error;
+    }
+    return { file, size, md5: hash.digest() };
+  }
+
+  async put(
+    bucket: string,
+    key: string,
+    body: Buffer | AsyncIterable<Buffer>,
+    contentType: string,
+    metadata: Record<string, string>,
+  ): Promise<Version> {
+    this.objects(bucket);
+    const { file, size, md5 } = await this.write(body);
+    return this.record(bucket, {
+      key,
+      deleteMarker: false,
+      file,
+      contentType,
+      contentLength: size,
+      etag: `"${md5.toString("hex")}"`,
+      metadata,
+    });
+  }
+
+  async putPart(uploadId: string, partNumber: number, body: Buffer | AsyncIterable<Buffer>): Promise<string> {
+    this.upload(uploadId);
+    const { file, size, md5 } = await this.write(body);
+    // Checked again: the upload may have been completed or aborted while the part was arriving.
+    const upload = this.uploads.get(uploadId);
+    if (!upload) {
+      await rm(file, { force: true });
+      this.upload(uploadId);
+    }
+    const previous = upload!.parts.get(partNumber);
+    upload!.parts.set(partNumber, { file, size, md5, etag: `"${md5.toString("hex")}"` });
+    if (previous) await rm(previous.file, { force: true });
+    return `"${md5.toString("hex")}"`;
+  }
+
+  /** Joins the parts on disk, in order, into the new version's file; the ETag is S3's multipart ETag. */
+  async complete(uploadId: string, specs: { partNumber: number; etag: string }[]): Promise<Version> {
+    const upload = this.upload(uploadId);
+    this.objects(upload.bucket);
+    const parts = this.checkParts(upload, specs);
+    const file = this.newFile();
+    const out = createWriteStream(file);
+    try {
+      for (const part of parts) {
+        for await (const bytes of createReadStream(part.file)) {
+          if (!out.write(bytes)) await once(out, "drain");
+        }
+      }
+    } finally {
+      await new Promise<void>((resolve, reject) => {
+        out.once("error", reject);
+        out.end(resolve);
+      });
+    }
+    const version = this.finish(uploadId, upload, parts, file);
+    await Promise.all([...upload.parts.values()].map((part) => rm(part.file, { force: true })));
+    return version;
+  }
+
+  private checkParts(upload: MultipartUpload, specs: { partNumber: number; etag: string }[]): Part[] {
+    const invalidPart = () =>
+      this.error(
+        "InvalidPart",
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        400,
+      );
+    for (let i = 1; i < specs.length; i++) {
+      if (specs[i]!.partNumber <= specs[i - 1]!.partNumber) {
+        throw this.error(
+          "InvalidPartOrder",
+          "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+          400,
+        );
+      }
+    }
+    const parts = specs.map((spec) => {
+      const part = upload.parts.get(spec.partNumber);
+      if (!part || part.etag.replaceAll('"', "") !== spec.etag.replaceAll('"', "")) throw invalidPart();
+      return part;
+    });
+    if (parts.slice(0, -1).some((part) => part.size < MIN_PART_SIZE))
+      throw this.error(
+        "EntityTooSmall",
+        "Your proposed upload is smaller than the minimum allowed size",
+        400,
+      );
+    return parts;
+  }
+
+  private finish(uploadId: string, upload: MultipartUpload, parts: Part[], file: string): Version {
+    const digest = createHash("md5")
+      .update(Buffer.concat(parts.map((part) => part.md5)))
+      .digest("hex");
+    this.uploads.delete(uploadId);
+    return this.record(upload.bucket, {
+      key: upload.key,
+      deleteMarker: false,
+      file,
+      contentType: upload.contentType,
+      contentLength: parts.reduce((sum, part) => sum + part.size, 0),
+      etag: `"${digest}-${parts.length}"`,
+      metadata: upload.metadata,
+    });
+  }
+
+  /** DeleteObject: with a version id that version goes for good; without, a delete marker becomes current. */
+  async remove(bucket: string, key: string, versionId?: string): Promise<Version | undefined> {
+    const objects = this.objects(bucket);
+    if (versionId === undefined) {
+      return this.record(bucket, {
+        key,
+        deleteMarker: true,
+        contentType: "",
+        contentLength: 0,
+        etag: "",
+        metadata: {},
+      });
+    }
+    const versions = objects.get(key) ?? [];
+    const index = versions.findIndex((v) => v.versionId === versionId);
+    if (index < 0) return undefined;
+    const [gone] = versions.splice(index, 1);
+    if (versions.length === 0) objects.delete(key);
+    if (gone?.file) await rm(gone.file, { force: true });
+    return gone;
+  }
+
+  private upload(uploadId: string): MultipartUpload {
+    const upload = this.uploads.get(uploadId);
+    if (!upload) {
+      throw this.error(
+        "NoSuchUpload",
+        "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        404,
+      );
+    }
+    return upload;
+  }
+
+  // --- fauxqs's S3Store interface: what its own actions (bucket operations, listings, CopyObject, DeleteObjects,
+  // CreateMultipartUpload, AbortMultipartUpload) call. Bodies are read from disk only when one asks for them.
+
+  createBucket(name: string): void {
+    if (!this.buckets.has(name)) this.buckets.set(name, { created: new Date(), objects: new Map() });
+  }
+
+  deleteBucket(name: string): void {
+    const objects = this.objects(name);
+    const uploading = [...this.uploads.values()].some((upload) => upload.bucket === name);
+    if (objects.size > 0 || uploading) {
+      throw this.error(
+        "BucketNotEmpty",
+        "The bucket you tried to delete is not empty. You must delete all versions in the bucket.",
+        409,
+      );
+    }
+    this.buckets.delete(name);
+  }
+
+  hasBucket(name: string): boolean {
+    return this.buckets.has(name);
+  }
+
+  listBuckets(): { name: string; creationDate: Date }[] {
+    return [...this.buckets]
+      .map(([name, bucket]) => ({ name, creationDate: bucket.created }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  putObject(
+    bucket: string,
+    key: string,
+    body: Buffer,
+    contentType?: string,
+    metadata?: Record<string, string>,
+  ): StoredObject {
+    this.objects(bucket);
+    const file = this.newFile();
+    writeFileSync(file, body);
+    return this.view(
+      this.record(bucket, {
+        key,
+        deleteMarker: false,
+        file,
+        contentType: contentType ?? "application/octet-stream",
+        contentLength: body.length,
+        etag: `"${createHash("md5").update(body).digest("hex")}"`,
+        metadata: metadata ?? {},
+      }),
+    );
+  }
+
+  getObject(bucket: string, key: string): StoredObject {
+    return this.view(this.version(bucket, key));
+  }
+
+  headObject(bucket: string, key: string): StoredObject {
+    return this.getObject(bucket, key);
+  }
+
+  deleteObject(bucket: string, key: string): void {
+    this.record(bucket, {
+      key,
+      deleteMarker: true,
+      contentType: "",
+      contentLength: 0,
+      etag: "",
+      metadata: {},
+    });
+  }
+
+  deleteObjects(bucket: string, keys: string[]): string[] {
+    for (const key of keys) this.deleteObject(bucket, key);
+    return keys;
+  }
+
+  listObjects(
+    bucket: string,
+    options?: { prefix?: string; delimiter?: string; maxKeys?: number; startAfter?: string; marker?: string },
+  ): { objects: StoredObject[]; commonPrefixes: string[]; isTruncated: boolean } {
+    const prefix = options?.prefix ?? "";
+    const delimiter = options?.delimiter;
+    const maxKeys = options?.maxKeys ?? 1000;
+    const startAfter = options?.startAfter ?? options?.marker ?? "";
+    const current = [...this.objects(bucket).values()]
+      .map((versions) => versions.at(-1))
+      .filter((v): v is Version => !!v && !v.deleteMarker && v.key.startsWith(prefix))
+      .sort((a, b) => a.key.localeCompare(b.key));
+    const objects: StoredObject[] = [];
+    const prefixes = new Set<string>();
+    let isTruncated = false;
+    for (const version of current) {
+      if (startAfter && version.key <= startAfter) continue;
+      const rest = version.key.slice(prefix.length);
+      const at = delimiter ? rest.indexOf(delimiter) : -1;
+      if (delimiter && at >= 0) {
+        const common = prefix + rest.slice(0, at + delimiter.length);
+        if ((startAfter && common <= startAfter) || prefixes.has(common)) continue;
+        if (objects.length + prefixes.size >= maxKeys) {
+          isTruncated = true;
+          break;
+        }
+        prefixes.add(common);
+        continue;
+      }
+      if (objects.length + prefixes.size >= maxKeys) {
+        isTruncated = true;
+        break;
+      }
+      objects.push(this.view(version));
+    }
+    return { objects, commonPrefixes: [...prefixes].sort(), isTruncated };
+  }
+
+  createMultipartUpload(
+    bucket: string,
+    key: string,
+    contentType?: string,
+    metadata?: Record<string, string>,
+  ): string {
+    this.objects(bucket);
+    const uploadId = randomUUID();
+    this.uploads.set(uploadId, {
+      bucket,
+      key,
+      contentType: contentType ?? "application/octet-stream",
+      metadata: metadata ?? {},
+      parts: new Map(),
+    });
+    return uploadId;
+  }
+
+  uploadPart(uploadId: string, partNumber: number, body: Buffer): string {
+    const upload = this.upload(uploadId);
+    const file = this.newFile();
+    writeFileSync(file, body);
+    const md5 = createHash("md5").update(body).digest();
+    upload.parts.set(partNumber, { file, size: body.length, md5, etag: `"${md5.toString("hex")}"` });
+    return `"${md5.toString("hex")}"`;
+  }
+
+  completeMultipartUpload(uploadId: string, specs: { partNumber: number; etag: string }[]): StoredObject {
+    const upload = this.upload(uploadId);
+    this.objects(upload.bucket);
+    const parts = this.checkParts(upload, specs);
+    const file = this.newFile();
+    writeFileSync(file, "");
+    for (const part of parts) writeFileSync(file, readFileSync(part.file), { flag: "a" });
+    const version = this.finish(uploadId, upload, parts, file);
+    for (const part of upload.parts.values()) rmSync(part.file, { force: true });
+    return this.view(version);
+  }
+
+  abortMultipartUpload(uploadId: string): void {
+    const upload = this.upload(uploadId);
+    this.uploads.delete(uploadId);
+    for (const part of upload.parts.values()) rmSync(part.file, { force: true });
+  }
+
+  emptyBucket(name: string): void {
+    this.buckets.get(name)?.objects.clear();
+    for (const [id, upload] of this.uploads) if (upload.bucket === name) this.uploads.delete(id);
+  }
+
+  clearObjects(): void {
+    for (const bucket of this.buckets.values()) bucket.objects.clear();
+    this.uploads.clear();
+  }
+
+  purgeAll(): void {
+    this.buckets.clear();
+    this.uploads.clear();
+  }
+
+  private view(version: Version): StoredObject {
+    const { file } = version;
+    return {
+      key: version.key,
+      contentType: version.contentType,
+      contentLength: version.contentLength,
+      etag: version.etag,
+      lastModified: version.lastModified,
+      metadata: version.metadata,
+      get body() {
+        return file ? readFileSync(file) : Buffer.alloc(0);
+      },
+    };
+  }
+}
+
+/** S3 version ids are opaque strings; these look like S3's (32 URL-safe characters). */
+function newVersionId(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/**
+ * The object requests whose bodies the store keeps on disk, answered from it: PutObject, UploadPart and
+ * CompleteMultipartUpload (x-amz-version-id), GetObject (streamed from the file, only the range asked for) and
+ * HeadObject with an optional versionId, DeleteObject. Everything else (buckets, listings, CopyObject,
+ * DeleteObjects, Create/AbortMultipartUpload) stays fauxqs's own code, reading through the same store.
+ */
+export function useLocalS3Store(
+  app: FastifyInstance,
+  store: LocalS3Store,
+  fauxqs: Pick<FauxqsInternals, "S3Error">,
+) {
+  // A plain (not aws-chunked) PUT body goes to disk as it arrives, before Fastify would collect it into one Buffer.
+  app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method !== "PUT" || request.routeOptions.url !== "/:bucket/*") return;
+    const params = request.params as { bucket: string; "*"?: string };
+    if (!params["*"] || request.headers["x-amz-copy-source"]) return;
+    if (String(request.headers["content-encoding"] ?? "").includes("aws-chunked")) return;
+    return answer(request, reply, store, fauxqs, request.raw);
+  });
+  app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) =>
+    answer(request, reply, store, fauxqs),
+  );
+}
+
+async function answer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  store: LocalS3Store,
+  fauxqs: Pick<FauxqsInternals, "S3Error">,
+  /** The request's body as it arrives, for a PUT answered before Fastify reads it. */
+  stream?: AsyncIterable<Buffer>,
+) {
+  if (request.routeOptions.url !== "/:bucket/*") return;
+  const params = request.params as { bucket: string; "*"?: string };
+  const key = params["*"] ?? "";
+  if (!key) return;
+  const { bucket } = params;
+  const query = (request.query ?? {}) as Record<string, string | undefined>;
+  const versionId = query.versionId;
+  try {
+    switch (request.method) {
+      case "PUT": {
+        if (request.headers["x-amz-copy-source"]) return;
+        const body = stream ?? requestBody(request);
+        if (query.uploadId && query.partNumber) {
+          const etag = await store.putPart(query.uploadId, Number.parseInt(query.partNumber, 10), body);
+          return reply.header("etag", etag).status(200).send();
+        }
+        const version = await store.put(
+          bucket,
+          key,
+          body,
+          String(request.headers["content-type"] ?? "application/octet-stream"),
+          metadataOf(request.headers),
+        );
+        return reply
+          .header("etag", version.etag)
+          .header("x-amz-version-id", version.versionId)
+          .status(200)
+          .send();
+      }
+      case "POST": {
+        if (!query.uploadId || "uploads" in query) return;
+        const version = await store.complete(query.uploadId, partsOf(requestBody(request).toString("utf8")));
+        const location = `http://${request.headers.host ?? "localhost"}/${bucket}/${key}`;
+        const xml = [
+          `<?xml version="1.0" encoding="UTF-8"?>`,
+          `<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`,
+          `  <Location>${escapeXml(location)}</Location>`,
+          `  <Bucket>${escapeXml(bucket)}</Bucket>`,
+          `  <Key>${escapeXml(key)}</Key>`,
+          `  <ETag>${escapeXml(version.etag)}</ETag>`,
+          `</CompleteMultipartUploadResult>`,
+        ].join("\n");
+        return reply
+          .header("content-type", "application/xml")
+          .header("x-amz-version-id", version.versionId)
+          .status(200)
+          .send(xml);
+      }
+      case "DELETE": {
+        if (query.uploadId) return;
+        const gone = await store.remove(bucket, key, versionId);
+        if (gone) reply.header("x-amz-version-id", gone.versionId);
+        if (gone?.deleteMarker) reply.header("x-amz-delete-marker", "true");
+        return reply.status(204).send();
+      }
+      case "GET":
+      case "HEAD":
+        return read(request, reply, store.version(bucket, key, versionId), fauxqs);
+      default:
+        return;
+    }
+  } catch (error) {
+    const s3 = error as FauxqsS3Error & { deleteMarker?: Version };
+    if (!(error instanceof fauxqs.S3Error)) throw error;
+    if (s3.deleteMarker) {
+      reply.header("x-amz-delete-marker", "true").header("x-amz-version-id", s3.deleteMarker.versionId);
+    }
+    if (request.method === "HEAD") return reply.status(s3.statusCode).send();
+    return reply.header("content-type", "application/xml").status(s3.statusCode).send(s3.toXml());
+  }
+}
+
+function read(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  version: Version,
+  fauxqs: Pick<FauxqsInternals, "S3Error">,
+) {
+  const h = request.headers;
+  const failed = () =>
+    new fauxqs.S3Error(
+      "PreconditionFailed",
+      "At least one of the pre-conditions you specified did not hold",
+      412,
+    );
+  if (h["if-match"] && h["if-match"] !== version.etag) throw failed();
+  if (h["if-none-match"] && h["if-none-match"] === version.etag) return reply.status(304).send();
+  const since = (header: unknown) => (typeof header === "string" ? new Date(header) : undefined);
+  const modifiedSince = since(h["if-modified-since"]);
+  if (modifiedSince && !Number.isNaN(modifiedSince.getTime()) && version.lastModified <= modifiedSince)
+    return reply.status(304).send();
+  const unmodifiedSince = since(h["if-unmodified-since"]);
+  if (unmodifiedSince && !Number.isNaN(unmodifiedSince.getTime()) && version.lastModified > unmodifiedSince)
+    throw failed();
+  reply
+    .header("content-type", version.contentType)
+    .header("etag", version.etag)
+    .header("last-modified", version.lastModified.toUTCString())
+    .header("x-amz-version-id", version.versionId)
+    .header("accept-ranges", "bytes");
+  for (const [name, value] of Object.entries(version.metadata)) reply.header(`x-amz-meta-${name}`, value);
+  const total = version.contentLength;
+  if (request.method === "HEAD") return reply.header("content-length", total).status(200).send();
+  const range = typeof h.range === "string" ? h.range : undefined;
+  if (range) {
+    const parsed = parseRange(range, total);
+    if (!parsed) {
+      reply.header("content-range", `bytes */${total}`);
+      throw new fauxqs.S3Error("InvalidRange", "The requested range is not satisfiable", 416);
+    }
+    return reply
+      .header("content-length", parsed.end - parsed.start + 1)
+      .header("content-range", `bytes ${parsed.start}-${parsed.end}/${total}`)
+      .status(206)
+      .send(createReadStream(version.file!, parsed));
+  }
+  reply.header("content-length", total).status(200);
+  return total === 0 ? reply.send("") : reply.send(createReadStream(version.file!));
+}
+
+/** A single range as S3 takes it: `bytes=N-M`, `bytes=N-`, `bytes=-N` (the end clamped to the object). */
+function parseRange(header: string, total: number): { start: number; end: number } | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header);
+  if (!match) return undefined;
+  const [, from = "", to = ""] = match;
+  if (from === "" && to !== "") {
+    const suffix = Number.parseInt(to, 10);
+    if (suffix === 0 || total === 0) return undefined;
+    return { start: Math.max(0, total - suffix), end: total - 1 };
+  }
+  if (from === "") return undefined;
+  const start = Number.parseInt(from, 10);
+  const end = to === "" ? total - 1 : Math.min(Number.parseInt(to, 10), total - 1);
+  if (start >= total || start > end) return undefined;
+  return { start, end };
+}
+
+function requestBody(request: FastifyRequest): Buffer {
+  const raw = request.body;
+  const body = Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === "string" ? raw : "");
+  const encoding = String(request.headers["content-encoding"] ?? "");
+  return encoding.includes("aws-chunked") ? decodeAwsChunked(body) : body;
+}
+
+/** aws-chunked: `<hex size>[;chunk-signature=...]\r\n<data>\r\n` ... `0\r\n<trailers>\r\n\r\n`. */
+function decodeAwsChunked(body: Buffer): Buffer {
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  while (offset < body.length) {
+    const lineEnd = body.indexOf("\r\n", offset);
+    if (lineEnd < 0) break;
+    const size = Number.parseInt(body.subarray(offset, lineEnd).toString("ascii").split(";")[0] ?? "", 16);
+    if (!(size > 0)) break;
+    chunks.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
+    offset = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(chunks);
+}
+
+function metadataOf(headers: FastifyRequest["headers"]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.toLowerCase().startsWith("x-amz-meta-") || !value) continue;
+    metadata[name.toLowerCase().slice("x-amz-meta-".length)] = Array.isArray(value)
+      ? (value[0] ?? "")
+      : value;
+  }
+  return metadata;
+}
+
+function partsOf(xml: string): { partNumber: number; etag: string }[] {
+  const parts: { partNumber: number; etag: string }[] = [];
+  for (const part of xml.matchAll(/<Part>([\s\S]*?)<\/Part>/g)) {
+    const number = /<PartNumber>(\d+)<\/PartNumber>/.exec(part[1] ?? "")?.[1];
+    const etag = /<ETag>([\s\S]*?)<\/ETag>/.exec(part[1] ?? "")?.[1];
+    if (number && etag !== undefined)
+      parts.push({ partNumber: Number.parseInt(number, 10), etag: unescapeXml(etag) });
+  }
+  return parts;
+}
+
+function escapeXml(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&apos;");
+}
+
+function unescapeXml(text: string): string {
+  return text
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&quot;", '"')
+    .replaceAll("&apos;", "'")
+    .replaceAll("&amp;", "&");
+}

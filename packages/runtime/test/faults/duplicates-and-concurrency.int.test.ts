@@ -1,0 +1,117 @@
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { createLogger, createStartHandler } from "@sluice/functions";
+import { failOnCrash } from "@sluice/test-support/crash-watch";
+import { consume, ordersCsv, runtimeWith, useRuntimeCleanup } from "@sluice/test-support/runtime-harness";
+import { describe, expect, it } from "vitest";
+import type { LocalRuntime, RuntimeEvent } from "../../src/local-runtime.ts";
+
+useRuntimeCleanup();
+failOnCrash();
+
+/**
+ * The S3 event for an object just written: S3 delivers events at least once, so the same event (same object
+ * version, same eventTime) may arrive more than once. It names the version when the bucket gave one, as S3 does.
+ */
+async function putWithEvent(runtime: LocalRuntime, key: string, body: Buffer) {
+  const put = await runtime.emulator.s3.send(
+    new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: body }),
+  );
+  return {
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        awsRegion: "us-east-1",
+        eventTime: new Date().toISOString(),
+        eventName: "ObjectCreated:Put",
+        userIdentity: { principalId: "local" },
+        requestParameters: { sourceIPAddress: "127.0.0.1" },
+        responseElements: { "x-amz-request-id": "local", "x-amz-id-2": "local" },
+        s3: {
+          s3SchemaVersion: "1.0",
+          configurationId: "upload",
+          bucket: {
+            name: runtime.bucket,
+            ownerIdentity: { principalId: "local" },
+            arn: `arn:aws:s3:::${runtime.bucket}`,
+          },
+          object: {
+            key,
+            size: body.length,
+            eTag: (put.ETag ?? "").replace(/"/g, ""),
+            ...(put.VersionId ? { versionId: put.VersionId } : {}),
+            sequencer: "0",
+          },
+        },
+      },
+    ],
+  };
+}
+
+describe("the same upload twice, and many at once", () => {
+  it("a duplicate S3 event for the same object version starts one execution and imports every row once", async () => {
+    const runtime = await runtimeWith({ config: { chunkRows: 50 } });
+    const sent: RuntimeEvent[] = [];
+    runtime.on("progress", (e: RuntimeEvent) => e.type === "chunk_sent" && sent.push(e));
+    const rows = new Map<number, number>();
+    consume(runtime, async (chunk) => {
+      for (const { row } of chunk.rows) rows.set(row, (rows.get(row) ?? 0) + 1);
+      return { accepted: chunk.rows.length, rejected: [] };
+    });
+    const start = createStartHandler({
+      sfn: runtime.sfnClient(),
+      stateMachineArn: runtime.stateMachineArn,
+      logger: createLogger("sluice-start", { logLevel: "SILENT" }),
+    });
+    const event = await putWithEvent(runtime, "uploads/orders.csv", ordersCsv(200));
+    const first = await start(event);
+    expect(first.started).toHaveLength(1);
+    const uploadId = first.started[0]!;
+    // The same event again, twice at once, while the execution runs: StartExecution with the same name and
+    // input is idempotent while it runs, ExecutionAlreadyExists once it closed; either way nothing new starts.
+    const again = await Promise.all([start(event), start(event)]);
+    for (const result of again) expect([...result.started, ...result.duplicates]).toEqual([uploadId]);
+
+    const executionArn = `${runtime.stateMachineArn.replace(":stateMachine:", ":execution:")}:${uploadId}`;
+    expect((await runtime.waitForExecution(executionArn)).status).toBe("SUCCEEDED");
+    // And once more after it finished.
+    expect(await start(event)).toEqual({ started: [], duplicates: [uploadId] });
+    expect(runtime.workflow.all).toHaveLength(1);
+    expect(rows.size).toBe(200);
+    expect([...rows.values()].every((n) => n === 1)).toBe(true);
+    expect(sent).toHaveLength(4);
+  });
+
+  it("ten uploads at once: all succeed, each in its own execution, every row of each once", async () => {
+    const runtime = await runtimeWith({ config: { chunkRows: 40, maxConcurrency: 4 } });
+    const rows = new Map<string, number>();
+    consume(
+      runtime,
+      async (chunk, ctx) => {
+        for (const { row } of chunk.rows) {
+          const key = `${ctx.uploadId}#${row}`;
+          rows.set(key, (rows.get(key) ?? 0) + 1);
+        }
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
+      8,
+    );
+    const sizes = Array.from({ length: 10 }, (_, i) => 100 + i * 13);
+    const uploads = await Promise.all(
+      sizes.map((size, i) => runtime.upload(ordersCsv(size), `orders-${i}.csv`)),
+    );
+    expect(new Set(uploads.map((u) => u.executionArn)).size).toBe(10);
+    expect(uploads.every((u) => !u.duplicate)).toBe(true);
+    const records = await Promise.all(uploads.map((u) => runtime.waitForExecution(u.executionArn)));
+    expect(records.map((r) => r.status)).toEqual(Array(10).fill("SUCCEEDED"));
+    for (const [i, upload] of uploads.entries()) {
+      const mine = [...rows.entries()].filter(([key]) => key.startsWith(`${upload.uploadId}#`));
+      expect(mine).toHaveLength(sizes[i]!);
+      expect(mine.every(([, n]) => n === 1)).toBe(true);
+      const summary = records[i]!.output as { summary?: { rows?: number; accepted?: number } } | undefined;
+      expect(JSON.stringify(summary)).toContain(`"accepted":${sizes[i]}`);
+    }
+    expect(rows.size).toBe(sizes.reduce((a, b) => a + b, 0));
+    expect(runtime.workflow.all).toHaveLength(10);
+  });
+});
