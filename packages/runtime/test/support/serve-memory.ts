@@ -77,6 +77,8 @@ try {
       afterGc: {
         rssMB: mb(heldAfterGc.rss),
         heapUsedMB: mb(heldAfterGc.heapUsed),
+        heapTotalMB: mb(heldAfterGc.heapTotal),
+        externalMB: mb(heldAfterGc.external),
         buffersMB: mb(heldAfterGc.arrayBuffers),
       },
     })}\n`,
