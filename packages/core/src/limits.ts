@@ -26,7 +26,7 @@ export const DEFAULT_LIMITS: Readonly<ReadLimits> = Object.freeze({
   maxColumns: 16_384,
   maxRows: 2_000_000,
   maxCellLength: 32_767,
-  sharedStringsMemoryBytes: 32 * 1024 * 1024,
+  sharedStringsMemoryBytes: 8 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<ReadLimits> = {}): ReadLimits {

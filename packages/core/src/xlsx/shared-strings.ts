@@ -103,10 +103,16 @@ export class SharedStrings {
       spill.cache.set(index, cached);
       return cached;
     }
-    const bytes = Buffer.allocUnsafe(spill.blockBytes);
+    // A full cache gives its least recently used block's buffer to this read: a table read once from end to end
+    // (unique ids) would otherwise leave a dead 64 KiB buffer per block, tens of MB waiting for a major GC.
+    let bytes: Buffer;
+    if (spill.cache.size >= spill.cacheBlocks) {
+      const oldest = spill.cache.keys().next().value!;
+      bytes = spill.cache.get(oldest)!;
+      spill.cache.delete(oldest);
+    } else bytes = Buffer.allocUnsafe(spill.blockBytes);
     readSync(spill.fd, bytes, 0, bytes.length, index * spill.blockBytes);
     spill.cache.set(index, bytes);
-    if (spill.cache.size > spill.cacheBlocks) spill.cache.delete(spill.cache.keys().next().value!);
     return bytes;
   }
 

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ExcelJS from "exceljs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openFileSource } from "../../src/byte-source.ts";
 import { resolveLimits } from "../../src/limits.ts";
 import { openXlsx } from "../../src/xlsx/open-xlsx.ts";
@@ -36,6 +36,28 @@ describe("SharedStrings spilling to a temp file", () => {
     const order = [...strings.keys()].sort((a, b) => ((a * 7919) % 3001) - ((b * 7919) % 3001));
     for (const i of order) expect(table.get(i)).toBe(strings[i]);
     table.close();
+  });
+
+  it("reads a spilled table end to end with no more block buffers than its cache holds", () => {
+    const blockBytes = 4096;
+    const table = new SharedStrings(0, { memoryBytes: 4096, dir, blockBytes, cacheBlocks: 3 });
+    const strings = Array.from({ length: 20_000 }, (_, i) => `order-${i}`);
+    for (const s of strings) {
+      table.appendString(s);
+      table.finish();
+    }
+    table.seal();
+    const allocUnsafe = vi.spyOn(Buffer, "allocUnsafe");
+    try {
+      // Unique ids are read once, in order: a new buffer per block would be garbage for the GC to find.
+      for (let i = 0; i < strings.length; i++) expect(table.get(i)).toBe(strings[i]);
+      const blockBuffers = allocUnsafe.mock.calls.filter(([size]) => size === blockBytes).length;
+      expect(table.bytes / blockBytes).toBeGreaterThan(20);
+      expect(blockBuffers).toBeLessThanOrEqual(3);
+    } finally {
+      allocUnsafe.mockRestore();
+      table.close();
+    }
   });
 
   it("leaves no file behind, even before it is closed", async () => {

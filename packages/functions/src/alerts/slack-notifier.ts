@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import { IncomingWebhook, IncomingWebhookHTTPError } from "@slack/webhook";
 import type { Logger } from "../logger.ts";
 import type { SlackMessage } from "./failure-alert.ts";
@@ -172,6 +172,8 @@ export function createWebhookUrlResolver(source: WebhookUrlSource): () => Promis
     if (cached) return { url: cached };
     if (!source.parameterName || !source.ssm) return { url: undefined, reason: "not-configured" };
     try {
+      // Loaded only when a webhook lives in SSM: a caller with the URL itself (the local runtime) never pays for it.
+      const { GetParameterCommand } = await import("@aws-sdk/client-ssm");
       const response = await source.ssm.send(
         new GetParameterCommand({ Name: source.parameterName, WithDecryption: true }),
       );
