@@ -9,7 +9,7 @@ commands:
   demo [file]             run a whole upload on this machine (local S3/SQS, the workflow's own state machine)
   convert <file>          convert an xlsx or csv workbook into chunks.jsonl and manifest.json
   serve                   run the local runtime until Ctrl-C; prints the endpoints an admin server needs
-  upload <file>           upload a workbook to a running "sluice serve" (--force: process it again)
+  upload <file>           upload a workbook to a running "sluice serve" (each upload a new version, as on AWS)
   status <upload-id>      totals, chunks done / in flight / failed, rate and ETA (AWS or --endpoint); when it
                           failed, the failed chunk and error from processed/<upload-id>/failure.json
   redrive <upload-id>     run exactly what failed again, no re-upload (RedriveExecution: only the chunks that

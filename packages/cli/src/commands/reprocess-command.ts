@@ -12,8 +12,9 @@ import {
 
 export const REPROCESS_USAGE = `usage: sluice reprocess <upload-id> --force [options]
 
-Uploading the same file version again starts nothing (its execution name is derived from key and version).
-With --force this starts a NEW execution for the same source object, named <upload-id>-r2 (then -r3...), which
+An upload's S3 event seen again starts nothing (its execution name is derived from key and version); the same
+file uploaded again is a new version and a new upload. With --force this starts a NEW execution for the very
+version an upload read, named <upload-id>-r2 (then -r3...), which
 is also its upload id: new chunks, new idempotency keys. Without --force it only says what exists.
 ${STEP_FUNCTIONS_USAGE}`;
 
