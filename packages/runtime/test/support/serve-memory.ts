@@ -20,8 +20,12 @@ const mb = (bytes: number) => Math.round(bytes / 1048576);
 let peakRss = 0;
 let phase = "start";
 const peaks: Record<string, number> = {};
+/** What made up the highest sample: heap, ArrayBuffers and other external memory. */
+let atPeak: NodeJS.MemoryUsage | undefined;
 const sampler = setInterval(() => {
-  const rss = process.memoryUsage().rss;
+  const usage = process.memoryUsage();
+  const rss = usage.rss;
+  if (rss > peakRss) atPeak = usage;
   peakRss = Math.max(peakRss, rss);
   peaks[phase] = Math.max(peaks[phase] ?? 0, mb(rss));
 }, 100);
@@ -73,6 +77,12 @@ try {
       startedRssMB,
       peakRssMB: mb(Math.max(peakRss, process.resourceUsage().maxRSS * 1024)),
       peakRssMBByPhase: peaks,
+      atPeakMB: atPeak && {
+        heapTotal: mb(atPeak.heapTotal),
+        heapUsed: mb(atPeak.heapUsed),
+        external: mb(atPeak.external),
+        arrayBuffers: mb(atPeak.arrayBuffers),
+      },
       rssAfterMB: mb(rssAfter),
       afterGc: {
         rssMB: mb(heldAfterGc.rss),
