@@ -503,7 +503,13 @@ function uploadIdFromEvent(event: unknown): string {
 }
 
 /** The S3 event notification AWS sends for a new object (one record). */
-function s3Event(bucket: string, key: string, size: number, eTag: string, versionId: string | undefined) {
+export function s3Event(
+  bucket: string,
+  key: string,
+  size: number,
+  eTag: string,
+  versionId: string | undefined,
+) {
   return {
     Records: [
       {

@@ -3,7 +3,7 @@ import { createLogger, createStartHandler } from "@sluice/functions";
 import { failOnCrash } from "@sluice/test-support/crash-watch";
 import { consume, ordersCsv, runtimeWith, useRuntimeCleanup } from "@sluice/test-support/runtime-harness";
 import { describe, expect, it } from "vitest";
-import type { LocalRuntime, RuntimeEvent } from "../../src/local-runtime.ts";
+import { type LocalRuntime, type RuntimeEvent, s3Event } from "../../src/local-runtime.ts";
 
 useRuntimeCleanup();
 failOnCrash();
@@ -16,36 +16,7 @@ async function putWithEvent(runtime: LocalRuntime, key: string, body: Buffer) {
   const put = await runtime.emulator.s3.send(
     new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: body }),
   );
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: "us-east-1",
-        eventTime: new Date().toISOString(),
-        eventName: "ObjectCreated:Put",
-        userIdentity: { principalId: "local" },
-        requestParameters: { sourceIPAddress: "127.0.0.1" },
-        responseElements: { "x-amz-request-id": "local", "x-amz-id-2": "local" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: "upload",
-          bucket: {
-            name: runtime.bucket,
-            ownerIdentity: { principalId: "local" },
-            arn: `arn:aws:s3:::${runtime.bucket}`,
-          },
-          object: {
-            key,
-            size: body.length,
-            eTag: (put.ETag ?? "").replace(/"/g, ""),
-            ...(put.VersionId ? { versionId: put.VersionId } : {}),
-            sequencer: "0",
-          },
-        },
-      },
-    ],
-  };
+  return s3Event(runtime.bucket, key, body.length, (put.ETag ?? "").replace(/"/g, ""), put.VersionId);
 }
 
 describe("the same upload twice, and many at once", () => {
