@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -49,22 +50,10 @@ export class FileChunkSink implements ChunkSink {
   async writeChunk(line: Buffer, _meta: ChunkMeta): Promise<void> {
     this.throwIfFailed();
     if (this.stream.write(line)) return;
-    await new Promise<void>((resolve, reject) => {
-      const settle = (error?: Error) => {
-        this.stream.off("drain", onDrain);
-        this.stream.off("error", onError);
-        this.stream.off("close", onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = () => settle();
-      const onError = (error: Error) => settle(error);
-      // Destroyed without an error: no drain will ever come.
-      const onClose = () => settle(this.failure ?? new Error("the output file was closed"));
-      this.stream.on("drain", onDrain);
-      this.stream.on("error", onError);
-      this.stream.on("close", onClose);
-    }).catch((error: unknown) => {
+    // events.once rejects on 'error' and removes its listeners either way; a stream destroyed without an error
+    // sends no drain, so that case is checked before waiting (nothing destroys it while a write waits).
+    if (this.stream.destroyed) throw writeError(this.failure ?? new Error("the output file was closed"));
+    await once(this.stream, "drain").catch((error: unknown) => {
       throw writeError(error);
     });
   }
