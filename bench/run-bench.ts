@@ -7,7 +7,8 @@
 //
 // Options: --sizes LIST (10k,100k,1m), --only TOOLS (sluice,exceljs-stream,exceljs-full,sheetjs,papaparse),
 // --variants LIST (xlsx-inline,xlsx-shared,csv), --runs N (median of N), --timeout-s N (per case, default 300),
-// --sluice-bin PATH (another CLI entry, e.g. a stand-in while the real one is being written).
+// --sluice-bin PATH (another CLI entry, e.g. a stand-in while the real one is being written),
+// --no-pipeline, --no-serve (the sluice serve memory table), --no-admin-server.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
@@ -32,6 +33,7 @@ import {
   workbookPath,
 } from "./generate-workbooks.ts";
 import { type PipelineResult, pipelineTable, runPipeline } from "./pipeline-bench.ts";
+import { runServe, type ServeResult, serveTable } from "./serve-bench.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -86,6 +88,7 @@ interface Options {
   sluiceBin: string;
   /** Also run the end-to-end pipeline benchmark (pipeline-bench.ts). */
   pipeline: boolean;
+  serve: boolean;
   /** Also run the admin server benchmark (examples/admin-server/bench): sluice against the naive in-process read. */
   adminServer: boolean;
 }
@@ -99,6 +102,7 @@ function parseArgs(argv: string[]): Options {
     timeoutMs: 300_000,
     sluiceBin: path.join(ROOT, "packages/cli/bin/sluice.js"),
     pipeline: true,
+    serve: true,
     adminServer: true,
   };
   const list = (v: string | undefined): string[] => (v ?? "").split(",").filter((s) => s.length > 0);
@@ -123,6 +127,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--timeout-s") opts.timeoutMs = Math.max(1, Number(value())) * 1000;
     else if (arg === "--sluice-bin") opts.sluiceBin = path.resolve(value());
     else if (arg === "--no-pipeline") opts.pipeline = false;
+    else if (arg === "--no-serve") opts.serve = false;
     else if (arg === "--no-admin-server") opts.adminServer = false;
     else throw new Error(`unknown option ${arg}`);
   }
@@ -494,6 +499,25 @@ async function main(): Promise<void> {
         "no-op admin server in its own process → summary):",
       "",
       await pipelineTable(pipelines),
+      "",
+    );
+  }
+  if (opts.serve) {
+    const served: ServeResult[] = [];
+    for (const size of opts.sizes)
+      for (const variant of opts.variants) {
+        process.stderr.write(`sluice serve ${variant} ${sizeLabel(size)} … `);
+        const r = await runServe(variant, size);
+        served.push(r);
+        process.stderr.write(
+          `${r.status} ${r.servePeakMiB === null ? "?" : Math.round(r.servePeakMiB)} MiB\n`,
+        );
+      }
+    sections.push(
+      "The `sluice serve` process through one upload (the CLI bundle; the file sent with `sluice upload`, the " +
+        "no-op admin server in its own process):",
+      "",
+      serveTable(served),
       "",
     );
   }
