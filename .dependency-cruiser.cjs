@@ -1,7 +1,7 @@
 /**
  * The package graph, checked by `npm run lint`:
  *
- *   contract <- core <- functions <- runtime <- cli        consumer -> contract only
+ *   contract <- core <- functions <- runtime <- cli        consumer -> contract only, admin -> contract only
  *   contract <- workflow <- runtime, stacks                 examples -> packages' public entry points only
  *
  * Packages reach each other by package name only (a workspace import), never by a relative path.
@@ -42,9 +42,10 @@ module.exports = {
     layer("core-on-contract", "core", "contract"),
     layer("workflow-on-contract", "workflow", "contract"),
     layer("consumer-on-contract-only", "consumer", "contract"),
+    layer("admin-on-contract-only", "admin", "contract"),
     layer("functions-below-runtime", "functions", "contract", "core"),
     layer("runtime-below-cli", "runtime", "contract", "core", "functions", "workflow"),
-    layer("cli-on-top", "cli", "contract", "core", "functions", "workflow", "runtime", "consumer"),
+    layer("cli-on-top", "cli", "contract", "core", "functions", "workflow", "runtime", "consumer", "admin"),
     {
       name: "examples-use-public-entry-points",
       severity: "error",
