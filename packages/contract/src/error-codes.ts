@@ -118,6 +118,23 @@ export const ERROR_CODES = {
     retryable: true,
     meaning: "the handler did not finish within handlerTimeoutSeconds (the chunk is delivered again)",
   },
+  // The admin server's helpers (@sluice/admin): answers to the admin server's own callers, never sent to Step Functions.
+  UPLOAD_TOO_LARGE: {
+    area: "admin",
+    retryable: false,
+    meaning: "a signed upload form was asked for a file over its maxBytes",
+  },
+  UPLOAD_TYPE_NOT_ALLOWED: {
+    area: "admin",
+    retryable: false,
+    meaning: "a signed upload form was asked for a file that is not xlsx or csv",
+  },
+  UPLOAD_NOT_FOUND: { area: "admin", retryable: false, meaning: "no upload has this id" },
+  UPLOAD_NOT_REDRIVABLE: {
+    area: "admin",
+    retryable: false,
+    meaning: "the upload is not in a state Step Functions can redrive (running, succeeded, or past redrive limits)",
+  },
   // The workflow's functions.
   TASK_RESULT_INVALID: {
     area: "workflow",

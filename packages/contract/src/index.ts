@@ -6,4 +6,5 @@ export * from "./execution-input.ts";
 export * from "./json-schemas.ts";
 export * from "./messages.ts";
 export * from "./summary.ts";
+export * from "./upload-form.ts";
 export * from "./warning-codes.ts";
