@@ -133,7 +133,8 @@ export const ERROR_CODES = {
   UPLOAD_NOT_REDRIVABLE: {
     area: "admin",
     retryable: false,
-    meaning: "the upload is not in a state Step Functions can redrive (running, succeeded, or past redrive limits)",
+    meaning:
+      "the upload is not in a state Step Functions can redrive (running, succeeded, or past redrive limits)",
   },
   // The workflow's functions.
   TASK_RESULT_INVALID: {
