@@ -1,9 +1,7 @@
-import { once } from "node:events";
-import { PassThrough } from "node:stream";
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { CHUNKS_OBJECT, ITEMS_OBJECT, MANIFEST_OBJECT, type Manifest } from "@sluice/contract";
 import { type ChunkMeta, type ChunkSink, chunkPointer, OutputWriteError } from "@sluice/core";
+import { S3MultipartWriter } from "./s3-multipart-writer.ts";
 
 /** The object names under `processed/<uploadId>/` (core's bucket layout). */
 export const CHUNKS_FILE = CHUNKS_OBJECT;
@@ -17,76 +15,39 @@ export interface S3ChunkSinkOptions {
   prefix: string;
   /** Multipart part size in bytes (at least 5 MiB, the S3 minimum). */
   partSize?: number;
-  /** Parts uploaded in parallel, per file. Memory is about 2 * (queueSize + 1) * partSize. */
+  /** Parts uploaded in parallel, per file. Memory is at most (queueSize + 1) * partSize per file. */
   queueSize?: number;
-}
-
-class SinkAborted extends Error {
-  constructor() {
-    super("The chunk sink was aborted");
-    this.name = "SinkAborted";
-  }
-}
-
-/** One object streamed through lib-storage's Upload: a PutObject when it fits in one part, multipart otherwise. */
-class StreamedObject {
-  readonly body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  readonly finished: Promise<void>;
-  failure: unknown;
-  completed = false;
-
-  constructor(
-    options: S3ChunkSinkOptions,
-    readonly key: string,
-  ) {
-    const upload = new Upload({
-      client: options.client,
-      params: { Bucket: options.bucket, Key: key, Body: this.body, ContentType: "application/x-ndjson" },
-      ...(options.partSize ? { partSize: options.partSize } : {}),
-      queueSize: options.queueSize ?? 2,
-    });
-    // Starts consuming the stream now; the failure is kept for writeChunk and commit to report.
-    this.finished = upload.done().then(
-      () => {
-        this.completed = true;
-      },
-      (error: unknown) => {
-        this.failure = error;
-        throw error;
-      },
-    );
-    this.finished.catch(() => {});
-    // Stream errors reach us through the upload's failure; this only keeps them from being unhandled.
-    this.body.on("error", () => {});
-  }
-
-  /** Resolves once the upload took the buffered bytes (or failed: then it never will). */
-  async drained(): Promise<void> {
-    if (!this.body.writableNeedDrain) return;
-    await Promise.race([once(this.body, "drain"), this.finished]);
-  }
 }
 
 /**
  * Streams chunks.jsonl and items.jsonl (one chunk pointer per line: what the Distributed Map reads) into S3
- * through lib-storage's Upload, writing with backpressure so memory stays at a few parts per file whatever the
- * upload's size. `commit` finishes both uploads and then writes manifest.json: a manifest in place always
+ * through S3MultipartWriter, writing with backpressure so memory stays at a few parts per file whatever the
+ * upload's size. `commit` finishes both objects and then writes manifest.json: a manifest in place always
  * describes the chunks and items beside it. `abort` aborts both uploads so no half-written file remains.
  */
 export class S3ChunkSink implements ChunkSink {
   readonly chunksKey: string;
   readonly itemsKey: string;
   readonly manifestKey: string;
-  private readonly chunks: StreamedObject;
-  private readonly items: StreamedObject;
+  private readonly chunks: S3MultipartWriter;
+  private readonly items: S3MultipartWriter;
   private state: "open" | "committing" | "committed" | "aborted" = "open";
 
   constructor(private readonly options: S3ChunkSinkOptions) {
     this.chunksKey = `${options.prefix}${CHUNKS_FILE}`;
     this.itemsKey = `${options.prefix}${ITEMS_FILE}`;
     this.manifestKey = `${options.prefix}${MANIFEST_FILE}`;
-    this.chunks = new StreamedObject(options, this.chunksKey);
-    this.items = new StreamedObject(options, this.itemsKey);
+    const writer = (key: string) =>
+      new S3MultipartWriter({
+        client: options.client,
+        bucket: options.bucket,
+        key,
+        contentType: "application/x-ndjson",
+        ...(options.partSize ? { partSize: options.partSize } : {}),
+        queueSize: options.queueSize ?? 2,
+      });
+    this.chunks = writer(this.chunksKey);
+    this.items = writer(this.itemsKey);
   }
 
   get bucket(): string {
@@ -97,51 +58,51 @@ export class S3ChunkSink implements ChunkSink {
     return this.options.prefix;
   }
 
-  private get files(): StreamedObject[] {
-    return [this.chunks, this.items];
+  private get files(): { key: string; writer: S3MultipartWriter }[] {
+    return [
+      { key: this.chunksKey, writer: this.chunks },
+      { key: this.itemsKey, writer: this.items },
+    ];
   }
 
-  private writeFailed(file: StreamedObject, error: unknown): OutputWriteError {
+  private writeFailed(key: string, error: unknown): OutputWriteError {
     const message = (error as Error)?.message ?? String(error);
     return new OutputWriteError(
-      `Writing s3://${this.options.bucket}/${file.key} failed: ${(error as Error)?.name ?? "Error"}: ${message}`,
+      `Writing s3://${this.options.bucket}/${key} failed: ${(error as Error)?.name ?? "Error"}: ${message}`,
       { cause: error },
     );
-  }
-
-  private throwIfFailed(): void {
-    for (const file of this.files) if (file.failure !== undefined) throw this.writeFailed(file, file.failure);
   }
 
   async writeChunk(line: Buffer, meta: ChunkMeta): Promise<void> {
     if (this.state !== "open")
       throw new OutputWriteError(`The chunk sink is ${this.state}; no more chunks can be written`);
-    this.throwIfFailed();
-    this.chunks.body.write(line);
-    this.items.body.write(`${JSON.stringify(chunkPointer(meta, this.options.bucket, this.chunksKey))}\n`);
-    // Wait until both uploads have taken the buffered bytes, or one has failed (then it never will).
-    for (const file of this.files) {
+    const pointer = Buffer.from(
+      `${JSON.stringify(chunkPointer(meta, this.options.bucket, this.chunksKey))}\n`,
+    );
+    // Each write resolves once its bytes are copied into a part (waiting while parts are in flight): backpressure.
+    for (const [key, writer, bytes] of [
+      [this.chunksKey, this.chunks, line],
+      [this.itemsKey, this.items, pointer],
+    ] as const) {
       try {
-        await file.drained();
+        await writer.write(bytes);
       } catch (error) {
-        throw this.writeFailed(file, error);
+        throw this.writeFailed(key, error);
       }
     }
-    this.throwIfFailed();
   }
 
   async commit(manifest: Manifest): Promise<void> {
     if (this.state !== "open")
       throw new OutputWriteError(`The chunk sink is ${this.state}; it cannot commit`);
     this.state = "committing";
-    for (const file of this.files) file.body.end();
-    const settled = await Promise.allSettled(this.files.map((file) => file.finished));
-    const failed = this.files.find((_, i) => settled[i]?.status === "rejected");
-    if (failed) {
+    const settled = await Promise.allSettled(this.files.map((file) => file.writer.end()));
+    const failed = settled.findIndex((result) => result.status === "rejected");
+    if (failed >= 0) {
       // The other file may be complete: remove it, so no file without its partner (and manifest) remains.
       this.state = "aborted";
       await this.deleteCompleted();
-      throw this.writeFailed(failed, failed.failure);
+      throw this.writeFailed(this.files[failed]!.key, (settled[failed] as PromiseRejectedResult).reason);
     }
     try {
       await this.options.client.send(
@@ -165,22 +126,20 @@ export class S3ChunkSink implements ChunkSink {
   }
 
   /**
-   * Stops both uploads: the streams are destroyed, lib-storage's uploaders stop and send AbortMultipartUpload
-   * (where a multipart upload was created); nothing is completed. Safe to call more than once, never throws.
+   * Stops both objects: parts in flight settle and each multipart upload is aborted; nothing is completed.
+   * Safe to call more than once, never throws.
    */
   async abort(): Promise<void> {
     if (this.state === "committed" || this.state === "aborted") return;
-    const wasCommitting = this.state === "committing";
     this.state = "aborted";
-    if (!wasCommitting) for (const file of this.files) file.body.destroy(new SinkAborted());
-    await Promise.allSettled(this.files.map((file) => file.finished));
+    await Promise.all(this.files.map((file) => file.writer.abort()));
     await this.deleteCompleted();
   }
 
   private async deleteCompleted(): Promise<void> {
     await Promise.all(
       this.files
-        .filter((file) => file.completed)
+        .filter((file) => file.writer.ended)
         .map((file) =>
           this.options.client
             .send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: file.key }))
