@@ -1,9 +1,19 @@
-import { CHUNKS_OBJECT, PROCESSED_PREFIX, UPLOADS_PREFIX } from "@sluice/contract";
+import {
+  CHUNKS_OBJECT,
+  FAILURE_OBJECT,
+  FORM_UPLOADS_PREFIX,
+  MANIFEST_OBJECT,
+  PROCESSED_PREFIX,
+  SUMMARY_OBJECT,
+  UPLOADS_PREFIX,
+} from "@sluice/contract";
+import { REJECTED_ROWS_CSV, REJECTED_ROWS_XLSX } from "@sluice/functions";
 import {
   chunkRetentionSeconds,
   failureEventPattern,
   MAX_RETENTION_SECONDS,
   stageConfig,
+  UPLOAD_CORS_RULE,
 } from "@sluice/workflow";
 import { UploadWorkflow } from "@sluice/workflow/cdk";
 import { CfnOutput, Duration, RemovalPolicy } from "aws-cdk-lib";
@@ -59,6 +69,20 @@ export function Pipeline({ stack, app }: StackContext) {
   });
 
   const bucket = new Bucket(stack, "Uploads", {
+    // Browsers PUT upload forms' files from the stage's allowed origins only; without any, no CORS rule at all
+    // (SST's default would allow every origin and method).
+    cors:
+      config.allowedOrigins.length === 0
+        ? false
+        : [
+            {
+              allowedOrigins: [...config.allowedOrigins],
+              allowedMethods: [...UPLOAD_CORS_RULE.allowedMethods],
+              allowedHeaders: [...UPLOAD_CORS_RULE.allowedHeaders],
+              exposedHeaders: [...UPLOAD_CORS_RULE.exposedHeaders],
+              maxAge: `${UPLOAD_CORS_RULE.maxAgeSeconds} seconds`,
+            },
+          ],
     cdk: {
       bucket: {
         versioned: true,
@@ -201,28 +225,62 @@ export function Pipeline({ stack, app }: StackContext) {
       resources: [stateMachine.stateMachineArn],
     }),
   );
+  // ExecutionAlreadyExists for a form's upload id: DescribeExecution tells a duplicate event from another version.
+  allow(startFunction, ["states:DescribeExecution"], [statesArn("execution", `${stateMachineName}:*`)]);
   bucket.addNotifications(stack, {
     upload: { function: startFunction, events: ["object_created"], filters: [{ prefix: UPLOADS_PREFIX }] },
   });
 
-  // What the admin server attaches: consume the chunk queue, read the chunks it is pointed at, answer tokens.
+  // What the admin server attaches: consume the chunk queue, read the chunks it is pointed at, answer tokens
+  // (@sluice/consumer); sign upload forms and follow, list and redrive uploads (@sluice/admin). Exactly the calls
+  // those packages make, on exactly these resources.
+  const processedObjects = (object: string) => uploads.arnForObjects(`${PROCESSED_PREFIX}*/${object}`);
   const adminServerPolicy = new iam.ManagedPolicy(stack, "AdminServerPolicy", {
-    description: `sluice ${app.stage}: consume chunks and report results`,
+    description: `sluice ${app.stage}: consume chunks and report results; sign upload forms, follow and redrive uploads`,
     statements: [
       new iam.PolicyStatement({
-        actions: [
-          "sqs:ReceiveMessage",
-          "sqs:DeleteMessage",
-          "sqs:ChangeMessageVisibility",
-          "sqs:GetQueueAttributes",
-        ],
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
         resources: [chunkQueue.queueArn],
       }),
       new iam.PolicyStatement({
         actions: ["s3:GetObject"],
-        resources: [uploads.arnForObjects(`${PROCESSED_PREFIX}*/${CHUNKS_OBJECT}`)],
+        resources: [processedObjects(CHUNKS_OBJECT)],
       }),
       new iam.PolicyStatement({ actions: [...TASK_CALLBACK_ACTIONS], resources: ["*"] }),
+      // A presigned PUT is authorised as its signer: the browser's upload needs s3:PutObject here.
+      new iam.PolicyStatement({
+        actions: ["s3:PutObject"],
+        resources: [uploads.arnForObjects(`${FORM_UPLOADS_PREFIX}*`)],
+      }),
+      // An upload's progress, outcome and failure, and the rejected-rows report it links (a presigned GET).
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [
+          MANIFEST_OBJECT,
+          SUMMARY_OBJECT,
+          FAILURE_OBJECT,
+          REJECTED_ROWS_CSV,
+          REJECTED_ROWS_XLSX,
+        ].map(processedObjects),
+      }),
+      // "Waiting": the form's file landed but no execution is there yet.
+      new iam.PolicyStatement({
+        actions: ["s3:ListBucket"],
+        resources: [uploads.bucketArn],
+        conditions: { StringLike: { "s3:prefix": [`${FORM_UPLOADS_PREFIX}*`] } },
+      }),
+      new iam.PolicyStatement({
+        actions: ["states:DescribeExecution", "states:RedriveExecution", "states:ListMapRuns"],
+        resources: [statesArn("execution", `${stateMachineName}:*`)],
+      }),
+      new iam.PolicyStatement({
+        actions: ["states:ListExecutions"],
+        resources: [stateMachine.stateMachineArn],
+      }),
+      new iam.PolicyStatement({
+        actions: ["states:DescribeMapRun"],
+        resources: [statesArn("mapRun", `${stateMachineName}/*`)],
+      }),
     ],
   });
 

@@ -6,9 +6,10 @@ import {
   PLACEHOLDER,
   SEND_ERRORS,
   STATE,
+  UPLOAD_CORS_RULE,
   workflowAsl,
 } from "@sluice/workflow";
-import { Template } from "aws-cdk-lib/assertions";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TASK_CALLBACK_ACTIONS } from "../pipeline-stack.ts";
 import { synthPipelineTemplate } from "../synth-template.ts";
@@ -19,9 +20,17 @@ type AslState = Record<string, unknown> & { Type: string; Catch?: { ErrorEquals:
 let template: Template;
 let resources: Resources;
 
+/** The stage's allowed origins for this synthesis (the default, none, is checked by synth-script.int.test.ts). */
+const ALLOWED_ORIGINS = ["https://admin.example.com", "http://localhost:5173"];
+
 beforeAll(async () => {
   process.env.NODE_ENV = "test";
-  template = Template.fromJSON(await synthPipelineTemplate({ stage: "test" }));
+  process.env.SLUICE_ALLOWED_ORIGINS = ALLOWED_ORIGINS.join(",");
+  try {
+    template = Template.fromJSON(await synthPipelineTemplate({ stage: "test" }));
+  } finally {
+    delete process.env.SLUICE_ALLOWED_ORIGINS;
+  }
   resources = template.toJSON().Resources as Resources;
 }, 180_000);
 
@@ -31,7 +40,7 @@ function logicalId(type: string, match: (props: Record<string, unknown>) => bool
   return found[0]![0];
 }
 
-type Statement = { Action: string | string[]; Resource: unknown };
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 function documentsOf(r: { Type: string; Properties: Record<string, unknown> }): { Statement: Statement[] }[] {
   if (r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy")
@@ -286,23 +295,133 @@ describe("Pipeline stack", () => {
     }
   });
 
-  it("gives the admin server a least-privilege managed policy and the outputs to wire it", () => {
-    const policy = logicalId("AWS::IAM::ManagedPolicy", () => true);
-    const statements = (
-      resources[policy]!.Properties.PolicyDocument as { Statement: { Action: string[]; Resource: unknown }[] }
-    ).Statement;
-    expect(statements.map((s) => [s.Action].flat().sort())).toEqual([
-      ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-      ["s3:GetObject"],
-      ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
-    ]);
-    // Chunks only: not the originals, manifests, summaries, failure records or reports.
-    expect(JSON.stringify(statements[1]!.Resource)).toContain("/processed/*/chunks.jsonl");
-    expect(statements[2]!.Resource).toBe("*");
-    const outputs = Object.keys(template.toJSON().Outputs ?? {});
-    for (const name of ["ChunkQueueUrl", "StateMachineArn", "AdminServerPolicyArn", "BucketName"]) {
-      expect(outputs).toContain(name);
-    }
+  describe("the admin server's managed policy: exactly what @sluice/consumer and @sluice/admin call", () => {
+    const statements = () =>
+      (
+        resources[logicalId("AWS::IAM::ManagedPolicy", () => true)]!.Properties.PolicyDocument as {
+          Statement: Statement[];
+        }
+      ).Statement;
+    const machine = () => logicalId("AWS::StepFunctions::StateMachine", () => true);
+    const bucket = () => logicalId("AWS::S3::Bucket", (p) => p.VersioningConfiguration !== undefined);
+    /** The statement granting exactly these actions (one must). */
+    const granting = (...actions: string[]) => {
+      const found = statements().filter(
+        (s) => JSON.stringify([s.Action].flat().sort()) === JSON.stringify([...actions].sort()),
+      );
+      expect(found, `one statement granting ${actions.join(", ")}`).toHaveLength(1);
+      return found[0]!;
+    };
+    /** The object ARNs of a statement, as "<bucket ref>/<key pattern>". */
+    const objectPatterns = (statement: Statement) =>
+      [statement.Resource].flat().map((resource) => {
+        const [, parts] = (resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
+        expect(parts[0]).toEqual({ "Fn::GetAtt": [bucket(), "Arn"] });
+        return parts.slice(1).join("");
+      });
+
+    it("grants these statements and no other", () => {
+      expect(statements().map((s) => [s.Action].flat().sort())).toEqual([
+        ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"],
+        ["s3:GetObject"],
+        ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
+        ["s3:PutObject"],
+        ["s3:GetObject"],
+        ["s3:ListBucket"],
+        ["states:DescribeExecution", "states:ListMapRuns", "states:RedriveExecution"],
+        ["states:ListExecutions"],
+        ["states:DescribeMapRun"],
+      ]);
+      // No wildcard action, no KMS (the bucket is SSE-S3: S3 encrypts with its own keys, no key policy to meet).
+      const actions = statements().flatMap((s) => [s.Action].flat());
+      expect(actions.filter((a) => a.includes("*") || a.startsWith("kms:"))).toEqual([]);
+      expect(JSON.stringify(statements())).not.toContain("sqs:GetQueueAttributes");
+    });
+
+    it("consumes the chunk queue and reads chunks only, answers tokens on * (no resource types)", () => {
+      const queue = logicalId("AWS::SQS::Queue", (p) => p.RedrivePolicy !== undefined);
+      expect(
+        granting("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility").Resource,
+      ).toEqual({ "Fn::GetAtt": [queue, "Arn"] });
+      expect(objectPatterns(statements()[1]!)).toEqual(["/processed/*/chunks.jsonl"]);
+      expect(granting(...TASK_CALLBACK_ACTIONS).Resource).toBe("*");
+    });
+
+    it("signs upload forms: s3:PutObject under uploads/forms/ only (a presigned PUT acts as its signer)", () => {
+      expect(objectPatterns(granting("s3:PutObject"))).toEqual(["/uploads/forms/*"]);
+    });
+
+    it("reads an upload's manifest, summary, failure record and rejected-rows report, nothing else", () => {
+      expect(objectPatterns(statements()[4]!)).toEqual([
+        "/processed/*/manifest.json",
+        "/processed/*/summary.json",
+        "/processed/*/failure.json",
+        "/processed/*/rejected-rows.csv",
+        "/processed/*/rejected-rows.xlsx",
+      ]);
+    });
+
+    it("lists the bucket only under uploads/forms/", () => {
+      const list = granting("s3:ListBucket");
+      expect(list.Resource).toEqual({ "Fn::GetAtt": [bucket(), "Arn"] });
+      expect(list.Condition).toEqual({ StringLike: { "s3:prefix": ["uploads/forms/*"] } });
+    });
+
+    it("describes, redrives and lists the Map Runs of this state machine's executions only", () => {
+      const resource = JSON.stringify(
+        granting("states:DescribeExecution", "states:RedriveExecution", "states:ListMapRuns").Resource,
+      );
+      expect(resource).toContain(":execution:");
+      expect(resource).toContain(`{"Fn::GetAtt":["${machine()}","Name"]}`);
+      expect(resource).toContain(":*");
+    });
+
+    it("lists this state machine's executions, and describes its Map Runs (their own ARN form)", () => {
+      expect(granting("states:ListExecutions").Resource).toEqual({ Ref: machine() });
+      const mapRuns = JSON.stringify(granting("states:DescribeMapRun").Resource);
+      expect(mapRuns).toContain(":mapRun:");
+      expect(mapRuns).toContain(`{"Fn::GetAtt":["${machine()}","Name"]},"/*"`);
+    });
+
+    it("is in the outputs to wire it", () => {
+      const outputs = Object.keys(template.toJSON().Outputs ?? {});
+      for (const name of ["ChunkQueueUrl", "StateMachineArn", "AdminServerPolicyArn", "BucketName"]) {
+        expect(outputs).toContain(name);
+      }
+    });
+  });
+
+  it("lets the stage's allowed origins PUT to the bucket with the signed headers only (CORS)", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      VersioningConfiguration: { Status: "Enabled" },
+      CorsConfiguration: {
+        CorsRules: [
+          {
+            AllowedOrigins: ALLOWED_ORIGINS,
+            AllowedMethods: ["PUT"],
+            AllowedHeaders: ["content-type", "if-none-match", "x-amz-meta-*"],
+            ExposedHeaders: ["ETag", "x-amz-version-id"],
+            MaxAge: UPLOAD_CORS_RULE.maxAgeSeconds,
+          },
+        ],
+      },
+    });
+    // No GET, no wildcard origin or header anywhere.
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      CorsConfiguration: {
+        CorsRules: Match.not(Match.arrayWith([Match.objectLike({ AllowedOrigins: ["*"] })])),
+      },
+    });
+  });
+
+  it("lets the start function describe this state machine's executions (a form's id used twice)", () => {
+    const statements = statementsOf(roleOf(functionId("start")));
+    const describe = statements.filter((s) => [s.Action].flat().includes("states:DescribeExecution"));
+    expect(describe).toHaveLength(1);
+    expect(JSON.stringify(describe[0]!.Resource)).toContain(":execution:");
+    expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
+      expect.arrayContaining(["states:DescribeExecution", "states:StartExecution"]),
+    );
   });
 
   it.each([

@@ -13,13 +13,21 @@ describe("npm run synth", () => {
         cwd: root,
         encoding: "utf8",
         // No credentials anywhere: synthesis must not need an account.
-        env: { ...process.env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_PROFILE: "" },
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: "",
+          AWS_SECRET_ACCESS_KEY: "",
+          AWS_PROFILE: "",
+          SLUICE_ALLOWED_ORIGINS: "",
+        },
         timeout: 120_000,
         maxBuffer: 32 * 1024 * 1024,
       },
     );
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
-    const template = JSON.parse(run.stdout) as { Resources: Record<string, { Type: string }> };
+    const template = JSON.parse(run.stdout) as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    };
     const types = Object.values(template.Resources).map((r) => r.Type);
     for (const type of [
       "AWS::StepFunctions::StateMachine",
@@ -29,5 +37,9 @@ describe("npm run synth", () => {
     ]) {
       expect(types).toContain(type);
     }
+    // A stage without SLUICE_ALLOWED_ORIGINS has no CORS rule at all (SST's own default would allow every origin).
+    const buckets = Object.values(template.Resources).filter((r) => r.Type === "AWS::S3::Bucket");
+    expect(buckets.length).toBeGreaterThan(0);
+    for (const bucket of buckets) expect(bucket.Properties ?? {}).not.toHaveProperty("CorsConfiguration");
   }, 150_000);
 });

@@ -73,6 +73,11 @@ export const ManifestSchema = z.object({
   rowErrors: SampleListSchema(RowIssueSchema),
   /** Warnings about the file as a whole (a name that says another format...). Absent in older manifests. */
   fileWarnings: z.array(FileWarningSchema).default([]),
+  /**
+   * The name the file had on the uploader's machine (any Unicode), from the object's x-amz-meta-original-name
+   * (percent-encoded: S3 metadata is ASCII) when an upload form wrote it; absent otherwise (the key names it).
+   */
+  originalName: z.string().min(1).optional(),
 });
 
 export type Chunk = z.infer<typeof ChunkSchema>;

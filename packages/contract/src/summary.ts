@@ -49,6 +49,8 @@ export const SummarySchema = z.object({
   v: z.literal(CONTRACT_VERSION),
   uploadId: z.string().min(1),
   status: z.literal("SUCCEEDED"),
+  /** The file's name on the uploader's machine (manifest.originalName), when an upload form recorded it. */
+  originalName: z.string().min(1).optional(),
   /** Rows converted into chunks. */
   rows: z.number().int().nonnegative(),
   /** Chunks converted. */

@@ -6,8 +6,10 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { chunkRetentionSeconds, MAX_RETENTION_SECONDS, type StageConfig } from "@sluice/workflow";
 import { buildApp } from "fauxqs";
+import { useBucketCors } from "./bucket-cors.ts";
 import { type FauxqsStores, fauxqsInternals } from "./fauxqs-internals.ts";
-import { LocalS3Store, useLocalS3Store } from "./local-s3-store.ts";
+import { LocalS3Store, type ObjectCreated, useLocalS3Store } from "./local-s3-store.ts";
+import { useQueryAuth } from "./presigned-requests.ts";
 import { useSqsCharacterRule } from "./sqs-character-rule.ts";
 
 export interface EmulatorResources {
@@ -17,6 +19,8 @@ export interface EmulatorResources {
   /** The stage settings the queues are created with, as the stack creates them. */
   config: Pick<StageConfig, "visibilityTimeoutSeconds" | "maxReceiveCount" | "uploadDeadlineSeconds">;
   region: string;
+  /** Origins whose pages may PUT to the bucket (its CORS rule, as the stack's allowedOrigins); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 /** Settings for SDK clients that talk to the local emulator (any credentials do). */
@@ -37,6 +41,11 @@ export interface Emulator {
   queueUrlFor(urlOrArn: string): string;
   /** The directory holding the bucket's object bodies (removed by `stop()`). */
   storageDir: string;
+  /**
+   * Called for every object created in the bucket (PutObject, CompleteMultipartUpload, CopyObject), once it is
+   * stored: what S3 event notifications deliver. One listener; the local runtime's.
+   */
+  onObjectCreated(listener: ((event: ObjectCreated) => void) | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -46,7 +55,9 @@ export interface Emulator {
  * redrive to the dead-letter queue after maxReceiveCount receives. Two things differ from fauxqs's defaults,
  * both to behave as AWS does: the bucket is versioned and keeps object bodies on disk (in a directory of its own,
  * removed on stop), so memory stays flat in upload size; and message bodies follow SQS's character rule, which
- * accepts characters above U+FFFF.
+ * accepts characters above U+FFFF. What a browser's upload meets on S3 is enforced too: presigned URLs are checked
+ * (presigned-requests.ts), If-None-Match: * makes a write conditional, and the bucket answers CORS as configured
+ * (bucket-cors.ts).
  */
 const STORAGE_PREFIX = "sluice-bucket-";
 
@@ -94,7 +105,11 @@ export async function startEmulator(resources: EmulatorResources): Promise<Emula
       s3Store: s3Store as unknown as FauxqsStores["s3Store"],
     },
   });
+  const credentials = { accessKeyId: "local", secretAccessKey: "local" };
   useSqsCharacterRule(app, sqsStore, fauxqs);
+  // Before the store's own hook, which starts reading a PUT's body: a refused presigned request stores nothing.
+  useQueryAuth(app, { credentials });
+  useBucketCors(app, { bucket: resources.bucket, origins: resources.corsOrigins ?? [] });
   useLocalS3Store(app, s3Store, fauxqs);
   let port: number;
   try {
@@ -109,7 +124,7 @@ export async function startEmulator(resources: EmulatorResources): Promise<Emula
   const clientConfig: LocalClientConfig = {
     region: resources.region,
     endpoint,
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    credentials,
   };
   const { config } = resources;
   // As fauxqs's startFauxqs creates queues: URLs on the host the clients use, ARNs in the stack's region.
@@ -151,6 +166,9 @@ export async function startEmulator(resources: EmulatorResources): Promise<Emula
       return url;
     },
     storageDir,
+    onObjectCreated(listener) {
+      s3Store.onCreated = listener;
+    },
     async stop() {
       s3.destroy();
       sqs.destroy();

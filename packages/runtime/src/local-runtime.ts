@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -26,6 +26,7 @@ import {
   FUNCTION_MEMORY_MB,
   type NotifyFailureOutput,
   type SlackRetryOptions,
+  type StartResult,
 } from "@sluice/functions";
 import {
   checkStageConfig,
@@ -38,6 +39,7 @@ import {
 import { type Emulator, startEmulator } from "./emulator.ts";
 import { executionStatusChangeEvent, invokeAsync, matchesPattern } from "./event-rules.ts";
 import type { Execution } from "./execution.ts";
+import type { ObjectCreated } from "./local-s3-store.ts";
 import { type Asl, type CallbackEvent, type CallbackSettledEvent, LocalWorkflow } from "./local-workflow.ts";
 import { type RequestCounts, type RequestMeter, startRequestMeter } from "./request-meter.ts";
 import { type SqsEventSource, startSqsEventSource } from "./sqs-event-source.ts";
@@ -67,10 +69,26 @@ export interface LocalRuntimeOptions {
    * proxy in front of the emulator here); the queues, the bucket and `adminServerConnection()` stay the emulator's.
    */
   awsEndpoint?: string;
+  /**
+   * Origins whose pages may PUT an upload form's file straight to the local bucket: its CORS rule, as the stack's
+   * SLUICE_ALLOWED_ORIGINS makes it (`config.allowedOrigins`). None by default: no CORS rule.
+   */
+  corsOrigins?: readonly string[];
 }
 
 /** Progress of one upload's chunks, as the local runtime sees them leave and come back. */
 export type RuntimeEvent =
+  /** An object landed under uploads/ and its S3 event reached the start handler (`duplicate`: nothing new started). */
+  | {
+      type: "upload_started";
+      uploadId: string;
+      key: string;
+      versionId: string;
+      executionArn: string;
+      duplicate: boolean;
+      /** The S3 event notification the start handler received (S3 may deliver one more than once). */
+      notification: S3EventNotification;
+    }
   | { type: "converted"; uploadId: string; totalRows: number; totalChunks: number }
   | { type: "chunk_sent"; uploadId: string; index: number; rows: number; attempt: number }
   | { type: "chunk_done"; uploadId: string; index: number; rows: number; accepted: number; rejected: number }
@@ -93,6 +111,8 @@ const STATE_MACHINE_ARN = `arn:aws:states:${PLACEHOLDER.region}:${PLACEHOLDER.ac
 const DEAD_LETTER_QUEUE = "sluice-dead-letters";
 /** Lambda retries a failed asynchronous invocation after 1 and 2 minutes; locally after 1 and 2 seconds. */
 const LOCAL_NOTIFY_RETRY_DELAYS_MS = [1_000, 2_000] as const;
+/** How long the start handler's outcome for an object waits for upload() to claim it. */
+const STARTS_KEPT_MS = 10 * 60 * 1000;
 
 /**
  * sluice on one machine, with no AWS account: the in-process SQS/S3 emulator, the Step Functions API on
@@ -111,6 +131,8 @@ export class LocalRuntime extends EventEmitter {
   private readonly lambdaGbSeconds = new Map<string, number>();
   private readonly shutdown = new AbortController();
   private deadLetters?: SqsEventSource;
+  /** The start handler's outcome for each object created under uploads/, by `<key>\n<versionId>`. */
+  private readonly starts = new Map<string, Promise<StartResult>>();
 
   private constructor(
     readonly config: StageConfig,
@@ -152,13 +174,18 @@ export class LocalRuntime extends EventEmitter {
   }
 
   static async start(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-    const config = checkStageConfig({ ...DEFAULT_STAGE_CONFIG, ...options.config });
+    const config = checkStageConfig({
+      ...DEFAULT_STAGE_CONFIG,
+      ...options.config,
+      ...(options.corsOrigins === undefined ? {} : { allowedOrigins: [...options.corsOrigins] }),
+    });
     const emulator = await startEmulator({
       bucket: PLACEHOLDER.bucket,
       chunkQueue: PLACEHOLDER.chunkQueue,
       deadLetterQueue: DEAD_LETTER_QUEUE,
       config,
       region: PLACEHOLDER.region,
+      corsOrigins: config.allowedOrigins,
     });
     const meter = startRequestMeter({ port: Number(new URL(emulator.endpoint).port) });
     const tokens = new TaskTokens();
@@ -379,6 +406,51 @@ export class LocalRuntime extends EventEmitter {
       });
       local.notifications.set(execution.executionArn, done);
     });
+
+    // S3 event notifications: every object created under uploads/ (the stack's filter), however it was written
+    // (runtime.upload(), a browser's presigned PUT, any SDK client), reaches the start handler the way S3 invokes
+    // it: asynchronously, retried as Lambda retries an asynchronous invocation.
+    const start = createStartHandler({
+      sfn,
+      stateMachineArn: STATE_MACHINE_ARN,
+      logger: logger("sluice-start"),
+    });
+    emulator.onObjectCreated((created) => {
+      if (created.bucket !== PLACEHOLDER.bucket || !created.key.startsWith(UPLOADS_PREFIX)) return;
+      const event = s3Event(created.bucket, created.key, created.size, created.eTag, created.versionId, {
+        eventName: created.eventName,
+        eventTime: created.eventTime,
+      });
+      const id = `${created.key}\n${created.versionId}`;
+      const started = invokeAsync(start, event, {
+        retryDelaysMs: options.notifyRetryDelaysMs ?? LOCAL_NOTIFY_RETRY_DELAYS_MS,
+        signal: local.shutdown.signal,
+        onFailure: (_, error) =>
+          logger("sluice-local").error("The start handler failed every attempt", { error: error as Error }),
+      }).then((outcome) => {
+        if (outcome.status === "succeeded") return outcome.result;
+        throw outcome.status === "failed" ? outcome.error : new Error("the local runtime stopped");
+      });
+      started.then(
+        (result) => {
+          for (const uploadId of [...result.started, ...result.duplicates]) {
+            emit({
+              type: "upload_started",
+              uploadId,
+              key: created.key,
+              versionId: created.versionId,
+              executionArn: executionArnOf(uploadId),
+              duplicate: !result.started.includes(uploadId),
+              notification: event,
+            });
+          }
+        },
+        () => undefined,
+      );
+      local.starts.set(id, started);
+      // upload() claims its own right away; an outcome nobody asks for (a browser's upload) is let go.
+      setTimeout(() => local.starts.delete(id), STARTS_KEPT_MS).unref();
+    });
     return runtime;
   }
 
@@ -401,28 +473,18 @@ export class LocalRuntime extends EventEmitter {
       params: { Bucket: this.bucket, Key: key, Body: file },
       partSize: 8 * 1024 * 1024,
     }).done();
-    const start = createStartHandler({
-      sfn: this.sfnClient(),
-      stateMachineArn: this.stateMachineArn,
-      logger: createLogger("sluice-start", { logLevel: "SILENT" }),
-    });
-    const eTag = (put.ETag ?? "").replace(/"/g, "");
-    const size = Buffer.isBuffer(file)
-      ? file.length
-      : ((
-          await this.emulator.s3.send(
-            new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: put.VersionId }),
-          )
-        ).ContentLength ?? 0);
     // The bucket is versioned, as the stack's is: every PUT is a new version, and the event names it, so the
     // execution (and a later reprocess) reads exactly these bytes. As on AWS, the same bytes uploaded again are a
-    // new version and a new upload; only the same event delivered twice is a duplicate.
-    const versionId = put.VersionId;
-    const result = await start(s3Event(this.bucket, key, size, eTag, versionId));
+    // new version and a new upload; only the same event delivered twice is a duplicate. The object's S3 event was
+    // handed to the start handler as the object was stored; its outcome is this upload's.
+    const id = `${key}\n${put.VersionId}`;
+    const started = this.starts.get(id);
+    if (!started) throw new Error(`no S3 event was sent for ${key} (version ${put.VersionId})`);
+    this.starts.delete(id);
+    const result = await started;
     const uploadId = result.started[0] ?? result.duplicates[0];
     if (!uploadId) throw new Error(`the start handler started nothing for ${key}`);
-    const executionArn = `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${uploadId}`;
-    return { key, executionArn, uploadId, duplicate: result.started.length === 0 };
+    return { key, executionArn: executionArnOf(uploadId), uploadId, duplicate: result.started.length === 0 };
   }
 
   async waitForExecution(executionArn: string): Promise<Execution> {
@@ -502,6 +564,13 @@ function uploadIdFromEvent(event: unknown): string {
   }
 }
 
+/** The execution an upload id names (the start handler names executions by upload id). */
+function executionArnOf(uploadId: string): string {
+  return `${STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:${uploadId}`;
+}
+
+export type S3EventNotification = ReturnType<typeof s3Event>;
+
 /** The S3 event notification AWS sends for a new object (one record). */
 export function s3Event(
   bucket: string,
@@ -509,6 +578,7 @@ export function s3Event(
   size: number,
   eTag: string,
   versionId: string | undefined,
+  how: { eventName?: ObjectCreated["eventName"]; eventTime?: Date } = {},
 ) {
   return {
     Records: [
@@ -516,8 +586,8 @@ export function s3Event(
         eventVersion: "2.1",
         eventSource: "aws:s3",
         awsRegion: PLACEHOLDER.region,
-        eventTime: new Date().toISOString(),
-        eventName: "ObjectCreated:Put",
+        eventTime: (how.eventTime ?? new Date()).toISOString(),
+        eventName: how.eventName ?? "ObjectCreated:Put",
         userIdentity: { principalId: "local" },
         requestParameters: { sourceIPAddress: "127.0.0.1" },
         responseElements: { "x-amz-request-id": "local", "x-amz-id-2": "local" },

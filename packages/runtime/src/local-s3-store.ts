@@ -40,6 +40,18 @@ interface MultipartUpload {
   parts: Map<number, Part>;
 }
 
+/** An object just created, as S3 event notifications describe it ("ObjectCreated:Put", ...). */
+export interface ObjectCreated {
+  eventName: "ObjectCreated:Put" | "ObjectCreated:CompleteMultipartUpload" | "ObjectCreated:Copy";
+  bucket: string;
+  key: string;
+  size: number;
+  /** Without quotes, as the event carries it. */
+  eTag: string;
+  versionId: string;
+  eventTime: Date;
+}
+
 /** What fauxqs's own S3 actions read from a store: its S3Object, with the body read from disk on demand. */
 type StoredObject = ReturnType<FauxqsStores["s3Store"]["getObject"]>;
 
@@ -50,6 +62,8 @@ export class LocalS3Store {
   private readonly buckets = new Map<string, { created: Date; objects: Map<string, Version[]> }>();
   private readonly uploads = new Map<string, MultipartUpload>();
   private files = 0;
+  /** Told of every object created, after it is stored (the emulator's S3 event notifications). */
+  onCreated: ((event: ObjectCreated) => void) | undefined;
 
   constructor(
     /** Where bodies are kept; the emulator creates it and removes it on stop. */
@@ -71,13 +85,53 @@ export class LocalS3Store {
     return found.objects;
   }
 
-  private record(bucket: string, version: Omit<Version, "versionId" | "lastModified">): Version {
+  private record(
+    bucket: string,
+    version: Omit<Version, "versionId" | "lastModified">,
+    created?: ObjectCreated["eventName"],
+  ): Version {
     const objects = this.objects(bucket);
     const stored: Version = { ...version, versionId: newVersionId(), lastModified: new Date() };
     const versions = objects.get(version.key) ?? [];
     versions.push(stored);
     objects.set(version.key, versions);
+    if (created && this.onCreated) {
+      this.onCreated({
+        eventName: created,
+        bucket,
+        key: stored.key,
+        size: stored.contentLength,
+        eTag: stored.etag.replaceAll('"', ""),
+        versionId: stored.versionId,
+        eventTime: stored.lastModified,
+      });
+    }
     return stored;
+  }
+
+  /**
+   * A conditional write's `If-None-Match: *`: S3 refuses it with 412 when the key has a current version; in a
+   * versioned bucket only the current version counts, so a key whose current version is a delete marker may be
+   * written ("How to prevent object overwrites with conditional writes", Amazon S3 User Guide).
+   */
+  private checkNoneMatch(bucket: string, key: string, ifNoneMatch: string | undefined): void {
+    if (ifNoneMatch === undefined) return;
+    if (ifNoneMatch.trim() !== "*") {
+      throw this.error(
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+        501,
+      );
+    }
+    const current = this.objects(bucket).get(key)?.at(-1);
+    if (current && !current.deleteMarker) {
+      throw this.error(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        412,
+        `/${bucket}/${key}`,
+      );
+    }
   }
 
   /** The version named, or the current one; NoSuchKey when the current one is a delete marker. */
@@ -145,18 +199,44 @@ export class LocalS3Store {
     body: Buffer | AsyncIterable<Buffer>,
     contentType: string,
     metadata: Record<string, string>,
+    /** The request's If-None-Match: with `*`, the write fails when the key already has a current version. */
+    ifNoneMatch?: string,
   ): Promise<Version> {
-    this.objects(bucket);
+    this.checkNoneMatch(bucket, key, ifNoneMatch);
     const { file, size, md5 } = await this.write(body);
-    return this.record(bucket, {
-      key,
-      deleteMarker: false,
-      file,
-      contentType,
-      contentLength: size,
-      etag: `"${md5.toString("hex")}"`,
-      metadata,
-    });
+    this.checkWrittenMeanwhile(bucket, key, ifNoneMatch, file);
+    return this.record(
+      bucket,
+      {
+        key,
+        deleteMarker: false,
+        file,
+        contentType,
+        contentLength: size,
+        etag: `"${md5.toString("hex")}"`,
+        metadata,
+      },
+      "ObjectCreated:Put",
+    );
+  }
+
+  /**
+   * Checked again once the body is stored: another conditional write of the key may have finished while this one's
+   * bytes arrived. S3 answers such a race with 409 ConditionalRequestConflict (retry); the bytes are dropped.
+   */
+  private checkWrittenMeanwhile(bucket: string, key: string, ifNoneMatch: string | undefined, file: string) {
+    try {
+      this.checkNoneMatch(bucket, key, ifNoneMatch);
+    } catch (error) {
+      rmSync(file, { force: true });
+      if ((error as FauxqsS3Error).code !== "PreconditionFailed") throw error;
+      throw this.error(
+        "ConditionalRequestConflict",
+        "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+        409,
+        `/${bucket}/${key}`,
+      );
+    }
   }
 
   async putPart(uploadId: string, partNumber: number, body: Buffer | AsyncIterable<Buffer>): Promise<string> {
@@ -175,9 +255,13 @@ export class LocalS3Store {
   }
 
   /** Joins the parts on disk, in order, into the new version's file; the ETag is S3's multipart ETag. */
-  async complete(uploadId: string, specs: { partNumber: number; etag: string }[]): Promise<Version> {
+  async complete(
+    uploadId: string,
+    specs: { partNumber: number; etag: string }[],
+    ifNoneMatch?: string,
+  ): Promise<Version> {
     const upload = this.upload(uploadId);
-    this.objects(upload.bucket);
+    this.checkNoneMatch(upload.bucket, upload.key, ifNoneMatch);
     const parts = this.checkParts(upload, specs);
     const file = this.newFile();
     const out = createWriteStream(file);
@@ -193,6 +277,7 @@ export class LocalS3Store {
         out.end(resolve);
       });
     }
+    this.checkWrittenMeanwhile(upload.bucket, upload.key, ifNoneMatch, file);
     const version = this.finish(uploadId, upload, parts, file);
     await Promise.all([...upload.parts.values()].map((part) => rm(part.file, { force: true })));
     return version;
@@ -233,15 +318,19 @@ export class LocalS3Store {
       .update(Buffer.concat(parts.map((part) => part.md5)))
       .digest("hex");
     this.uploads.delete(uploadId);
-    return this.record(upload.bucket, {
-      key: upload.key,
-      deleteMarker: false,
-      file,
-      contentType: upload.contentType,
-      contentLength: parts.reduce((sum, part) => sum + part.size, 0),
-      etag: `"${digest}-${parts.length}"`,
-      metadata: upload.metadata,
-    });
+    return this.record(
+      upload.bucket,
+      {
+        key: upload.key,
+        deleteMarker: false,
+        file,
+        contentType: upload.contentType,
+        contentLength: parts.reduce((sum, part) => sum + part.size, 0),
+        etag: `"${digest}-${parts.length}"`,
+        metadata: upload.metadata,
+      },
+      "ObjectCreated:CompleteMultipartUpload",
+    );
   }
 
   /** DeleteObject: with a version id that version goes for good; without, a delete marker becomes current. */
@@ -318,16 +407,21 @@ export class LocalS3Store {
     this.objects(bucket);
     const file = this.newFile();
     writeFileSync(file, body);
+    // Only fauxqs's CopyObject writes through here (every other PUT is answered by `put`).
     return this.view(
-      this.record(bucket, {
-        key,
-        deleteMarker: false,
-        file,
-        contentType: contentType ?? "application/octet-stream",
-        contentLength: body.length,
-        etag: `"${createHash("md5").update(body).digest("hex")}"`,
-        metadata: metadata ?? {},
-      }),
+      this.record(
+        bucket,
+        {
+          key,
+          deleteMarker: false,
+          file,
+          contentType: contentType ?? "application/octet-stream",
+          contentLength: body.length,
+          etag: `"${createHash("md5").update(body).digest("hex")}"`,
+          metadata: metadata ?? {},
+        },
+        "ObjectCreated:Copy",
+      ),
     );
   }
 
@@ -528,6 +622,7 @@ async function answer(
           body,
           String(request.headers["content-type"] ?? "application/octet-stream"),
           metadataOf(request.headers),
+          headerOf(request.headers["if-none-match"]),
         );
         return reply
           .header("etag", version.etag)
@@ -537,7 +632,11 @@ async function answer(
       }
       case "POST": {
         if (!query.uploadId || "uploads" in query) return;
-        const version = await store.complete(query.uploadId, partsOf(requestBody(request).toString("utf8")));
+        const version = await store.complete(
+          query.uploadId,
+          partsOf(requestBody(request).toString("utf8")),
+          headerOf(request.headers["if-none-match"]),
+        );
         const location = `http://${request.headers.host ?? "localhost"}/${bucket}/${key}`;
         const xml = [
           `<?xml version="1.0" encoding="UTF-8"?>`,
@@ -573,6 +672,8 @@ async function answer(
     if (s3.deleteMarker) {
       reply.header("x-amz-delete-marker", "true").header("x-amz-version-id", s3.deleteMarker.versionId);
     }
+    // A PUT refused before its body was read (a failed condition): read and drop the rest of it.
+    if (stream) request.raw.resume();
     if (request.method === "HEAD") return reply.status(s3.statusCode).send();
     return reply.header("content-type", "application/xml").status(s3.statusCode).send(s3.toXml());
   }
@@ -663,6 +764,10 @@ function decodeAwsChunked(body: Buffer): Buffer {
     offset = lineEnd + 2 + size + 2;
   }
   return Buffer.concat(chunks);
+}
+
+function headerOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(",") : value;
 }
 
 function metadataOf(headers: FastifyRequest["headers"]): Record<string, string> {

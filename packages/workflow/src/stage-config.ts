@@ -30,6 +30,11 @@ export interface StageConfig {
   maxReceiveCount: number;
   /** Post a Slack summary for every successful upload too (failures are always alerted). */
   notifySuccess: boolean;
+  /**
+   * Origins (`https://admin.example.com`) whose pages may PUT a signed upload form's file straight to the bucket:
+   * the bucket's CORS rule (UPLOAD_CORS_RULE). None by default: no CORS rule, browsers cannot upload.
+   */
+  allowedOrigins: readonly string[];
 }
 
 export const DEFAULT_STAGE_CONFIG: Readonly<StageConfig> = Object.freeze({
@@ -40,9 +45,25 @@ export const DEFAULT_STAGE_CONFIG: Readonly<StageConfig> = Object.freeze({
   visibilityTimeoutSeconds: 300,
   maxReceiveCount: 5,
   notifySuccess: false,
+  allowedOrigins: Object.freeze([]) as readonly string[],
 });
 
-const VARIABLES: Record<Exclude<keyof StageConfig, "notifySuccess">, string> = {
+/**
+ * The bucket's CORS rule for upload forms, for the stage's allowed origins: the stack's and the local emulator's.
+ * A browser PUTs the form's file with exactly the headers the URL signs (content-type, if-none-match,
+ * x-amz-meta-*), so only those may be requested; content-length is set by the browser itself (a forbidden
+ * header for scripts), so it is never in Access-Control-Request-Headers and needs no entry. The page reads the
+ * ETag and the version id of what it wrote. No GET: the report link is a plain navigation.
+ */
+export const UPLOAD_CORS_RULE = Object.freeze({
+  allowedMethods: Object.freeze(["PUT"] as const),
+  allowedHeaders: Object.freeze(["content-type", "if-none-match", "x-amz-meta-*"]),
+  exposedHeaders: Object.freeze(["ETag", "x-amz-version-id"]),
+  /** How long a browser may reuse a preflight answer (Chromium caps it at 2 hours). */
+  maxAgeSeconds: 3600,
+});
+
+const VARIABLES: Record<Exclude<keyof StageConfig, "notifySuccess" | "allowedOrigins">, string> = {
   maxConcurrency: "SLUICE_MAX_CONCURRENCY",
   chunkRows: "SLUICE_CHUNK_ROWS",
   chunkBytes: "SLUICE_CHUNK_BYTES",
@@ -90,7 +111,24 @@ export function stageConfig(env: Record<string, string | undefined> = process.en
     }
     config.notifySuccess = notify === "true";
   }
+  const origins = env.SLUICE_ALLOWED_ORIGINS;
+  if (origins !== undefined && origins.trim() !== "") {
+    config.allowedOrigins = origins.split(",").map((origin) => origin.trim());
+  }
   return checkStageConfig(config);
+}
+
+/**
+ * Whether `origin` is a browser origin exactly as a page sends it in `Origin` (lowercase host, no default port):
+ * http(s), a host, an optional port, nothing else (no path, no trailing slash, no wildcard, no user info).
+ */
+export function isWebOrigin(origin: string): boolean {
+  if (!/^https?:\/\/[^/?#@*\s]+$/i.test(origin)) return false;
+  try {
+    return new URL(origin).origin === origin;
+  } catch {
+    return false;
+  }
 }
 
 /** Checks a whole config (also the local runtime's, given in code): throws naming the variable out of range. */
@@ -112,6 +150,12 @@ export function checkStageConfig(config: StageConfig): StageConfig {
     fail("SLUICE_VISIBILITY_TIMEOUT_SECONDS must be 1..43200");
   if (config.maxReceiveCount < 1 || config.maxReceiveCount > 1000)
     fail("SLUICE_MAX_RECEIVE_COUNT must be 1..1000");
+  const bad = config.allowedOrigins.filter((origin) => !isWebOrigin(origin));
+  if (bad.length > 0) {
+    fail(
+      `SLUICE_ALLOWED_ORIGINS must be comma-separated origins such as https://admin.example.com (scheme, host, optional port; no path or wildcard), got ${bad.map((o) => JSON.stringify(o)).join(", ")}`,
+    );
+  }
   return config;
 }
 

@@ -21,6 +21,7 @@ describe("stageConfig", () => {
         SLUICE_VISIBILITY_TIMEOUT_SECONDS: "60",
         SLUICE_MAX_RECEIVE_COUNT: "3",
         SLUICE_NOTIFY_SUCCESS: "true",
+        SLUICE_ALLOWED_ORIGINS: "https://admin.example.com, http://localhost:5173",
       }),
     ).toEqual({
       maxConcurrency: 8,
@@ -30,7 +31,29 @@ describe("stageConfig", () => {
       visibilityTimeoutSeconds: 60,
       maxReceiveCount: 3,
       notifySuccess: true,
+      allowedOrigins: ["https://admin.example.com", "http://localhost:5173"],
     });
+  });
+
+  it("allows no origin by default (no CORS rule)", () => {
+    expect(stageConfig({}).allowedOrigins).toEqual([]);
+    expect(stageConfig({ SLUICE_ALLOWED_ORIGINS: " " }).allowedOrigins).toEqual([]);
+  });
+
+  it.each([
+    ["a path", "https://admin.example.com/upload"],
+    ["a trailing slash", "https://admin.example.com/"],
+    ["a wildcard", "https://*.example.com"],
+    ["everything", "*"],
+    ["another scheme", "ftp://admin.example.com"],
+    ["no scheme", "admin.example.com"],
+    ["an upper-case host (browsers send it lower-case)", "https://Admin.example.com"],
+    ["the default port spelled out", "https://admin.example.com:443"],
+    ["an empty entry", "https://admin.example.com,,https://b.example.com"],
+  ])("refuses an allowed origin with %s, naming SLUICE_ALLOWED_ORIGINS", (_name, value) => {
+    expect(() => stageConfig({ SLUICE_ALLOWED_ORIGINS: value })).toThrow(
+      /SLUICE_ALLOWED_ORIGINS must be comma-separated origins/,
+    );
   });
 
   it.each([

@@ -34,6 +34,8 @@ export class S3ByteSource implements ByteSource {
     readonly name: string,
     readonly size: number,
     readonly eTag: string | undefined,
+    /** The object's user metadata (x-amz-meta-*, names lowercased, prefix removed), as HeadObject returned it. */
+    readonly metadata: Readonly<Record<string, string>>,
   ) {}
 
   static async open(options: S3ByteSourceOptions): Promise<S3ByteSource> {
@@ -44,7 +46,7 @@ export class S3ByteSource implements ByteSource {
       );
       const size = head.ContentLength;
       if (size === undefined) throw new Error("HeadObject returned no ContentLength");
-      return new S3ByteSource(options, key, size, head.ETag);
+      return new S3ByteSource(options, key, size, head.ETag, { ...head.Metadata });
     } catch (error) {
       throw readFailed(describe(bucket, key, versionId), error);
     }

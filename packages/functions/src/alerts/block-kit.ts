@@ -68,6 +68,14 @@ export function basename(key: string): string {
   return trimmed.slice(trimmed.lastIndexOf("/") + 1) || key;
 }
 
+/**
+ * How an alert names the file: the name it had on the uploader's machine when an upload form recorded it (a
+ * form's key is `<slug>-<random>.xlsx`, which a person would not recognise), else the key's last segment.
+ */
+export function fileLabel(input: { sourceKey: string; originalName?: string | undefined }): string {
+  return input.originalName ?? basename(input.sourceKey);
+}
+
 /** The region an ARN names (arn:partition:service:region:...), if any. */
 export function regionOfArn(arn: string): string | undefined {
   const region = arn.split(":")[3];

@@ -1,9 +1,9 @@
 import {
   type AlertFileWarning,
   BLOCK_KIT_LIMITS,
-  basename,
   escapeMrkdwn,
   executionConsoleUrl,
+  fileLabel,
   fileWarningsFallback,
   fileWarningsText,
   formatCount,
@@ -71,8 +71,10 @@ export interface AlertChunkCounts {
  */
 export interface FailureAlertInput {
   uploadId: string;
-  /** Object key of the uploaded file; the alert shows its basename. */
+  /** Object key of the uploaded file; the alert shows its basename unless `originalName` is known. */
   sourceKey: string;
+  /** The file's name on the uploader's machine (manifest.originalName), shown instead of the key. */
+  originalName?: string | undefined;
   stage: string;
   /** The execution's status: FAILED, TIMED_OUT or ABORTED. */
   status: FailedStatus;
@@ -148,7 +150,7 @@ function failureRecordText(record: FailureAlertInput["failureRecord"], region: s
 }
 
 export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
-  const file = basename(input.sourceKey);
+  const file = fileLabel(input);
   const fileText = escapeMrkdwn(file);
   const headline = HEADLINE[input.status] ?? HEADLINE.FAILED;
   // A code block cannot hold ``` itself; anything else inside it shows verbatim.
@@ -219,6 +221,8 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
 export interface FailureFollowUpInput {
   uploadId: string;
   sourceKey: string;
+  /** The file's name on the uploader's machine, shown instead of the key. */
+  originalName?: string | undefined;
   stage: string;
   accepted: number;
   rejected: number;
@@ -229,7 +233,7 @@ export interface FailureFollowUpInput {
 }
 
 export function buildFailureFollowUp(input: FailureFollowUpInput): SlackMessage {
-  const file = basename(input.sourceKey);
+  const file = fileLabel(input);
   const summary =
     `:page_facing_up: *Before the upload of ${escapeMrkdwn(file)} failed* (upload \`${escapeMrkdwn(input.uploadId)}\`, ` +
     `stage ${escapeMrkdwn(input.stage)}), the admin server accepted ${formatCount(input.accepted)} rows and ` +

@@ -1,9 +1,9 @@
 import {
   type AlertFileWarning,
   BLOCK_KIT_LIMITS,
-  basename,
   escapeMrkdwn,
   executionConsoleUrl,
+  fileLabel,
   fileWarningsFallback,
   fileWarningsText,
   formatCount,
@@ -22,8 +22,10 @@ import { type AlertSample, samplesText } from "./failure-alert.ts";
 
 export interface SuccessAlertInput {
   uploadId: string;
-  /** Object key of the uploaded file; the message shows its basename. */
+  /** Object key of the uploaded file; the message shows its basename unless `originalName` is known. */
   sourceKey: string;
+  /** The file's name on the uploader's machine (summary.originalName), shown instead of the key. */
+  originalName?: string | undefined;
   stage: string;
   rows: number;
   chunks: number;
@@ -54,7 +56,7 @@ function formatRate(rowsPerSecond: number): string {
  * the failure alert. "Succeeded" means every chunk was answered; rejected rows make it a warning.
  */
 export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
-  const file = basename(input.sourceKey);
+  const file = fileLabel(input);
   const field = (text: string) => mrkdwn(text, BLOCK_KIT_LIMITS.fieldText);
   const warned = (input.fileWarnings?.length ?? 0) > 0;
   const rowsClean = input.rejected === 0 && input.rowErrors === 0 && input.chunksFailed === 0;

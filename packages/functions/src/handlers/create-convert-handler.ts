@@ -1,6 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type ConvertOutput, ExecutionInputSchema, processedPrefixOf } from "@sluice/contract";
 import { convertWorkbook } from "@sluice/core";
+import { originalNameOf } from "../adapters/original-name.ts";
 import { S3ByteSource } from "../adapters/s3-byte-source.ts";
 import { S3ChunkSink } from "../adapters/s3-chunk-sink.ts";
 import { withLambdaErrors } from "../lambda-error.ts";
@@ -42,12 +43,15 @@ export function createHandler(deps: ConvertDeps) {
         ...(deps.partSize ? { partSize: deps.partSize } : {}),
       });
       try {
-        const manifest = await convertWorkbook({
+        const converted = await convertWorkbook({
           source,
           uploadId,
           sink,
           options: { chunkRows: deps.chunkRows, chunkBytes: deps.chunkBytes },
         });
+        // The converter knows bytes, not S3: the name an upload form kept in the object's metadata is added here.
+        const originalName = originalNameOf(source.metadata);
+        const manifest = originalName === undefined ? converted : { ...converted, originalName };
         await sink.commit(manifest);
         const output: ConvertOutput = {
           uploadId,
@@ -67,7 +71,11 @@ export function createHandler(deps: ConvertDeps) {
           durationMs: Math.max(0, Math.round(clock() - started)),
           bytes: manifest.bytes,
         };
-        deps.logger.info("Converted", { ...output, sourceBytes: source.size });
+        deps.logger.info("Converted", {
+          ...output,
+          sourceBytes: source.size,
+          ...(originalName === undefined ? {} : { originalName }),
+        });
         return output;
       } catch (error) {
         await sink.abort();

@@ -18,6 +18,7 @@ import {
   FileWarningSchema,
   ITEMS_OBJECT,
   MANIFEST_OBJECT,
+  ManifestSchema,
   processedPrefixOf,
   SourceLocationSchema,
 } from "@sluice/contract";
@@ -303,19 +304,22 @@ export function createHandler(deps: NotifyFailureDeps) {
   }
 
   /**
-   * manifest.json's totals and file warnings; null when conversion did not finish (no manifest), undefined when
-   * it cannot be read.
+   * manifest.json's totals, file warnings and the file's original name; null when conversion did not finish (no
+   * manifest), undefined when it cannot be read.
    */
   async function uploadTotals(
     prefix: string,
-  ): Promise<{ totalRows: number; fileWarnings: FileWarning[] } | null | undefined> {
+  ): Promise<
+    { totalRows: number; fileWarnings: FileWarning[]; originalName?: string | undefined } | null | undefined
+  > {
     try {
       const manifest = await readJsonObject(deps.s3, deps.bucketName, `${prefix}${MANIFEST_OBJECT}`);
       const parsed = z
         .object({
           totalRows: z.number().int().nonnegative(),
-          // Best effort: warnings that cannot be read do not cost the totals.
+          // Best effort: warnings or a name that cannot be read do not cost the totals.
           fileWarnings: z.array(FileWarningSchema).catch([]).default([]),
+          originalName: ManifestSchema.shape.originalName.catch(undefined),
         })
         .safeParse(manifest);
       return parsed.success ? parsed.data : undefined;
@@ -467,6 +471,7 @@ export function createHandler(deps: NotifyFailureDeps) {
         buildFailureAlert({
           uploadId: record.uploadId,
           sourceKey: record.source.key,
+          originalName: totals?.originalName,
           stage: deps.stage,
           status: record.status,
           errorCode: record.error.code,
@@ -547,6 +552,7 @@ export function createHandler(deps: NotifyFailureDeps) {
               buildFailureFollowUp({
                 uploadId: input.uploadId,
                 sourceKey: input.source.key,
+                originalName: totals?.originalName,
                 stage: deps.stage,
                 accepted,
                 rejected,

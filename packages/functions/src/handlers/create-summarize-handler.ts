@@ -4,6 +4,7 @@ import {
   CONTRACT_VERSION,
   type FileWarning,
   FileWarningSchema,
+  ManifestSchema,
   processedPrefixOf,
   REJECTED_SAMPLE_LIMIT,
   SUMMARY_OBJECT,
@@ -125,7 +126,7 @@ export function createHandler(deps: SummarizeDeps) {
             chunks,
           })
         : emptyTally(cap);
-      const fileWarnings = await manifestWarnings(processed.bucket, processed.manifestKey);
+      const { fileWarnings, originalName } = await manifestFacts(processed.bucket, processed.manifestKey);
       const report = await tryWriteRejectedRowsReport({
         s3: deps.s3,
         bucket: processed.bucket,
@@ -160,6 +161,7 @@ export function createHandler(deps: SummarizeDeps) {
         v: CONTRACT_VERSION,
         uploadId: input.uploadId,
         status: "SUCCEEDED",
+        ...(originalName === undefined ? {} : { originalName }),
         rows,
         chunks: input.convert.totalChunks,
         chunksDelivered: tally.delivered,
@@ -207,20 +209,29 @@ export function createHandler(deps: SummarizeDeps) {
     });
 
   /**
-   * The manifest's warnings about the file (FORMAT_EXTENSION_MISMATCH...), copied into the summary; a manifest
-   * without the field (older) has none. Like the report, which reads the same file, this never fails the
-   * upload: a manifest that cannot be read is logged as an error and the summary lists no warnings.
+   * The manifest's warnings about the file (FORMAT_EXTENSION_MISMATCH...) and the file's original name, copied
+   * into the summary; a manifest without the fields (older, or not from an upload form) has none. Like the
+   * report, which reads the same file, this never fails the upload: a manifest that cannot be read is logged as
+   * an error and the summary lists no warnings and no name.
    */
-  async function manifestWarnings(bucket: string, key: string): Promise<FileWarning[]> {
+  async function manifestFacts(
+    bucket: string,
+    key: string,
+  ): Promise<{ fileWarnings: FileWarning[]; originalName?: string | undefined }> {
     try {
       const manifest = await readJsonObject(deps.s3, bucket, key);
-      return z.object({ fileWarnings: z.array(FileWarningSchema).default([]) }).parse(manifest).fileWarnings;
+      return z
+        .object({
+          fileWarnings: z.array(FileWarningSchema).default([]),
+          originalName: ManifestSchema.shape.originalName.catch(undefined),
+        })
+        .parse(manifest);
     } catch (error) {
       deps.logger.error("The manifest's file warnings could not be read; the summary lists none", {
         key,
         error: error as Error,
       });
-      return [];
+      return { fileWarnings: [] };
     }
   }
 
@@ -237,6 +248,7 @@ export function createHandler(deps: SummarizeDeps) {
         buildSuccessAlert({
           uploadId: summary.uploadId,
           sourceKey,
+          originalName: summary.originalName,
           stage: deps.stage ?? "unknown",
           rows: summary.rows,
           chunks: summary.chunks,

@@ -123,6 +123,30 @@ describe("convert handler", () => {
     expect(puts.at(-1)?.Key).toBe(output.processed.manifestKey);
   });
 
+  it("records the name an upload form kept in the object's metadata as the manifest's originalName", async () => {
+    serve(csv(3));
+    s3.on(HeadObjectCommand).resolves({
+      ContentLength: csv(3).length,
+      ETag: '"e"',
+      Metadata: { "original-name": encodeURIComponent("주문 목록.csv"), tenant: "acme" },
+    });
+    const output = await handler()(executionInput());
+    const manifest = ManifestSchema.parse(JSON.parse(written(output.processed.manifestKey)));
+    expect(manifest.originalName).toBe("주문 목록.csv");
+    // The source is still named by its key (format detection, messages).
+    expect(manifest.source.name).toBe("uploads/orders.csv");
+  });
+
+  it.each([
+    ["no such metadata", {}],
+    ["a value that is not percent-encoded UTF-8", { "original-name": "%E0%A4%A" }],
+  ])("leaves originalName out for %s", async (_name, metadata) => {
+    serve(csv(3));
+    s3.on(HeadObjectCommand).resolves({ ContentLength: csv(3).length, ETag: '"e"', Metadata: metadata });
+    const output = await handler()(executionInput());
+    expect(JSON.parse(written(output.processed.manifestKey))).not.toHaveProperty("originalName");
+  });
+
   it("writes one pointer per chunk in items.jsonl: its byte range of chunks.jsonl is the chunk, with its digest", async () => {
     serve(csv(25));
     const output = await handler({ chunkRows: 10 })(executionInput());

@@ -208,6 +208,19 @@ describe("notify-failure handler", () => {
     ]);
   });
 
+  it("names the file by the original name the manifest recorded, in the alert and its fallback text", async () => {
+    arrangeMapFailure();
+    store.put(
+      BUCKET,
+      `${PREFIX}manifest.json`,
+      manifest({ totalRows: 1000, totalChunks: 4, originalName: "2026년 주문.xlsx" }),
+    );
+    await handler()(failureEvent());
+    expect(blocksOf()[1]?.fields?.[0]?.text).toBe("*File*\n2026년 주문.xlsx");
+    expect(slack.received[0]?.json.text).toContain("2026년 주문.xlsx");
+    expect(JSON.stringify(slack.received[0]?.json)).not.toContain("Q1 orders.xlsx");
+  });
+
   it("keeps the Map's own error when its results cannot be read", async () => {
     arrangeMapFailure();
     store.mock.on(ListObjectsV2Command).rejects(serviceError("AccessDenied", "Access Denied", 403));

@@ -1,5 +1,10 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { ExecutionInputSchema } from "@sluice/contract";
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import { ExecutionInputSchema, formUploadKey } from "@sluice/contract";
 import { deriveUploadId } from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +18,24 @@ function handler() {
     sfn: new SFNClient({ region: "eu-west-1" }),
     stateMachineArn: STATE_MACHINE_ARN,
     logger: silentLogger(),
+  });
+}
+
+const alreadyExists = () =>
+  new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} });
+const FORM_ID = "orders-march-0123456789ab";
+const FORM_KEY = formUploadKey({ uploadId: FORM_ID, extension: "xlsx", tenant: "acme" });
+
+/** Step Functions holding one execution named `name` whose input is `input` (any other name starts). */
+function existingExecution(name: string, input: object) {
+  sfn.on(StartExecutionCommand).callsFake((command) => {
+    if (command.name === name) throw alreadyExists();
+    return { executionArn: `${command.stateMachineArn}:${command.name}`, startDate: new Date() };
+  });
+  sfn.on(DescribeExecutionCommand).callsFake((command) => {
+    if (!command.executionArn.endsWith(`:execution:sluice-upload:${name}`))
+      throw Object.assign(new Error("Execution Does Not Exist"), { name: "ExecutionDoesNotExist" });
+    return { executionArn: command.executionArn, status: "SUCCEEDED", input: JSON.stringify(input) };
   });
 }
 
@@ -80,6 +103,106 @@ describe("start handler", () => {
     expect(result).toEqual({
       started: [deriveUploadId("b.csv", "0123456789abcdef0123456789abcdef")],
       duplicates: [deriveUploadId("a.csv", "0123456789abcdef0123456789abcdef")],
+    });
+  });
+
+  describe("a form's key", () => {
+    it("names the execution after the form's upload id, not a derived one", async () => {
+      const result = await handler()(s3Event(s3Record({ key: FORM_KEY, versionId: "v1" })));
+      expect(result).toEqual({ started: [FORM_ID], duplicates: [] });
+      const [sent] = sentInputs();
+      expect(sent?.name).toBe(FORM_ID);
+      expect(JSON.parse(sent?.input ?? "")).toMatchObject({
+        uploadId: FORM_ID,
+        source: { bucket: BUCKET, key: FORM_KEY, versionId: "v1" },
+      });
+      expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+    });
+
+    it("a duplicate event for the same version: DescribeExecution confirms it, nothing new starts", async () => {
+      const record = s3Record({ key: FORM_KEY, versionId: "v1" });
+      existingExecution(FORM_ID, {
+        uploadId: FORM_ID,
+        source: { bucket: BUCKET, key: FORM_KEY, versionId: "v1" },
+        receivedAt: "2026-01-05T10:00:00.000Z",
+      });
+      const result = await handler()(s3Event(record));
+      expect(result).toEqual({ started: [], duplicates: [FORM_ID] });
+      expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input).toEqual({
+        executionArn: `arn:aws:states:eu-west-1:123456789012:execution:sluice-upload:${FORM_ID}`,
+      });
+      expect(sentInputs().map((i) => i?.name)).toEqual([FORM_ID]);
+    });
+
+    it("another version PUT to the same key starts under the id derived from its key and version", async () => {
+      existingExecution(FORM_ID, {
+        uploadId: FORM_ID,
+        source: { bucket: BUCKET, key: FORM_KEY, versionId: "v1" },
+        receivedAt: "2026-01-05T09:00:00.000Z",
+      });
+      const result = await handler()(s3Event(s3Record({ key: FORM_KEY, versionId: "v2" })));
+      const derived = deriveUploadId(FORM_KEY, "v2");
+      expect(result).toEqual({ started: [derived], duplicates: [] });
+      expect(sentInputs().map((i) => i?.name)).toEqual([FORM_ID, derived]);
+      expect(JSON.parse(sentInputs()[1]?.input ?? "")).toEqual({
+        uploadId: derived,
+        source: { bucket: BUCKET, key: FORM_KEY, versionId: "v2" },
+        receivedAt: "2026-01-05T10:00:00.000Z",
+      });
+    });
+
+    it("that other version's event delivered again is a duplicate of its derived execution", async () => {
+      const derived = deriveUploadId(FORM_KEY, "v2");
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      sfn.on(DescribeExecutionCommand).resolves({
+        input: JSON.stringify({
+          uploadId: FORM_ID,
+          source: { bucket: BUCKET, key: FORM_KEY, versionId: "v1" },
+          receivedAt: "2026-01-05T09:00:00.000Z",
+        }),
+      });
+      const result = await handler()(s3Event(s3Record({ key: FORM_KEY, versionId: "v2" })));
+      expect(result).toEqual({ started: [], duplicates: [derived] });
+      expect(sentInputs().map((i) => i?.name)).toEqual([FORM_ID, derived]);
+    });
+
+    it("without version ids (an unversioned bucket), a PUT at another time is another object", async () => {
+      const record = s3Record({ key: FORM_KEY, eTag: "e2", eventTime: "2026-01-05T11:00:00.000Z" });
+      existingExecution(FORM_ID, {
+        uploadId: FORM_ID,
+        source: { bucket: BUCKET, key: FORM_KEY },
+        receivedAt: "2026-01-05T10:00:00.000Z",
+      });
+      expect(await handler()(s3Event(record))).toEqual({
+        started: [deriveUploadId(FORM_KEY, "e2")],
+        duplicates: [],
+      });
+      // The same event again (same time) is the same object.
+      const again = s3Record({ key: FORM_KEY, eTag: "e2", eventTime: "2026-01-05T10:00:00.000Z" });
+      expect(await handler()(s3Event(again))).toEqual({ started: [], duplicates: [FORM_ID] });
+    });
+
+    it("a failing DescribeExecution fails the record so Lambda retries the event; other records still start", async () => {
+      sfn
+        .on(StartExecutionCommand)
+        .rejectsOnce(alreadyExists())
+        .resolves({ executionArn: "arn:x", startDate: new Date() });
+      sfn.on(DescribeExecutionCommand).rejects(serviceError("ThrottlingException", "Rate exceeded"));
+      await expect(
+        handler()(s3Event(s3Record({ key: FORM_KEY, versionId: "v2" }), s3Record({ key: "uploads/b.csv" }))),
+      ).rejects.toThrow(`Starting 1 execution(s) failed: ${FORM_ID}: ThrottlingException: Rate exceeded`);
+      expect(sentInputs().map((i) => i?.name)).toEqual([
+        FORM_ID,
+        deriveUploadId("uploads/b.csv", "0123456789abcdef0123456789abcdef"),
+      ]);
+    });
+
+    it.each([
+      ["a key outside the form folder", "uploads/orders-march-0123456789ab.xlsx"],
+      ["an extension a form never writes", "uploads/forms/orders-march-0123456789ab.pdf"],
+    ])("%s keeps its derived id", async (_name, key) => {
+      await handler()(s3Event(s3Record({ key, versionId: "v1" })));
+      expect(sentInputs()[0]?.name).toBe(deriveUploadId(key, "v1"));
     });
   });
 

@@ -198,6 +198,32 @@ describe("summarize: per-chunk results, the rejected-rows report and the Slack s
     );
   });
 
+  it("carries the file's original name into summary.json and names the file by it in the success message", async () => {
+    arrange();
+    const name = "주문 목록 <1분기>.xlsx";
+    store.put(
+      BUCKET,
+      `${PREFIX}manifest.json`,
+      manifest({ totalRows: 40, totalChunks: 4, originalName: name }),
+    );
+    const output = await handler({ notifySuccess: true })(event());
+    expect(output).toMatchObject({ slack: "posted", originalName: name });
+    expect(summaryJson().originalName).toBe(name);
+    const { json } = slack.received[0]!;
+    expect(json.text).toContain(`Upload processed with rejected rows: ${name} (stage prod`);
+    const section = json.blocks![1] as { fields: { text: string }[] };
+    const fields = section.fields.map((f) => f.text);
+    expect(fields[0]).toBe("*File*\n주문 목록 &lt;1분기&gt;.xlsx");
+    expect(JSON.stringify(json)).not.toContain("Q1 orders.xlsx");
+  });
+
+  it("names the file by its key when the manifest has no original name", async () => {
+    arrange();
+    await handler({ notifySuccess: true })(event());
+    expect(summaryJson()).not.toHaveProperty("originalName");
+    expect(slack.received[0]!.json.text).toContain(": Q1 orders.xlsx (stage prod");
+  });
+
   it("does not post when SLACK_NOTIFY_SUCCESS is off", async () => {
     arrange();
     await handler({ notifySuccess: false })(event());

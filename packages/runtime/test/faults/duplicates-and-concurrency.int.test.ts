@@ -3,20 +3,26 @@ import { createLogger, createStartHandler } from "@sluice/functions";
 import { failOnCrash } from "@sluice/test-support/crash-watch";
 import { consume, ordersCsv, runtimeWith, useRuntimeCleanup } from "@sluice/test-support/runtime-harness";
 import { describe, expect, it } from "vitest";
-import { type LocalRuntime, type RuntimeEvent, s3Event } from "../../src/local-runtime.ts";
+import type { LocalRuntime, RuntimeEvent } from "../../src/local-runtime.ts";
 
 useRuntimeCleanup();
 failOnCrash();
 
 /**
- * The S3 event for an object just written: S3 delivers events at least once, so the same event (same object
- * version, same eventTime) may arrive more than once. It names the version when the bucket gave one, as S3 does.
+ * Writes an object under uploads/ and returns the S3 event the runtime delivered for it to the start handler, and
+ * that handler's outcome: S3 delivers events at least once, so the same event (same object version, same
+ * eventTime) may arrive again. It names the version, as S3 does for a versioned bucket.
  */
 async function putWithEvent(runtime: LocalRuntime, key: string, body: Buffer) {
+  const delivered = new Promise<Extract<RuntimeEvent, { type: "upload_started" }>>((resolve) =>
+    runtime.on("progress", (e: RuntimeEvent) => e.type === "upload_started" && e.key === key && resolve(e)),
+  );
   const put = await runtime.emulator.s3.send(
     new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: body }),
   );
-  return s3Event(runtime.bucket, key, body.length, (put.ETag ?? "").replace(/"/g, ""), put.VersionId);
+  const first = await delivered;
+  expect(first.versionId).toBe(put.VersionId);
+  return first;
 }
 
 describe("the same upload twice, and many at once", () => {
@@ -34,10 +40,10 @@ describe("the same upload twice, and many at once", () => {
       stateMachineArn: runtime.stateMachineArn,
       logger: createLogger("sluice-start", { logLevel: "SILENT" }),
     });
-    const event = await putWithEvent(runtime, "uploads/orders.csv", ordersCsv(200));
-    const first = await start(event);
-    expect(first.started).toHaveLength(1);
-    const uploadId = first.started[0]!;
+    const first = await putWithEvent(runtime, "uploads/orders.csv", ordersCsv(200));
+    expect(first.duplicate).toBe(false);
+    const event = first.notification;
+    const uploadId = first.uploadId;
     // The same event again, twice at once, while the execution runs: StartExecution with the same name and
     // input is idempotent while it runs, ExecutionAlreadyExists once it closed; either way nothing new starts.
     const again = await Promise.all([start(event), start(event)]);
