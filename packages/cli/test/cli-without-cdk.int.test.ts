@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { strictEnv } from "./support/cli-process.ts";
 
 /** The CLI and every workspace it depends on at run time (npm resolves their exact versions among the tarballs). */
-const WORKSPACES = ["cli", "runtime", "functions", "core", "contract", "workflow", "consumer"].map(
+const WORKSPACES = ["cli", "runtime", "functions", "core", "contract", "workflow", "consumer", "admin"].map(
   (name) => `packages/${name}`,
 );
 const CDK = ["aws-cdk-lib", "constructs", "sst"];

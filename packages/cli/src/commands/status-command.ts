@@ -1,6 +1,6 @@
+import { FAILED_STATUSES, failureRecordKey, readFailureRecord } from "@sluice/admin";
 import { InvalidOptionError } from "@sluice/core";
 import { BUCKET_OPTIONS, BUCKET_USAGE, bucketTarget, s3ClientFor } from "./bucket-options.ts";
-import { FAILED_STATUSES, failureRecordKey, readFailureRecord } from "./failure-record.ts";
 import {
   parseCommandArgs,
   STEP_FUNCTIONS_OPTIONS,
