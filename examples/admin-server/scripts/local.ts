@@ -5,7 +5,9 @@
  * yourself the same way), uploads a workbook, waits for the execution, and prints the summary and /imports.
  *
  *   npx tsx examples/admin-server/scripts/local.ts [file.xlsx|file.csv]   (default: examples/orders.xlsx)
- *   add --keep to leave everything running (Ctrl-C stops it) and try the HTTP API.
+ *   add --keep to leave everything running (Ctrl-C stops it): the upload page is on http://localhost:3000/
+ *   (PORT=… for another port), the operators' view on /operators, and the HTTP API beside them.
+ *   add --no-upload to skip the first upload (with --keep: start with an empty page).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -17,14 +19,22 @@ import { LocalRuntime } from "@sluice/runtime";
 import { startPostgres } from "../src/embedded-postgres.ts";
 import { localRuntimeEnv } from "../src/local-runtime-env.ts";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { keep: { type: "boolean" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { keep: { type: "boolean" }, "no-upload": { type: "boolean" } },
+});
 const file = positionals[0] ?? fileURLToPath(new URL("../../orders.xlsx", import.meta.url));
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const port = process.env.PORT ?? "3000";
 
 const postgres = await startPostgres({ fast: false });
-const runtime = await LocalRuntime.start({ outDir: "out" });
+// The upload page PUTs straight to the emulator's S3: its bucket answers CORS for the page's origins.
+const runtime = await LocalRuntime.start({
+  outDir: "out",
+  corsOrigins: [`http://localhost:${port}`, `http://127.0.0.1:${port}`],
+});
 const env = localRuntimeEnv(runtime, postgres.url, {
-  PORT: process.env.PORT ?? "3000",
+  PORT: port,
   WAIT_TIME_SECONDS: "2",
 });
 console.log("admin server environment:");
@@ -59,14 +69,18 @@ const stopAll = async () => {
 
 try {
   const base = await url;
-  console.log(`admin server on ${base}; uploading ${file}`);
-  const upload = await runtime.upload(await readFile(file), basename(file));
-  const record = await runtime.waitForExecution(upload.executionArn);
-  console.log(
-    `\n${record.status}: ${JSON.stringify(record.output ?? { error: record.error, cause: record.cause })}`,
-  );
-  console.log(`GET ${base}/imports ->`, JSON.stringify(await (await fetch(`${base}/imports`)).json()));
+  if (!values["no-upload"]) {
+    console.log(`admin server on ${base}; uploading ${file}`);
+    const upload = await runtime.upload(await readFile(file), basename(file));
+    const record = await runtime.waitForExecution(upload.executionArn);
+    console.log(
+      `\n${record.status}: ${JSON.stringify(record.output ?? { error: record.error, cause: record.cause })}`,
+    );
+    console.log(`GET ${base}/imports ->`, JSON.stringify(await (await fetch(`${base}/imports`)).json()));
+  }
   if (values.keep) {
+    console.log(`upload page:      http://localhost:${port}/`);
+    console.log(`operators' view:  http://localhost:${port}/operators`);
     console.log(`try: curl '${base}/orders?limit=3' | curl ${base}/health   (Ctrl-C to stop)`);
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
   }

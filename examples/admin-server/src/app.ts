@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { createSluiceAdmin } from "@sluice/admin";
 import { type ChunkConsumer, createChunkConsumer } from "@sluice/consumer";
 import type pg from "pg";
 import type { AdminServerConfig } from "./config.ts";
@@ -9,6 +10,8 @@ import { createPool, migrate } from "./db.ts";
 import { createHttpServer } from "./http-server.ts";
 import { createImportChunkHandler } from "./import-chunk.ts";
 import { log } from "./log.ts";
+import { buildPageAssets } from "./page-assets.ts";
+import { createUploadRoutes } from "./uploads-routes.ts";
 
 export interface AdminServer {
   pool: pg.Pool;
@@ -90,7 +93,21 @@ export async function startAdminServer(config: AdminServerConfig): Promise<Admin
     }),
   );
 
-  const server = createHttpServer({ pool, consumerStatus: () => consumer.status });
+  // The upload page: signed forms (the browser PUTs the file to S3 itself), status, list and redrive, through
+  // the same S3 and Step Functions endpoints the consumer uses.
+  const admin = createSluiceAdmin({
+    s3,
+    sfn,
+    bucket: config.bucket,
+    stateMachineArn: config.stateMachineArn,
+  });
+  const uploads = createUploadRoutes({
+    admin,
+    pages: await buildPageAssets(),
+    maxBytes: config.uploadMaxBytes,
+    tenant: config.tenant,
+  });
+  const server = createHttpServer({ pool, consumerStatus: () => consumer.status, uploads });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {

@@ -1,3 +1,5 @@
+import { TENANT_PATTERN } from "@sluice/contract";
+
 /**
  * The admin server's configuration, read once from environment variables at start. A missing or malformed
  * variable fails the start with its name, all problems at once, never later in the middle of an import.
@@ -36,7 +38,19 @@ export interface AdminServerConfig {
    * naming it; the redrive test). Unset in production.
    */
   importRefuseChunk: number | undefined;
+  /** The upload bucket (stack output `BucketName`): where upload forms send the browser's PUT. */
+  bucket: string;
+  /** The upload workflow (stack output `StateMachineArn`): status, list and redrive of uploads. */
+  stateMachineArn: string;
+  /** The largest file an upload form is signed for (its exact size is signed; S3 refuses any other). */
+  uploadMaxBytes: number;
+  /** This server's tenant: its forms write under `uploads/forms/<tenant>/`; unset: no tenant segment. */
+  tenant: string | undefined;
 }
+
+/** A single S3 PUT carries at most 5 GiB; a larger file would need a multipart upload, which forms do not sign. */
+export const MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
+export const DEFAULT_UPLOAD_MAX_BYTES = 100 * 1024 ** 2;
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
@@ -109,6 +123,19 @@ export function loadConfig(env: Env = process.env): AdminServerConfig {
       `HEARTBEAT_SECONDS (${heartbeatSeconds}) must be less than VISIBILITY_TIMEOUT_SECONDS (${visibilityTimeoutSeconds})`,
     );
   }
+  const bucket = required("SLUICE_BUCKET", "stack output BucketName");
+  const stateMachineArn = required("STATE_MACHINE_ARN", "stack output StateMachineArn");
+  if (
+    stateMachineArn &&
+    !/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]{1,80}$/.test(stateMachineArn)
+  ) {
+    problems.push(`STATE_MACHINE_ARN must be a state machine ARN, got ${JSON.stringify(stateMachineArn)}`);
+  }
+  const uploadMaxBytes = number("UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES, 1, MAX_UPLOAD_BYTES);
+  const tenant = value("SLUICE_TENANT");
+  if (tenant !== undefined && !TENANT_PATTERN.test(tenant)) {
+    problems.push(`SLUICE_TENANT must be [a-z0-9-], 1 to 40 long, got ${JSON.stringify(tenant)}`);
+  }
   const importTimeZone = value("IMPORT_TIME_ZONE") ?? "UTC";
   try {
     new Intl.DateTimeFormat("en", { timeZone: importTimeZone });
@@ -134,6 +161,10 @@ export function loadConfig(env: Env = process.env): AdminServerConfig {
       value("IMPORT_REFUSE_CHUNK") === undefined
         ? undefined
         : number("IMPORT_REFUSE_CHUNK", 0, 0, Number.MAX_SAFE_INTEGER),
+    bucket,
+    stateMachineArn,
+    uploadMaxBytes,
+    tenant,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

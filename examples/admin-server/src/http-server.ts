@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { ConsumerStatus } from "@sluice/consumer";
 import type pg from "pg";
+import { HttpError, send, sendError } from "./http-json.ts";
+import type { RouteHandler } from "./uploads-routes.ts";
 
 /**
  * The admin server's own HTTP API (node:http, JSON):
@@ -8,32 +10,25 @@ import type pg from "pg";
  * - `GET /orders?limit=&after=`: orders by order id, keyset-paged: pass the previous page's `next` as `after`.
  * - `GET /imports`: the ledger per upload (chunks, accepted, rejected, first and last import), newest first.
  *   `GET /imports/<uploadId>` lists that upload's chunks with their rejected rows.
+ * - the upload page, the operators' view and their /uploads routes (src/uploads-routes.ts), when given.
  */
 export interface HttpServerOptions {
   pool: pg.Pool;
   consumerStatus: () => ConsumerStatus;
+  /** The upload page and its routes (createUploadRoutes). */
+  uploads?: RouteHandler;
 }
 
 const MAX_LIMIT = 1000;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export function createHttpServer(options: HttpServerOptions): Server {
   const server = createServer((req, res) => {
     handle(options, req, res).catch((error: unknown) => {
-      const status = error instanceof HttpError ? error.status : 500;
-      if (status === 500)
-        console.error(
-          JSON.stringify({ level: "error", msg: "http request failed", url: req.url, error: String(error) }),
-        );
-      send(res, status, { error: status === 500 ? "internal error" : (error as Error).message });
+      if (error instanceof HttpError) return sendError(res, error);
+      console.error(
+        JSON.stringify({ level: "error", msg: "http request failed", url: req.url, error: String(error) }),
+      );
+      send(res, 500, { error: "internal error" });
     });
   });
   server.keepAliveTimeout = 5_000;
@@ -42,6 +37,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
 async function handle(options: HttpServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
+  if (options.uploads && (await options.uploads(req, res, url))) return;
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
     throw new HttpError(405, `${req.method} is not allowed`);
@@ -151,18 +147,4 @@ async function importDetail({ pool }: HttpServerOptions, uploadId: string, res: 
       importedAt: (r.imported_at as Date).toISOString(),
     })),
   });
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  const json = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(json),
-    "cache-control": "no-store",
-  });
-  res.end(res.req.method === "HEAD" ? undefined : json);
 }

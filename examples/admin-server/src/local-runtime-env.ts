@@ -9,6 +9,8 @@ export interface LocalRuntimeEndpoints {
   };
   queueUrls: { chunks: string };
   stepFunctionsEndpoint: string;
+  bucket: string;
+  stateMachineArn: string;
 }
 
 /**
@@ -28,6 +30,8 @@ export function localRuntimeEnv(
     AWS_ENDPOINT_URL_SQS: endpoint,
     AWS_ENDPOINT_URL_SFN: runtime.stepFunctionsEndpoint,
     AWS_ENDPOINT_URL_S3: endpoint,
+    SLUICE_BUCKET: runtime.bucket,
+    STATE_MACHINE_ARN: runtime.stateMachineArn,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     PORT: "0",

@@ -5,6 +5,8 @@ const base = {
   DATABASE_URL: "postgres://admin:secret@db.internal:5432/shop",
   CHUNK_QUEUE_URL: "https://sqs.ap-northeast-2.amazonaws.com/123456789012/sluice-prod-chunks",
   AWS_REGION: "ap-northeast-2",
+  SLUICE_BUCKET: "sluice-prod-uploads",
+  STATE_MACHINE_ARN: "arn:aws:states:ap-northeast-2:123456789012:stateMachine:sluice-prod-upload",
 };
 
 describe("loadConfig", () => {
@@ -23,6 +25,10 @@ describe("loadConfig", () => {
       visibilityTimeoutSeconds: 120,
       importDelayMs: 0,
       importRefuseChunk: undefined,
+      bucket: "sluice-prod-uploads",
+      stateMachineArn: base.STATE_MACHINE_ARN,
+      uploadMaxBytes: 100 * 1024 * 1024,
+      tenant: undefined,
     });
     expect(describeConfig(config).databaseUrl).toBe("postgres://admin:***@db.internal:5432/shop");
   });
@@ -35,6 +41,9 @@ describe("loadConfig", () => {
           CONSUMER_CONCURRENCY: "0",
           HEARTBEAT_SECONDS: "200",
           IMPORT_REFUSE_CHUNK: "-1",
+          STATE_MACHINE_ARN: "sluice-upload",
+          UPLOAD_MAX_BYTES: String(6 * 1024 ** 3),
+          SLUICE_TENANT: "Acme Corp",
         });
       } catch (e) {
         return e;
@@ -47,6 +56,10 @@ describe("loadConfig", () => {
       "AWS_REGION is required (e.g. ap-northeast-2)",
       'CONSUMER_CONCURRENCY must be an integer from 1 to 100, got "0"',
       "HEARTBEAT_SECONDS (200) must be less than VISIBILITY_TIMEOUT_SECONDS (120)",
+      "SLUICE_BUCKET is required (stack output BucketName)",
+      'STATE_MACHINE_ARN must be a state machine ARN, got "sluice-upload"',
+      `UPLOAD_MAX_BYTES must be an integer from 1 to ${5 * 1024 ** 3}, got "${6 * 1024 ** 3}"`,
+      'SLUICE_TENANT must be [a-z0-9-], 1 to 40 long, got "Acme Corp"',
       `IMPORT_REFUSE_CHUNK must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got "-1"`,
     ]);
   });
@@ -55,6 +68,13 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...base, IMPORT_DELAY_MS: "400", IMPORT_REFUSE_CHUNK: "3" })).toMatchObject({
       importDelayMs: 400,
       importRefuseChunk: 3,
+    });
+  });
+
+  it("reads the upload form settings", () => {
+    expect(loadConfig({ ...base, UPLOAD_MAX_BYTES: "1048576", SLUICE_TENANT: "acme" })).toMatchObject({
+      uploadMaxBytes: 1048576,
+      tenant: "acme",
     });
   });
 
