@@ -4,10 +4,11 @@ import {
   FORM_UPLOADS_PREFIX,
   MANIFEST_OBJECT,
   PROCESSED_PREFIX,
+  REJECTED_ROWS_CSV,
+  REJECTED_ROWS_XLSX,
   SUMMARY_OBJECT,
   UPLOADS_PREFIX,
 } from "@sluice/contract";
-import { REJECTED_ROWS_CSV, REJECTED_ROWS_XLSX } from "@sluice/functions";
 import {
   chunkRetentionSeconds,
   failureEventPattern,

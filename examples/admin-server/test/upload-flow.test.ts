@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   canPickFile,
   INITIAL_STATE,
+  isPolling,
   nextState,
   transferPercent,
   type UploadPageEvent,
@@ -39,6 +40,7 @@ function status(
     fileWarnings: [],
     redriveCount: 0,
     consoleUrl: null,
+    settled: stage === "succeeded" || stage === "failed",
     updatedAt: "2026-11-30T23:00:00.000Z",
     ...overrides,
   };
@@ -95,6 +97,31 @@ describe("the upload page's states", () => {
       file: null,
       status: { failure: { chunkIndex: 3 } },
     });
+  });
+
+  it("after a failure, keeps asking until the outcome is settled (the failure record lands a moment later)", () => {
+    const early = status("failed", {
+      settled: false,
+      failure: { code: "States.ExceedToleratedFailureThreshold", message: "", chunkIndex: null },
+    });
+    let state = run([
+      { type: "follow", uploadId: "upload-1" },
+      { type: "status", status: early },
+    ]);
+    expect(state).toMatchObject({ kind: "finished", status: { settled: false } });
+    expect(isPolling(state)).toBe(true);
+    const sample = [
+      { chunkIndex: 0, row: 98, code: "INVALID_VALUE", message: "Quantity (0) must be at least 1" },
+    ];
+    const recorded = status("failed", {
+      failure: { code: "IMPORT_REFUSED", message: "no", chunkIndex: 2 },
+      rejectedSample: sample,
+    });
+    state = nextState(state, { type: "status", status: recorded });
+    expect(state).toMatchObject({ kind: "finished", status: { rejectedSample: sample, settled: true } });
+    expect(isPolling(state)).toBe(false);
+    // Settled: a late answer changes nothing.
+    expect(nextState(state, { type: "status", status: early })).toBe(state);
   });
 
   it("ignores what does not fit: a second file while one is sent, another upload's status, a late progress", () => {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { FORM_UPLOADS_PREFIX, UPLOAD_FORM_CONTENT_TYPES } from "@sluice/contract";
+import { FORM_UPLOADS_PREFIX, REJECTED_ROWS_XLSX, UPLOAD_FORM_CONTENT_TYPES } from "@sluice/contract";
 import { LocalRuntime } from "@sluice/runtime";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
@@ -305,10 +305,11 @@ describe("the upload page in Chromium", () => {
     await page.close();
   }, 120_000);
 
-  it("a failed upload shows its failure; after the cause is fixed, Redrive in the operators' view finishes it", async () => {
-    // The failure example reuses orders.xlsx's order ids: start from an empty table so its rows are its own.
-    await db.query("truncate orders, imported_chunks");
+  it("a failed upload shows its failure and the rows rejected before it; after the cause is fixed, Redrive in the operators' view finishes it", async () => {
+    // The server creates its tables when it starts (this test may run alone). The failure example reuses
+    // orders.xlsx's order ids: start from an empty table so its rows are its own.
     const refusing = await startAdmin({ IMPORT_REFUSE_CHUNK: "2" });
+    await db.query("truncate orders, imported_chunks");
     const page = await newPage();
     await page.goto(`${origin}/`);
     await pick(page, ORDERS_WITH_ERRORS);
@@ -316,22 +317,33 @@ describe("the upload page in Chromium", () => {
     await result.waitFor({ timeout: 120_000 });
     expect(await result.getAttribute("data-stage")).toBe("failed");
     const uploadId = uploadIdOf(page);
-    // The failure record arrives a moment after the execution failed: the page shows it once it is there.
+    // The failure record arrives a moment after the execution failed, and is completed with what was answered
+    // before the failure a moment later: the page keeps asking until the outcome is settled, and shows it.
     await expect
-      .poll(
-        async () => {
-          await page.reload();
-          await result.waitFor();
-          return page.locator("#failure").textContent();
-        },
-        { timeout: 30_000, interval: 1_000 },
-      )
-      .toContain("IMPORT_REFUSED in chunk 2");
+      .poll(async () => page.locator("#failure").textContent(), { timeout: 30_000, interval: 500 })
+      .toMatch(/IMPORT_REFUSED in chunk 2[\s\S]*Before it stopped/);
     const failure = await page.locator("#failure").textContent();
     expect(failure).toContain("IMPORT_REFUSE_CHUNK");
     // Rows rejected before the failure are counted, with the report to download.
     expect(failure).toMatch(/Before it stopped: [\d,]+ rows imported, [1-9][\d,]* rejected/);
-    expect(await page.locator("#report-link").getAttribute("href")).toContain("rejected-rows");
+    expect(await page.locator("#report-link").getAttribute("href")).toContain(REJECTED_ROWS_XLSX);
+    // ...and the first of them are on the page, with their reasons, before anyone redrives: the database's first.
+    const rejectedBefore = page.getByRole("table", {
+      name: /^First rejected rows before the import stopped/,
+    });
+    expect(await rejectedBefore.isVisible()).toBe(true);
+    const firstBefore = await db.query<{ row: number; code: string }>(
+      `select (r->>'row')::int as row, r->>'code' as code
+         from imported_chunks, jsonb_array_elements(rejected) r
+        where upload_id = $1 order by (r->>'row')::int limit 1`,
+      [uploadId],
+    );
+    expect(firstBefore.rows).toHaveLength(1);
+    const cellsBefore = await rejectedBefore.locator("tbody tr").first().locator("td").allTextContents();
+    expect(cellsBefore.slice(0, 2)).toEqual([String(firstBefore.rows[0]!.row), firstBefore.rows[0]!.code]);
+    expect(cellsBefore[2]).not.toBe("");
+    // The runtime's Step Functions has no console: no link to one.
+    expect(await page.locator("#console-link").count()).toBe(0);
     expect(
       await scalar("select count(*) from orders where upload_id = $1 and source_row between 1002 and 1501", [
         uploadId,

@@ -34,7 +34,10 @@ export type UploadPageState =
       pollFailures: number;
       pollError: string | null;
     }
-  /** The import ended: the status's stage is "succeeded" or "failed". */
+  /**
+   * The import ended: the status's stage is "succeeded" or "failed". Until the status is `settled` (a failure
+   * record lands a moment after the failure) the page keeps asking, and each answer replaces this one.
+   */
   | { kind: "finished"; file: FileInfo | null; uploadId: string; status: UploadStatusView }
   /** The upload id the page follows does not exist (or a status answer that is not an error code we expect). */
   | { kind: "lost"; uploadId: string; code: string; message: string };
@@ -61,14 +64,16 @@ export function isFinalStage(stage: UploadStatusView["stage"]): boolean {
   return stage === "succeeded" || stage === "failed";
 }
 
+/** Whether the page still asks for the status: while following, and after the end until nothing more will change. */
+export function isPolling(
+  state: UploadPageState,
+): state is Extract<UploadPageState, { kind: "following" | "finished" }> {
+  return state.kind === "following" || (state.kind === "finished" && !state.status.settled);
+}
+
 /** True while a new file may be picked (nothing being sent or signed). */
 export function canPickFile(state: UploadPageState): boolean {
   return state.kind !== "signing" && state.kind !== "uploading";
-}
-
-/** True while the page should keep asking for the upload's status. */
-export function isPolling(state: UploadPageState): boolean {
-  return state.kind === "following";
 }
 
 export function uploadIdOf(state: UploadPageState): string | null {
@@ -126,6 +131,8 @@ export function nextState(state: UploadPageState, event: UploadPageEvent): Uploa
         ? { kind: "upload-failed", file: state.file, uploadId: state.uploadId, message: event.message }
         : state;
     case "status":
+      if (state.kind === "finished" && !state.status.settled && event.status.uploadId === state.uploadId)
+        return { ...state, status: event.status };
       if (state.kind !== "following" || event.status.uploadId !== state.uploadId) return state;
       return isFinalStage(event.status.stage)
         ? { kind: "finished", file: state.file, uploadId: state.uploadId, status: event.status }

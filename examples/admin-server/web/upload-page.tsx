@@ -2,7 +2,8 @@
 /**
  * The upload page: pick or drop a workbook, watch its bytes go straight to S3 (the signed PUT), then the import
  * (stage, chunks, rows, rate, ETA), then the summary with the first rejected rows and the report link, or the
- * failure. The logic lives in plain modules (upload-flow.ts, xhr-upload.ts, api.ts, format.ts); this file renders.
+ * failure with the rows rejected before it. The logic lives in plain modules (upload-flow.ts, xhr-upload.ts,
+ * api.ts, format.ts); this file renders.
  */
 import type { UploadStatusView } from "@sluice/admin";
 import { render } from "preact";
@@ -22,6 +23,7 @@ import {
   canPickFile,
   type FileInfo,
   INITIAL_STATE,
+  isPolling,
   nextState,
   POLL_FAILURES_SHOWN,
   transferPercent,
@@ -43,12 +45,13 @@ function UploadPage({ maxBytes, accept }: { maxBytes: number; accept: string }) 
     if (uploadId) dispatch({ type: "follow", uploadId });
   }, []);
 
-  // Following: ask for the status about once a second until the import ends.
+  // Following: ask for the status about once a second until the import ends and its outcome is settled.
   const followedId = state.kind === "following" ? state.uploadId : null;
   useEffect(() => {
-    if (state.kind !== "following") return;
+    if (!isPolling(state)) return;
     let cancelled = false;
-    const delay = state.status === null && state.pollFailures === 0 ? 0 : POLL_INTERVAL_MS;
+    const delay =
+      state.kind === "following" && state.status === null && state.pollFailures === 0 ? 0 : POLL_INTERVAL_MS;
     const timer = setTimeout(async () => {
       try {
         const status = await api.status(state.uploadId);
@@ -321,7 +324,7 @@ function ImportResult({ status }: { status: UploadStatusView }) {
         <div class="table-wrap">
           <table id="rejected-rows" class="stack-narrow">
             <caption>
-              First rejected rows
+              First rejected rows{ok ? "" : " before the import stopped"}
               {status.rows.rejected !== null && status.rows.rejected > status.rejectedSample.length
                 ? ` (${formatCount(status.rejectedSample.length, locale)} of ${formatCount(status.rows.rejected, locale)}; all of them in the report)`
                 : ""}
@@ -351,6 +354,14 @@ function ImportResult({ status }: { status: UploadStatusView }) {
         <p>
           <a href={status.reportUrl} id="report-link">
             Download the rejected-rows report
+          </a>
+        </p>
+      )}
+      {status.consoleUrl && (
+        <p class="hint">
+          For operators:{" "}
+          <a href={status.consoleUrl} id="console-link" rel="noreferrer" target="_blank">
+            Open in the Step Functions console
           </a>
         </p>
       )}

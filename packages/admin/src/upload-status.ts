@@ -9,12 +9,15 @@ import {
 } from "@aws-sdk/client-sfn";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
+  executionConsoleUrl,
   type FileWarning,
   FORM_UPLOADS_PREFIX,
   MANIFEST_OBJECT,
   type Manifest,
   ManifestSchema,
+  parseCause,
   processedPrefixOf,
+  REJECTED_ROWS_XLSX,
   type RejectedRowsReport,
   type RejectedSample,
   SUMMARY_OBJECT,
@@ -54,16 +57,25 @@ export interface UploadStatusView {
   percent: number | null;
   rowsPerSecond: number | null;
   etaSeconds: number | null;
-  /** The summary's first rejected rows. */
+  /** The first rejected rows: the summary's, or for a failed upload the failure record's (rows before it failed). */
   rejectedSample: RejectedSample[];
   /** A presigned GET of the rejected-rows report (xlsx), when there is one. */
   reportUrl: string | null;
-  /** From failure.json, else the execution's error and cause. */
+  /** From failure.json, else the execution's error and its cause as parseCause reads it. */
   failure: UploadFailure | null;
   fileWarnings: FileWarning[];
   redriveCount: number;
-  /** The Step Functions console link on AWS (null for a non-AWS endpoint). */
+  /**
+   * The execution in the Step Functions console of its partition (executionConsoleUrl); null while waiting, and
+   * when the Step Functions client has a custom endpoint (a local emulator has no console).
+   */
   consoleUrl: string | null;
+  /**
+   * Nothing more will change unless the upload is redriven: it succeeded (with its summary), or failed and its
+   * failure record is complete (the rows answered before the failure, the first rejected ones). A page polls
+   * until this is true, not merely until the stage is final: the record lands a moment after the failure.
+   */
+  settled: boolean;
   updatedAt: string;
 }
 
@@ -242,8 +254,11 @@ export class UploadStatusReader {
   }
 
   private async reportUrl(uploadId: string, report: RejectedRowsReport): Promise<string | null> {
-    // Only sluice's own report objects, in the upload's folder, are signed.
-    if (report.bucket !== this.deps.bucket || !report.xlsxKey.startsWith(processedPrefixOf(uploadId)))
+    // Only sluice's own report object, where the bucket layout puts it for this upload, is signed.
+    if (
+      report.bucket !== this.deps.bucket ||
+      report.xlsxKey !== `${processedPrefixOf(uploadId)}${REJECTED_ROWS_XLSX}`
+    )
       return null;
     return getSignedUrl(this.deps.s3, new GetObjectCommand({ Bucket: report.bucket, Key: report.xlsxKey }), {
       expiresIn: REPORT_URL_EXPIRES_IN_SECONDS,
@@ -271,9 +286,9 @@ export class UploadStatusReader {
         ttlMs,
       };
     }
-    const value = await this.fromExecution(uploadId, execution);
-    const ended = value.stage === "succeeded" || value.stage === "failed";
-    return { value, ttlMs: ended ? this.deps.terminalTtlMs : ttlMs };
+    const { status: value, settled } = await this.fromExecution(uploadId, execution);
+    value.settled = settled;
+    return { value, ttlMs: settled ? this.deps.terminalTtlMs : ttlMs };
   }
 
   /** No execution yet: the form's object may have landed before the S3 event started one. */
@@ -313,8 +328,8 @@ export class UploadStatusReader {
       failure: null,
       fileWarnings: [],
       redriveCount: 0,
-      // The console link waits for the functions' executionConsoleUrl to move into the contract.
       consoleUrl: null,
+      settled: false,
       updatedAt: new Date(this.deps.now()).toISOString(),
     };
   }
@@ -357,7 +372,25 @@ export class UploadStatusReader {
     return facts.mapRun;
   }
 
-  private async fromExecution(uploadId: string, execution: DescribeExecutionOutput): Promise<CachedStatus> {
+  /**
+   * The execution's console page when the client talks to AWS itself. Read after a call: the SDK resolves an
+   * endpoint set in the environment or config file (AWS_ENDPOINT_URL_SFN...) on the first request, and then marks
+   * the client's endpoint custom too.
+   */
+  private consoleUrlOf(executionArn: string): string | null {
+    if (this.deps.sfn.config.isCustomEndpoint !== false) return null;
+    return executionConsoleUrl(executionArn);
+  }
+
+  /**
+   * The status, and whether it is settled: an ended upload changes only when redriven, except that a failed one's
+   * record is written a moment after the execution failed, then completed after the large read (its progress and
+   * first rejected rows). Until then the answer is kept only as long as a running upload's.
+   */
+  private async fromExecution(
+    uploadId: string,
+    execution: DescribeExecutionOutput,
+  ): Promise<{ status: CachedStatus; settled: boolean }> {
     const now = this.deps.now();
     const executionStatus = execution.status ?? "RUNNING";
     const executionArn = execution.executionArn ?? executionArnOf(this.deps.stateMachineArn, uploadId);
@@ -375,6 +408,7 @@ export class UploadStatusReader {
       totals: manifest ? { rows: manifest.manifest.totalRows, chunks: manifest.manifest.totalChunks } : null,
       fileWarnings: manifest?.manifest.fileWarnings ?? [],
       redriveCount: execution.redriveCount ?? 0,
+      consoleUrl: this.consoleUrlOf(executionArn),
     };
 
     if (stage === "succeeded") {
@@ -401,11 +435,12 @@ export class UploadStatusReader {
       }
       status.percent = 100;
       status.etaSeconds = 0;
-      return status;
+      return { status, settled: true };
     }
 
     let counts: Omit<ProgressInput, "totalRows" | "totalChunks" | "now"> | undefined;
     let totalChunks = manifest?.manifest.totalChunks ?? null;
+    let settled = false;
     if (FAILED_STATUSES.has(executionStatus)) {
       const lookup = await readFailureRecord(this.deps.s3, this.deps.bucket, uploadId, {
         executionArn,
@@ -426,12 +461,17 @@ export class UploadStatusReader {
         if (record.progress)
           status.rows = { ...record.progress, done: record.progress.accepted + record.progress.rejected };
         status.report = record.rejectedRowsReport ?? null;
+        status.rejectedSample = record.rejectedSample ?? [];
+        // Complete once the large read added the progress; a record without conversion gets no large read.
+        settled = record.progress !== undefined || record.processed === undefined;
       } else {
-        // NotifyFailure writes the record a moment after the execution fails: say what Step Functions says.
+        // NotifyFailure writes the record a moment after the execution fails: say what Step Functions says, its
+        // cause read as NotifyFailure reads it (a Lambda error's message, a chunk's TaskFailureCause).
+        const cause = parseCause(execution.cause);
         status.failure = {
-          code: execution.error ?? executionStatus,
-          message: execution.cause ?? "",
-          chunkIndex: null,
+          code: execution.error?.trim() || cause.errorType || executionStatus,
+          message: cause.message,
+          chunkIndex: cause.chunkIndex ?? null,
         };
       }
     }
@@ -449,7 +489,7 @@ export class UploadStatusReader {
         };
       else counts = { succeeded: 0, running: 0, failed: 0, startedAt: null, stoppedAt: null };
     }
-    if (!counts || totalChunks === null) return status;
+    if (!counts || totalChunks === null) return { status, settled };
     const totalRows = manifest?.manifest.totalRows ?? null;
     const progress = computeProgress({ ...counts, totalRows, totalChunks, now });
     status.chunks = {
@@ -464,6 +504,6 @@ export class UploadStatusReader {
     status.rowsPerSecond = progress.rowsPerSecond;
     // A failed upload goes nowhere until it is redriven.
     status.etaSeconds = stage === "failed" ? null : progress.etaSeconds;
-    return status;
+    return { status, settled };
   }
 }

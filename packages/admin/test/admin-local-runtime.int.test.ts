@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createSluiceAdmin, type SluiceAdmin, type UploadStage, type UploadStatusView } from "@sluice/admin";
 import { ChunkRejectedError } from "@sluice/consumer";
-import { SummarySchema } from "@sluice/contract";
+import { REJECTED_ROWS_XLSX, REJECTED_SAMPLE_LIMIT, SummarySchema } from "@sluice/contract";
 import type { LocalRuntime } from "@sluice/runtime";
 import {
   consume,
@@ -108,14 +108,20 @@ describe("uploadStatus on the local runtime", () => {
     ).toBe("PK");
   });
 
-  it("a failed upload shows its failure code and chunk; redriven with a working consumer it succeeds; listUploads shows both", async () => {
+  it("a failed upload shows its failure code and chunk and the rows rejected before it; redriven with a working consumer it succeeds; listUploads shows both", async () => {
     const runtime = await runtimeWith({ config: { chunkRows: 100, maxConcurrency: 1 } });
     let fixed = false;
     consume(runtime, async (chunk, ctx) => {
       // bad.csv's upload id is bad-<hash>: its third chunk is refused until the admin server is "fixed".
       if (!fixed && ctx.uploadId.startsWith("bad-") && chunk.index === 2)
         throw new ChunkRejectedError("order ORD-250 is already in the orders table");
-      return { accepted: chunk.rows.length, rejected: [] };
+      // bad.csv also has rows the admin server refuses (quantity 5), before and after the failure.
+      const rejected = ctx.uploadId.startsWith("bad-")
+        ? chunk.rows
+            .filter(({ data }) => String(data.quantity) === "5")
+            .map(({ row }) => ({ row, code: "QUANTITY_TOO_HIGH", message: "at most 4 per order" }))
+        : [];
+      return { accepted: chunk.rows.length - rejected.length, rejected };
     });
     const admin = adminFor(runtime);
     const good = await runtime.upload(ordersCsv(200, "id,quantity"), "good.csv");
@@ -136,9 +142,21 @@ describe("uploadStatus on the local runtime", () => {
       },
       chunks: { done: 2, inFlight: 0, failed: 1, pending: 2 },
       totals: { rows: 500, chunks: 5 },
+      rows: { accepted: 160, rejected: 40, done: 200 },
       percent: 40,
       etaSeconds: null,
+      consoleUrl: null,
     });
+    // The first rows rejected before the failure, from the failure record (chunk 0's quantity-5 rows: 6, 11...).
+    expect(failed.rejectedSample).toEqual(
+      Array.from({ length: REJECTED_SAMPLE_LIMIT }, (_, i) => ({
+        chunkIndex: 0,
+        row: 6 + 5 * i,
+        code: "QUANTITY_TOO_HIGH",
+        message: "at most 4 per order",
+      })),
+    );
+    expect(failed.reportUrl).toContain(REJECTED_ROWS_XLSX);
     const listed = await admin.listUploads();
     expect(
       listed.map(({ uploadId, stage, failure }) => ({ uploadId, stage, chunk: failure?.chunkIndex ?? null })),
@@ -157,7 +175,7 @@ describe("uploadStatus on the local runtime", () => {
       executionStatus: "SUCCEEDED",
       redriveCount: 1,
       failure: null,
-      rows: { accepted: 500, rejected: 0, done: 500 },
+      rows: { accepted: 400, rejected: 100, done: 500 },
       percent: 100,
     });
     await expect(admin.redrive(bad.uploadId)).rejects.toMatchObject({ code: "UPLOAD_NOT_REDRIVABLE" });

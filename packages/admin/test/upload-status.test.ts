@@ -10,7 +10,14 @@ import {
   SFNClient,
 } from "@aws-sdk/client-sfn";
 import { createSluiceAdmin, SFN_BUDGETS, type SluiceAdminError } from "@sluice/admin";
-import { CONTRACT_VERSION, type FailureRecord, type Manifest, type Summary } from "@sluice/contract";
+import {
+  CONTRACT_VERSION,
+  type FailureRecord,
+  type Manifest,
+  REJECTED_ROWS_CSV,
+  REJECTED_ROWS_XLSX,
+  type Summary,
+} from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -47,10 +54,14 @@ function clock(start = 1_000_000) {
   return { now: () => now, advance: (ms: number) => (now += ms) };
 }
 
-function admin(now: () => number, cache?: { ttlMs?: number; maxEntries?: number }) {
+function admin(now: () => number, cache?: { ttlMs?: number; maxEntries?: number }, sfnEndpoint?: string) {
   return createSluiceAdmin({
     s3: new S3Client({ region: "ap-northeast-2", credentials }),
-    sfn: new SFNClient({ region: "ap-northeast-2", credentials }),
+    sfn: new SFNClient({
+      region: "ap-northeast-2",
+      credentials,
+      ...(sfnEndpoint ? { endpoint: sfnEndpoint } : {}),
+    }),
     bucket: BUCKET,
     stateMachineArn: STATE_MACHINE,
     now,
@@ -142,11 +153,35 @@ describe("uploadStatus: where an upload stands", () => {
       failure: null,
       reportUrl: null,
       redriveCount: 0,
+      consoleUrl: `https://ap-northeast-2.console.aws.amazon.com/states/home?region=ap-northeast-2#/v2/executions/details/${EXECUTION}`,
       updatedAt: new Date(1_030_000).toISOString(),
     });
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: EXECUTION });
     expect(sfn.commandCalls(DescribeMapRunCommand)[0]!.args[0].input).toEqual({ mapRunArn: MAP_RUN });
     expect(sfn.commandCalls(GetExecutionHistoryCommand)).toHaveLength(0);
+  });
+
+  it("links the console of the execution's partition, and none through a custom endpoint (an emulator)", async () => {
+    running();
+    expect(
+      (await admin(() => 1_030_000, undefined, "http://127.0.0.1:4566").uploadStatus(UPLOAD_ID)).consoleUrl,
+    ).toBeNull();
+    const gov = "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:sluice-prod-upload";
+    const govAdmin = createSluiceAdmin({
+      s3: new S3Client({ region: "us-gov-west-1", credentials }),
+      sfn: new SFNClient({ region: "us-gov-west-1", credentials }),
+      bucket: BUCKET,
+      stateMachineArn: gov,
+      now: () => 1_030_000,
+    });
+    sfn.on(DescribeExecutionCommand).callsFake(({ executionArn }: { executionArn: string }) => ({
+      ...execution("RUNNING"),
+      executionArn,
+    }));
+    const govExecution = `${gov.replace(":stateMachine:", ":execution:")}:${UPLOAD_ID}`;
+    expect((await govAdmin.uploadStatus(UPLOAD_ID)).consoleUrl).toBe(
+      `https://console.amazonaws-us-gov.com/states/home?region=us-gov-west-1#/v2/executions/details/${govExecution}`,
+    );
   });
 
   it("running, not converted yet: converting, and no Map Run call", async () => {
@@ -208,6 +243,37 @@ describe("uploadStatus: where an upload stands", () => {
     expect(sfn.commandCalls(DescribeMapRunCommand)).toHaveLength(0);
   });
 
+  it("signs no report link for another object of the upload's folder than the bucket layout's report", async () => {
+    const record: FailureRecord = {
+      v: CONTRACT_VERSION,
+      kind: "upload-failure",
+      uploadId: UPLOAD_ID,
+      executionArn: EXECUTION,
+      status: "FAILED",
+      redriveCount: 0,
+      source: { bucket: BUCKET, key: "uploads/orders.xlsx" },
+      error: { code: "DUPLICATE_ORDER", cause: "x" },
+      progress: { accepted: 1, rejected: 1 },
+      rejectedRowsReport: {
+        bucket: BUCKET,
+        csvKey: `processed/${UPLOAD_ID}/${REJECTED_ROWS_CSV}`,
+        xlsxKey: `processed/${UPLOAD_ID}/chunks.jsonl`,
+        rows: 1,
+        capped: false,
+      },
+      failedAt: "2026-03-01T00:05:00.000Z",
+    };
+    sfn.on(DescribeExecutionCommand).resolves(execution("FAILED", { stopDate: new Date(1_060_000) }));
+    s3.on(GetObjectCommand).rejects(noSuchKey());
+    s3.on(GetObjectCommand, { Key: `processed/${UPLOAD_ID}/failure.json` }).resolves(body(record));
+    expect((await admin(() => 2_000_000).uploadStatus(UPLOAD_ID)).reportUrl).toBeNull();
+    // The same record naming the report where the layout puts it: signed.
+    record.rejectedRowsReport!.xlsxKey = `processed/${UPLOAD_ID}/${REJECTED_ROWS_XLSX}`;
+    s3.on(GetObjectCommand, { Key: `processed/${UPLOAD_ID}/failure.json` }).resolves(body(record));
+    const link = (await admin(() => 2_000_000).uploadStatus(UPLOAD_ID)).reportUrl!;
+    expect(new URL(link).pathname).toBe(`/processed/${UPLOAD_ID}/${REJECTED_ROWS_XLSX}`);
+  });
+
   it("failed: the failure record's code, message and failed chunk, and the chunks when it failed", async () => {
     const record: FailureRecord = {
       v: CONTRACT_VERSION,
@@ -220,7 +286,11 @@ describe("uploadStatus: where an upload stands", () => {
       error: { code: "DUPLICATE_ORDER", cause: "Order ORD-1200 (row 1501) was already imported" },
       failedChunk: { index: 2, firstRow: 1002, lastRow: 1501, rows: 500 },
       chunks: { total: 40, succeeded: 30, failed: 1, pending: 9 },
-      progress: { accepted: 15_000, rejected: 0 },
+      progress: { accepted: 15_000, rejected: 2 },
+      rejectedSample: [
+        { chunkIndex: 0, row: 7, code: "UNKNOWN_CUSTOMER", message: "no customer C-9" },
+        { chunkIndex: 1, row: 612, code: "DUPLICATE_ORDER", message: "ORD-611 was already imported" },
+      ],
       failedAt: "2026-03-01T00:05:00.000Z",
     };
     sfn.on(DescribeExecutionCommand).resolves(
@@ -238,15 +308,48 @@ describe("uploadStatus: where an upload stands", () => {
       executionStatus: "FAILED",
       failure: { code: "DUPLICATE_ORDER", message: record.error.cause, chunkIndex: 2 },
       chunks: { done: 30, inFlight: 0, failed: 1, pending: 9 },
-      rows: { accepted: 15_000, rejected: 0, done: 15_000 },
+      rows: { accepted: 15_000, rejected: 2, done: 15_002 },
       percent: 75,
       etaSeconds: null,
       reportUrl: null,
+      // The rows rejected before the failure, as the record keeps them.
+      rejectedSample: record.rejectedSample,
     });
     expect(sfn.commandCalls(DescribeMapRunCommand)).toHaveLength(0);
   });
 
-  it("failed, the record not written yet: the execution's own error and cause", async () => {
+  it("failed, the record not written yet: the execution's own error and its cause parsed, not raw JSON", async () => {
+    sfn.on(DescribeExecutionCommand).resolves(
+      execution("FAILED", {
+        stopDate: new Date(1_060_000),
+        error: "WorkbookEncrypted",
+        cause: JSON.stringify({
+          errorType: "WorkbookEncrypted",
+          errorMessage: "The workbook is password-protected",
+          trace: ["WorkbookEncrypted: The workbook is password-protected", "    at convert (index.js:1:1)"],
+        }),
+      }),
+    );
+    s3.on(GetObjectCommand).rejects(noSuchKey());
+    expect((await admin(() => 2_000_000).uploadStatus(UPLOAD_ID)).failure).toEqual({
+      code: "WorkbookEncrypted",
+      message: "The workbook is password-protected",
+      chunkIndex: null,
+    });
+    sfn.on(DescribeExecutionCommand).resolves(
+      execution("FAILED", {
+        error: "",
+        cause: JSON.stringify({ message: "the orders table is locked", code: "DB_LOCKED", chunkIndex: 3 }),
+      }),
+    );
+    expect((await admin(() => 2_000_000).uploadStatus(UPLOAD_ID)).failure).toEqual({
+      code: "DB_LOCKED",
+      message: "the orders table is locked",
+      chunkIndex: 3,
+    });
+  });
+
+  it("failed, the record not written yet: a plain-text cause as it is", async () => {
     sfn.on(DescribeExecutionCommand).resolves(
       execution("TIMED_OUT", {
         stopDate: new Date(1_060_000),
@@ -333,6 +436,54 @@ describe("uploadStatus: caching below Step Functions' limits", () => {
     time.advance(1_000);
     await sluice.uploadStatus(UPLOAD_ID);
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(2);
+  });
+
+  it("keeps a failed upload only briefly until its failure record is complete, then as long as any ended one", async () => {
+    sfn.on(DescribeExecutionCommand).resolves(
+      execution("FAILED", {
+        stopDate: new Date(1_060_000),
+        error: "States.ExceedToleratedFailureThreshold",
+        cause: "The specified tolerated failure threshold was exceeded",
+      }),
+    );
+    s3.on(GetObjectCommand).rejects(noSuchKey());
+    const time = clock();
+    const sluice = admin(time.now);
+    const early = await sluice.uploadStatus(UPLOAD_ID);
+    expect(early.failure?.code).toBe("States.ExceedToleratedFailureThreshold");
+    expect(early.settled).toBe(false);
+    // NotifyFailure writes the record (before its large read), then completes it with the progress.
+    const record: FailureRecord = {
+      v: CONTRACT_VERSION,
+      kind: "upload-failure",
+      uploadId: UPLOAD_ID,
+      executionArn: EXECUTION,
+      status: "FAILED",
+      redriveCount: 0,
+      source: { bucket: BUCKET, key: "uploads/orders.xlsx" },
+      processed: { bucket: BUCKET, prefix: `processed/${UPLOAD_ID}/` },
+      error: { code: "DUPLICATE_ORDER", cause: "ORD-1200 was already imported" },
+      failedChunk: { index: 2, firstRow: 1002, lastRow: 1501, rows: 500 },
+      failedAt: "2026-03-01T00:05:00.000Z",
+    };
+    s3.on(GetObjectCommand, { Key: `processed/${UPLOAD_ID}/failure.json` }).resolves(body(record));
+    time.advance(2_000);
+    const recorded = await sluice.uploadStatus(UPLOAD_ID);
+    expect(recorded.failure?.code).toBe("DUPLICATE_ORDER");
+    expect(recorded.settled).toBe(false);
+    const sample = [{ chunkIndex: 0, row: 7, code: "UNKNOWN_CUSTOMER", message: "no customer C-9" }];
+    s3.on(GetObjectCommand, { Key: `processed/${UPLOAD_ID}/failure.json` }).resolves(
+      body({ ...record, progress: { accepted: 999, rejected: 1 }, rejectedSample: sample }),
+    );
+    time.advance(2_000);
+    const complete = await sluice.uploadStatus(UPLOAD_ID);
+    expect(complete.rejectedSample).toEqual(sample);
+    expect(complete.settled).toBe(true);
+    expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(3);
+    // Complete: kept as long as a finished upload.
+    time.advance(29_000);
+    await sluice.uploadStatus(UPLOAD_ID);
+    expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(3);
   });
 
   it("a redrive through the admin forgets the cached answer", async () => {

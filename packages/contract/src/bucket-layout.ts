@@ -8,6 +8,8 @@
  *   processed/<uploadId>/<mapRunId>/    the Map Run's ResultWriter output (manifest.json, result files)
  *   processed/<uploadId>/summary.json   the completion summary
  *   processed/<uploadId>/failure.json   the failure record of the upload's last failed execution
+ *   processed/<uploadId>/rejected-rows.csv, rejected-rows.xlsx
+ *                                       the rejected rows with their original values and reasons (the report)
  */
 export const UPLOADS_PREFIX = "uploads/";
 export const PROCESSED_PREFIX = "processed/";
@@ -16,6 +18,9 @@ export const ITEMS_OBJECT = "items.jsonl";
 export const MANIFEST_OBJECT = "manifest.json";
 export const SUMMARY_OBJECT = "summary.json";
 export const FAILURE_OBJECT = "failure.json";
+/** The rejected-rows report, written by the summary (or, for the rows before a failure, by NotifyFailure). */
+export const REJECTED_ROWS_CSV = "rejected-rows.csv";
+export const REJECTED_ROWS_XLSX = "rejected-rows.xlsx";
 
 /** `processed/<uploadId>/`: the folder of everything sluice writes for one upload. */
 export function processedPrefixOf(uploadId: string, processedPrefix: string = PROCESSED_PREFIX): string {

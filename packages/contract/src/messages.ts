@@ -5,6 +5,7 @@ import { z } from "zod";
  * a failure record imports these schemas, so there is one shape of each message.
  */
 import { CONTRACT_VERSION } from "./contract-version.ts";
+import { REJECTED_SAMPLE_LIMIT, RejectedSampleSchema } from "./rejected-sample.ts";
 
 export const CellValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -255,6 +256,11 @@ export const FailureRecordSchema = z.object({
     .optional(),
   /** The rows rejected before the failure, when there were any (after the large read). */
   rejectedRowsReport: RejectedRowsReportSchema.optional(),
+  /**
+   * The first of those rows with their reasons, as the summary's `rejectedSamples` (at most REJECTED_SAMPLE_LIMIT,
+   * lowest chunk and row first), so a page shows them without opening the report. Since contract 2.2.0.
+   */
+  rejectedSample: z.array(RejectedSampleSchema).max(REJECTED_SAMPLE_LIMIT).optional(),
   failedAt: z.string(),
 });
 

@@ -1,16 +1,7 @@
 import { z } from "zod";
 import { CONTRACT_VERSION } from "./contract-version.ts";
 import { FileWarningSchema, RejectedRowsReportSchema } from "./messages.ts";
-
-/** How many rejected rows the summary keeps verbatim (the lowest chunk index and row first). */
-export const REJECTED_SAMPLE_LIMIT = 20;
-
-export const RejectedSampleSchema = z.object({
-  chunkIndex: z.number().int().nonnegative(),
-  row: z.number().int().positive(),
-  code: z.string(),
-  message: z.string(),
-});
+import { REJECTED_SAMPLE_LIMIT, RejectedSampleSchema } from "./rejected-sample.ts";
 
 export const DurationStatsSchema = z.object({
   count: z.number().int().nonnegative(),
@@ -94,7 +85,6 @@ export const SummarySchema = z.object({
 });
 
 export type Summary = z.infer<typeof SummarySchema>;
-export type RejectedSample = z.infer<typeof RejectedSampleSchema>;
 export type DurationStats = z.infer<typeof DurationStatsSchema>;
 export type ChunkOutcome = z.infer<typeof ChunkOutcomeSchema>;
 export type CostLineRecord = z.infer<typeof CostLineSchema>;

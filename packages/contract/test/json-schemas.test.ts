@@ -13,6 +13,7 @@ import {
   jsonSchemas,
   packRejectedRows,
   processedPrefixOf,
+  REJECTED_SAMPLE_LIMIT,
   type TaskFailureCause,
   TaskFailureCauseSchema,
   type TaskResult,
@@ -126,6 +127,8 @@ const failureRecord: FailureRecord = {
   error: { code: "CHUNK_REJECTED", cause: cause.message },
   failedChunk: { index: 3, firstRow: 32, lastRow: 34, rows: 3 },
   chunks: { total: 34, succeeded: 3, failed: 1, pending: 30 },
+  progress: { accepted: 5, rejected: 1 },
+  rejectedSample: [{ chunkIndex: 1, row: 12, code: "UNKNOWN_CUSTOMER", message: "no customer C-9" }],
   failedAt: "2026-04-02T10:00:00.000Z",
 };
 
@@ -222,6 +225,17 @@ describe("packages/contract/schemas", () => {
       ["task-failure-cause", ["chunkIndex"], -1],
       ["failure-record", ["status"], "SUCCEEDED"],
       ["failure-record", ["error", "code"], undefined],
+      ["failure-record", ["rejectedSample", 0, "row"], 0],
+      [
+        "failure-record",
+        ["rejectedSample"],
+        Array.from({ length: REJECTED_SAMPLE_LIMIT + 1 }, (_, i) => ({
+          chunkIndex: 0,
+          row: i + 2,
+          code: "X",
+          message: "m",
+        })),
+      ],
     ];
     for (const [name, path, to] of refused) {
       const value = changed(samples[name]!.value, path, to);

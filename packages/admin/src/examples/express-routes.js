@@ -37,8 +37,8 @@ export function expressAdminApp(options) {
   );
   app.use((error, _req, res, _next) => {
     if (error instanceof SluiceAdminError)
-      return res.status(HTTP_STATUS[error.code]).json({ code: error.code, message: error.message });
-    res.status(500).json({ message: "internal error" });
+      return res.status(HTTP_STATUS[error.code]).json({ error: error.message, code: error.code });
+    res.status(500).json({ error: "internal error" });
   });
   return app;
 }

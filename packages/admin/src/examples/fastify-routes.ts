@@ -16,8 +16,8 @@ export function fastifyAdminApp(options: SluiceAdminOptions) {
   const app = Fastify();
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof SluiceAdminError)
-      return reply.status(HTTP_STATUS[error.code]).send({ code: error.code, message: error.message });
-    return reply.status(500).send({ message: "internal error" });
+      return reply.status(HTTP_STATUS[error.code]).send({ error: error.message, code: error.code });
+    return reply.status(500).send({ error: "internal error" });
   });
 
   // The browser sends the file's name, size and type; it PUTs the file to S3 itself with the answer.

@@ -82,12 +82,6 @@ export function regionOfArn(arn: string): string | undefined {
   return region ? region : undefined;
 }
 
-/** The execution's page in the Step Functions console. */
-export function executionConsoleUrl(executionArn: string, region: string): string {
-  const r = regionOfArn(executionArn) ?? region;
-  return `https://${r}.console.aws.amazon.com/states/home?region=${r}#/v2/executions/details/${executionArn}`;
-}
-
 /** An object's page in the S3 console: works for anyone with console access, long after a presigned URL expired. */
 export function s3ConsoleUrl(bucket: string, key: string, region: string): string {
   return `https://${region}.console.aws.amazon.com/s3/object/${encodeURIComponent(bucket)}?region=${region}&prefix=${encodeURIComponent(key)}`;

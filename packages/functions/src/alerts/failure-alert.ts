@@ -1,8 +1,8 @@
+import { executionConsoleUrl } from "@sluice/contract";
 import {
   type AlertFileWarning,
   BLOCK_KIT_LIMITS,
   escapeMrkdwn,
-  executionConsoleUrl,
   fileLabel,
   fileWarningsFallback,
   fileWarningsText,
@@ -24,7 +24,6 @@ export {
   BLOCK_KIT_LIMITS,
   basename,
   escapeMrkdwn,
-  executionConsoleUrl,
   formatDuration,
   type ReportReference,
   regionOfArn,
@@ -200,7 +199,7 @@ export function buildFailureAlert(input: FailureAlertInput): SlackMessage {
   const execution = input.executionArn
     ? linkButton(
         "Open execution",
-        executionConsoleUrl(input.executionArn, input.region),
+        executionConsoleUrl(input.executionArn, input.region) ?? undefined,
         "open-execution",
         "danger",
       )

@@ -1,8 +1,8 @@
+import { executionConsoleUrl } from "@sluice/contract";
 import {
   type AlertFileWarning,
   BLOCK_KIT_LIMITS,
   escapeMrkdwn,
-  executionConsoleUrl,
   fileLabel,
   fileWarningsFallback,
   fileWarningsText,
@@ -97,7 +97,11 @@ export function buildSuccessAlert(input: SuccessAlertInput): SlackMessage {
   }
   const buttons = [];
   const execution = input.executionArn
-    ? linkButton("Open execution", executionConsoleUrl(input.executionArn, input.region), "open-execution")
+    ? linkButton(
+        "Open execution",
+        executionConsoleUrl(input.executionArn, input.region) ?? undefined,
+        "open-execution",
+      )
     : undefined;
   if (execution) buttons.push(execution);
   if (input.rejectedRowsReport) {

@@ -20,6 +20,7 @@ import {
   MANIFEST_OBJECT,
   ManifestSchema,
   processedPrefixOf,
+  REJECTED_SAMPLE_LIMIT,
   SourceLocationSchema,
 } from "@sluice/contract";
 import { z } from "zod";
@@ -227,7 +228,8 @@ const message = (error: unknown) =>
  *     first failed chunk: which chunk and rows, and its real error;
  *  d. processed/<uploadId>/failure.json and the Slack alert, independent of each other;
  *  e. only then the large read: the Map Run's SUCCEEDED results tallied, the rejected-rows report, failure.json
- *     updated with the progress and the report, and a short second message when rows were rejected.
+ *     updated with the progress, the report and the first rejected rows, and a short second message when rows
+ *     were rejected.
  * Everything but the record is best effort (logged). When the record could not be written the handler throws
  * last, after everything else was attempted, so Lambda's asynchronous retry tries again.
  */
@@ -542,6 +544,9 @@ export function createHandler(deps: NotifyFailureDeps) {
         }
         record.progress = { accepted: tally.accepted, rejected: tally.rejected };
         if (report) record.rejectedRowsReport = report;
+        // The first rejected rows as the summary keeps them: a status page shows them without the report.
+        const sample = tally.rejectedRows.samples(REJECTED_SAMPLE_LIMIT);
+        if (sample.length > 0) record.rejectedSample = sample;
         recordWritten = (await writeRecord(record, recordKey)) || recordWritten;
         if (tally.rejected > 0) {
           const rejectedRows = tally.rejectedRows;

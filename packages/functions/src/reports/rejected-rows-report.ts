@@ -3,8 +3,15 @@ import { createInterface } from "node:readline";
 import { PassThrough } from "node:stream";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { RejectedRowsReport } from "@sluice/contract";
-import { type ChunkRow, ChunkSchema, ManifestSchema, type RejectedRow } from "@sluice/contract";
+import {
+  type ChunkRow,
+  ChunkSchema,
+  ManifestSchema,
+  REJECTED_ROWS_CSV,
+  REJECTED_ROWS_XLSX,
+  type RejectedRow,
+  type RejectedRowsReport,
+} from "@sluice/contract";
 import type { CellValue } from "@sluice/core";
 import type { RejectedRowCollector } from "../adapters/map-run-results.ts";
 import { readJsonObject } from "../adapters/map-run-results.ts";
@@ -13,8 +20,6 @@ import type { ReportReference } from "../alerts/block-kit.ts";
 import type { Logger } from "../logger.ts";
 import { CSV_BOM, type CsvValue, csvLine } from "./csv-writer.ts";
 
-export const REJECTED_ROWS_CSV = "rejected-rows.csv";
-export const REJECTED_ROWS_XLSX = "rejected-rows.xlsx";
 const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 /** lib-storage's smallest part; two parts in flight per file keeps the writer's memory near 20 MiB. */
 const PART_SIZE = 5 * 1024 * 1024;

@@ -3,7 +3,6 @@ import {
   BLOCK_KIT_LIMITS,
   buildFailureAlert,
   buildFailureFollowUp,
-  executionConsoleUrl,
   type FailureAlertInput,
   type FailureFollowUpInput,
   type ReportReference,
@@ -60,13 +59,19 @@ describe("buildFailureAlert", () => {
     expect(buildFailureAlert(input())).toEqual(buildFailureAlert(input()));
   });
 
-  it("links the execution in the console of the ARN's region", () => {
-    expect(executionConsoleUrl(EXECUTION_ARN, "us-east-1")).toBe(
+  it("links the execution in the console of the ARN's partition and region (the contract's link)", () => {
+    const button = (executionArn: string) =>
+      buildFailureAlert(input({ executionArn })).blocks.find((b) => b.type === "actions");
+    expect(JSON.stringify(button(EXECUTION_ARN))).toContain(
       `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${EXECUTION_ARN}`,
     );
-    expect(executionConsoleUrl("not-an-arn", "us-east-1")).toMatch(
-      /^https:\/\/us-east-1\.console\.aws\.amazon\.com\/.*region=us-east-1#/,
+    const gov = EXECUTION_ARN.replace("arn:aws:", "arn:aws-us-gov:").replace("eu-west-1", "us-gov-west-1");
+    expect(JSON.stringify(button(gov))).toContain(
+      `https://console.amazonaws-us-gov.com/states/home?region=us-gov-west-1#/v2/executions/details/${gov}`,
     );
+    // A partition without a console known here: no button rather than a wrong link.
+    const iso = EXECUTION_ARN.replace("arn:aws:", "arn:aws-iso:").replace("eu-west-1", "us-iso-east-1");
+    expect(button(iso)).toBeUndefined();
   });
 
   it("has no button without an execution ARN, and no rows field when rows are unknown", () => {

@@ -1,5 +1,5 @@
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { FailureRecordSchema } from "@sluice/contract";
+import { FailureRecordSchema, REJECTED_SAMPLE_LIMIT } from "@sluice/contract";
 import { LoopbackSlack } from "@sluice/test-support/loopback-slack";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SlackMessage } from "../../src/alerts/failure-alert.ts";
@@ -156,6 +156,16 @@ describe("notify-failure: the large read after the record and the alert", () => 
       progress: { accepted: 15, rejected: 5 },
       rejectedRowsReport: result.report,
     });
+    // ...and the first of those rows with their reasons, as the summary keeps them, for a page to show.
+    expect(storedRecord().rejectedSample).toEqual(
+      [
+        [0, 4],
+        [0, 9],
+        [1, 12],
+        [1, 13],
+        [1, 15],
+      ].map(([chunkIndex, row]) => ({ chunkIndex, ...rejectedRow(row!) })),
+    );
     expect(result.record).toEqual(storedRecord());
   });
 
@@ -182,6 +192,28 @@ describe("notify-failure: the large read after the record and the alert", () => 
     expect(buttons[1]?.url).toBe(`https://example.test/${BUCKET}/${PREFIX}rejected-rows.csv?sig=1`);
   });
 
+  it("records at most REJECTED_SAMPLE_LIMIT rejected rows, the lowest chunk and row first", async () => {
+    arrangeFailedMap();
+    // Chunks of 12 rows: chunk 0 is rows 2-13, chunk 1 rows 14-25, every one of them rejected.
+    store.put(BUCKET, `${PREFIX}chunks.jsonl`, chunksJsonl(4, 12));
+    store.put(BUCKET, `${PREFIX}items.jsonl`, itemsJsonl(4, 12));
+    const rows = (first: number) => Array.from({ length: 12 }, (_, i) => first + i);
+    store.put(
+      BUCKET,
+      `${RUN}SUCCEEDED_0.json`,
+      jsonl([
+        taskResult({ chunkIndex: 1, accepted: 0, rejected: rows(14).reverse().map(rejectedRow) }),
+        taskResult({ chunkIndex: 0, accepted: 0, rejected: rows(2).map(rejectedRow) }),
+      ]),
+    );
+    const result = await handler()(failureEvent());
+    expect(result.record?.progress).toEqual({ accepted: 0, rejected: 24 });
+    const sample = storedRecord().rejectedSample ?? [];
+    expect(sample.map((r) => [r.chunkIndex, r.row])).toEqual(
+      Array.from({ length: REJECTED_SAMPLE_LIMIT }, (_, i) => [i < 12 ? 0 : 1, i + 2]),
+    );
+  });
+
   it("sends no follow-up and writes no report when nothing was rejected; the progress is still recorded", async () => {
     arrangeFailedMap();
     store.put(BUCKET, `${RUN}SUCCEEDED_0.json`, jsonl([taskResult({ chunkIndex: 0, accepted: 10 })]));
@@ -190,6 +222,7 @@ describe("notify-failure: the large read after the record and the alert", () => 
     expect(slack.received).toHaveLength(1);
     expect(storedRecord().progress).toEqual({ accepted: 10, rejected: 0 });
     expect(storedRecord().rejectedRowsReport).toBeUndefined();
+    expect(storedRecord().rejectedSample).toBeUndefined();
   });
 
   it("leaves impossible answers out of the progress and the report, without failing", async () => {

@@ -1,9 +1,11 @@
+import { REJECTED_ROWS_CSV, REJECTED_ROWS_XLSX } from "@sluice/contract";
 import ExcelJS from "exceljs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { RejectedRowCollector } from "../../src/adapters/map-run-results.ts";
 import {
   chunkIndexOfLine,
   type RejectedRowsReportInput,
+  rejectedRowsReportKeys,
   writeRejectedRowsReport,
 } from "../../src/reports/rejected-rows-report.ts";
 import { BUCKET, silentLogger } from "../factories.ts";
@@ -48,6 +50,15 @@ async function xlsxRows(): Promise<unknown[][]> {
 }
 
 describe("rejected-rows report", () => {
+  it("is written under the names the contract's bucket layout gives (what the admin policy and links use)", () => {
+    expect(rejectedRowsReportKeys(PREFIX)).toEqual({
+      csvKey: `${PREFIX}${REJECTED_ROWS_CSV}`,
+      xlsxKey: `${PREFIX}${REJECTED_ROWS_XLSX}`,
+    });
+    // Renaming them would orphan the reports already written and the links already sent.
+    expect([REJECTED_ROWS_CSV, REJECTED_ROWS_XLSX]).toEqual(["rejected-rows.csv", "rejected-rows.xlsx"]);
+  });
+
   beforeEach(() => {
     store.reset();
     store.put(BUCKET, `${PREFIX}manifest.json`, manifest({ totalRows: 40, totalChunks: 4 }));

@@ -1,5 +1,5 @@
+import { CAUSE_LIMIT, parseCause } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
-import { CAUSE_LIMIT, parseCause } from "../src/failure-cause.ts";
 
 describe("parseCause", () => {
   it.each([
