@@ -487,6 +487,76 @@ export class LocalS3Store {
     return { objects, commonPrefixes: [...prefixes].sort(), isTruncated };
   }
 
+  /**
+   * ListObjectVersions: every version and delete marker whose key starts with `prefix`, keys in ascending
+   * (UTF-8 binary) order and each key's versions newest first, the newest one `isLatest`. `keyMarker` alone starts
+   * after that key; with `versionIdMarker`, after that version of it. A delimiter rolls keys up into common
+   * prefixes, each counted once against `maxKeys` and left out unless greater than the key marker. When truncated,
+   * the next markers are the last entry returned, so a request with them continues where this one stopped.
+   */
+  listVersions(
+    bucket: string,
+    options: {
+      prefix?: string;
+      delimiter?: string;
+      keyMarker?: string;
+      versionIdMarker?: string;
+      maxKeys?: number;
+    } = {},
+  ): VersionListing {
+    const prefix = options.prefix ?? "";
+    const { delimiter, keyMarker = "", versionIdMarker } = options;
+    const maxKeys = Math.min(options.maxKeys ?? MAX_LIST_KEYS, MAX_LIST_KEYS);
+    const keys = [...this.objects(bucket).keys()]
+      .filter((key) => key.startsWith(prefix) && compareKeys(key, keyMarker) >= 0)
+      .sort(compareKeys);
+    const entries: VersionListing["entries"] = [];
+    const commonPrefixes: string[] = [];
+    let next: { key: string; versionId?: string } | undefined;
+    const full = () => entries.length + commonPrefixes.length >= maxKeys;
+    let isTruncated = false;
+    walk: for (const key of keys) {
+      const rest = key.slice(prefix.length);
+      const at = delimiter ? rest.indexOf(delimiter) : -1;
+      if (delimiter && at >= 0) {
+        const common = prefix + rest.slice(0, at + delimiter.length);
+        if (compareKeys(common, keyMarker) <= 0 || commonPrefixes.at(-1) === common) continue;
+        if (full()) {
+          isTruncated = true;
+          break;
+        }
+        commonPrefixes.push(common);
+        next = { key: common };
+        continue;
+      }
+      const versions = (this.objects(bucket).get(key) ?? []).toReversed();
+      let from = 0;
+      if (key === keyMarker) {
+        // The key marker itself: only its versions after the version id marker (none without one).
+        const marker = versionIdMarker ? versions.findIndex((v) => v.versionId === versionIdMarker) : -1;
+        if (marker < 0) continue;
+        from = marker + 1;
+      }
+      for (let i = from; i < versions.length; i++) {
+        if (full()) {
+          isTruncated = true;
+          break walk;
+        }
+        const version = versions[i]!;
+        entries.push({ version, isLatest: i === 0 });
+        next = { key, versionId: version.versionId };
+      }
+    }
+    return {
+      entries,
+      commonPrefixes,
+      isTruncated,
+      ...(isTruncated && next
+        ? { nextKeyMarker: next.key, ...(next.versionId ? { nextVersionIdMarker: next.versionId } : {}) }
+        : {}),
+    };
+  }
+
   createMultipartUpload(
     bucket: string,
     key: string,
@@ -563,6 +633,24 @@ export class LocalS3Store {
   }
 }
 
+/** "By default, the action returns up to 1,000 key names" (ListObjectVersions' max-keys), and never more. */
+const MAX_LIST_KEYS = 1000;
+
+/** ListObjectVersions' result, before it is written as XML. */
+export interface VersionListing {
+  /** Versions and delete markers in listing order. */
+  entries: { version: Version; isLatest: boolean }[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: string;
+}
+
+/** S3 lists keys in UTF-8 binary order (JavaScript's `<` compares UTF-16 units, which differs above U+FFFF). */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
 /** S3 version ids are opaque strings; these look like S3's (32 URL-safe characters). */
 function newVersionId(): string {
   return randomBytes(24).toString("base64url");
@@ -587,9 +675,107 @@ export function useLocalS3Store(
     if (String(request.headers["content-encoding"] ?? "").includes("aws-chunked")) return;
     return answer(request, reply, store, fauxqs, request.raw);
   });
-  app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) =>
-    answer(request, reply, store, fauxqs),
-  );
+  app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
+    // fauxqs answers GET /<bucket>?versions as a plain ListObjects (no versions): the store lists them itself.
+    if (request.method === "GET" && isBucketRequest(request) && "versions" in (request.query as object))
+      return answerVersions(request, reply, store, fauxqs);
+    return answer(request, reply, store, fauxqs);
+  });
+}
+
+/** A request to the bucket itself: `/<bucket>` or `/<bucket>/` (path-style, as the local clients address it). */
+function isBucketRequest(request: FastifyRequest): boolean {
+  const url = request.routeOptions.url;
+  return url === "/:bucket" || (url === "/:bucket/*" && !(request.params as { "*"?: string })["*"]);
+}
+
+/** ListObjectVersions (GET /<bucket>?versions), in S3's XML. */
+function answerVersions(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  store: LocalS3Store,
+  fauxqs: Pick<FauxqsInternals, "S3Error">,
+) {
+  const { bucket } = request.params as { bucket: string };
+  const query = (request.query ?? {}) as Record<string, string | undefined>;
+  try {
+    const maxKeysText = query["max-keys"];
+    const maxKeys = maxKeysText === undefined ? undefined : Number(maxKeysText);
+    if (maxKeys !== undefined && !(Number.isInteger(maxKeys) && maxKeys >= 0))
+      throw new fauxqs.S3Error(
+        "InvalidArgument",
+        "Provided max-keys not an integer or within integer range",
+        400,
+      );
+    const encodingType = query["encoding-type"];
+    if (encodingType !== undefined && encodingType !== "url")
+      throw new fauxqs.S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", 400);
+    const prefix = query.prefix ?? "";
+    const keyMarker = query["key-marker"] ?? "";
+    const versionIdMarker = query["version-id-marker"] ?? "";
+    const { delimiter } = query;
+    const listing = store.listVersions(bucket, {
+      prefix,
+      ...(delimiter ? { delimiter } : {}),
+      keyMarker,
+      ...(versionIdMarker ? { versionIdMarker } : {}),
+      ...(maxKeys === undefined ? {} : { maxKeys }),
+    });
+    // encoding-type=url: key names (and the elements that hold them) percent-encoded.
+    const name = (text: string) => escapeXml(encodingType === "url" ? encodeKey(text) : text);
+    const element = (tag: string, text: string) => `<${tag}>${text}</${tag}>`;
+    const xml = [
+      `<?xml version="1.0" encoding="UTF-8"?>`,
+      `<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`,
+      element("Name", escapeXml(bucket)),
+      element("Prefix", name(prefix)),
+      element("KeyMarker", name(keyMarker)),
+      element("VersionIdMarker", escapeXml(versionIdMarker)),
+      ...(listing.nextKeyMarker === undefined ? [] : [element("NextKeyMarker", name(listing.nextKeyMarker))]),
+      ...(listing.nextVersionIdMarker === undefined
+        ? []
+        : [element("NextVersionIdMarker", escapeXml(listing.nextVersionIdMarker))]),
+      element("MaxKeys", String(maxKeys ?? MAX_LIST_KEYS)),
+      ...(delimiter ? [element("Delimiter", name(delimiter))] : []),
+      element("IsTruncated", String(listing.isTruncated)),
+      ...listing.entries.map(({ version, isLatest }) => {
+        const common = [
+          element("Key", name(version.key)),
+          element("VersionId", escapeXml(version.versionId)),
+          element("IsLatest", String(isLatest)),
+          // Whole seconds, as S3's listings show them and as Last-Modified (HeadObject) gives them.
+          element(
+            "LastModified",
+            new Date(Math.floor(version.lastModified.getTime() / 1000) * 1000).toISOString(),
+          ),
+        ];
+        return version.deleteMarker
+          ? element("DeleteMarker", common.join(""))
+          : element(
+              "Version",
+              [
+                ...common,
+                element("ETag", escapeXml(version.etag)),
+                element("Size", String(version.contentLength)),
+                element("StorageClass", "STANDARD"),
+              ].join(""),
+            );
+      }),
+      ...listing.commonPrefixes.map((common) => element("CommonPrefixes", element("Prefix", name(common)))),
+      ...(encodingType ? [element("EncodingType", encodingType)] : []),
+      `</ListVersionsResult>`,
+    ].join("\n");
+    return reply.header("content-type", "application/xml").status(200).send(xml);
+  } catch (error) {
+    if (!(error instanceof fauxqs.S3Error)) throw error;
+    const s3 = error as FauxqsS3Error;
+    return reply.header("content-type", "application/xml").status(s3.statusCode).send(s3.toXml());
+  }
+}
+
+/** A key as S3 writes it with encoding-type=url: percent-encoded UTF-8, `/` kept. */
+function encodeKey(key: string): string {
+  return encodeURIComponent(key).replaceAll("%2F", "/");
 }
 
 async function answer(

@@ -128,6 +128,12 @@ export class LocalWorkflow extends EventEmitter {
     return true;
   }
 
+  /** The state machine this workflow runs (StartExecution and ListExecutions name it). */
+  get stateMachineArn(): string {
+    return this.options.stateMachineArn;
+  }
+
+  /** Every execution, in start order. */
   get all(): ExecutionRecord[] {
     return [...this.executions.values()];
   }

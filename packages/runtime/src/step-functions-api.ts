@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type ListedExecution, listExecutions } from "./list-executions.ts";
 import { checkParameterLength } from "./payload-limits.ts";
 import { StatesError, type TaskTokens } from "./task-tokens.ts";
 
@@ -10,7 +11,8 @@ export interface ExecutionHost {
     startDate: Date;
   };
   describeExecution(executionArn: string): Record<string, unknown>;
-  listExecutions?(): Record<string, unknown>[];
+  /** ListExecutions: the state machine's executions in start order (throws StateMachineDoesNotExist). */
+  listExecutions?(stateMachineArn: string): ListedExecution[];
   /** Fields DescribeExecution adds to describeExecution's answer (redriveCount, redriveDate, redriveStatus). */
   describeRedrive?(executionArn: string): Record<string, unknown>;
   /** ListMapRuns: the Map Runs an execution started, in the API's shape. */
@@ -85,8 +87,9 @@ function withoutData(event: Record<string, unknown>): Record<string, unknown> {
 /**
  * The Step Functions API on loopback, in its own wire format (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Op>`),
  * so an unmodified SFNClient reaches it with only `endpoint` changed: the admin server's task callbacks, the
- * start handler's StartExecution, and what `sluice status`/`sluice redrive` call (DescribeExecution,
- * GetExecutionHistory, ListMapRuns, DescribeMapRun, RedriveExecution).
+ * start handler's StartExecution, what `sluice status`/`sluice redrive` call (DescribeExecution,
+ * GetExecutionHistory, ListMapRuns, DescribeMapRun, RedriveExecution) and the admin server's list of uploads
+ * (ListExecutions, see list-executions.ts).
  */
 export class StepFunctionsApi {
   private server?: Server;
@@ -134,7 +137,10 @@ export class StepFunctionsApi {
         const executionArn = text(body.executionArn, "executionArn");
         return { ...host.describeExecution(executionArn), ...host.describeRedrive?.(executionArn) };
       },
-      ListExecutions: () => ({ executions: host.listExecutions?.() ?? [] }),
+      ListExecutions: (body) =>
+        listExecutions(body, (stateMachineArn) =>
+          supported(host.listExecutions, "ListExecutions")(stateMachineArn),
+        ),
       ListMapRuns: (body) => ({
         mapRuns: supported(host.listMapRuns, "ListMapRuns")(text(body.executionArn, "executionArn")),
       }),

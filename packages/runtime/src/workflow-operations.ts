@@ -1,3 +1,4 @@
+import type { ListedExecution } from "./list-executions.ts";
 import type { ExecutionRecord, LocalWorkflow } from "./local-workflow.ts";
 import type { MapRun } from "./map-run.ts";
 import type { ExecutionHost } from "./step-functions-api.ts";
@@ -33,6 +34,20 @@ export function redriveFields(record: ExecutionRecord): Record<string, unknown> 
     ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
     redriveStatus: reason ? "NOT_REDRIVABLE" : "REDRIVABLE",
     ...(reason ? { redriveStatusReason: reason } : {}),
+  };
+}
+
+/** An execution as ListExecutions lists it (ExecutionListItem: no input, output or error). */
+export function listedExecution(record: ExecutionRecord): ListedExecution {
+  return {
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    startDate: seconds(record.startDate),
+    ...(record.stopDate ? { stopDate: seconds(record.stopDate) } : {}),
+    redriveCount: record.redriveCount,
+    ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
   };
 }
 
@@ -82,7 +97,14 @@ export function workflowOperations(
   };
   return {
     describeExecution: (executionArn) => describeExecution(execution(executionArn)),
-    listExecutions: () => workflow.all.map(describeExecution),
+    listExecutions: (stateMachineArn) => {
+      if (stateMachineArn !== workflow.stateMachineArn)
+        throw new StatesError(
+          "StateMachineDoesNotExist",
+          `State Machine Does Not Exist: '${stateMachineArn}'`,
+        );
+      return workflow.all.map(listedExecution);
+    },
     describeRedrive: (executionArn) => redriveFields(execution(executionArn)),
     listMapRuns: (executionArn) => {
       execution(executionArn);

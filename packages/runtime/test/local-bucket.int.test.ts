@@ -12,6 +12,8 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -140,6 +142,109 @@ describe("the local bucket is versioned", () => {
     expect(await text(tail.Body)).toBe("aatail");
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "big.bin" }));
     expect(head.ContentLength).toBe(part1.length + part2.length);
+  });
+});
+
+describe("ListObjectVersions", () => {
+  /** Puts `body` under `key`: its version id. */
+  const put = async (s3: S3Client, bucket: string, key: string, body: string) =>
+    (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).VersionId!;
+  /** Versions and delete markers of a page as [key, versionId, isLatest] (the SDK keeps each kind apart). */
+  const versions = (page: ListObjectVersionsCommandOutput) =>
+    (page.Versions ?? []).map((v) => [v.Key, v.VersionId, v.IsLatest]);
+  const markers = (page: ListObjectVersionsCommandOutput) =>
+    (page.DeleteMarkers ?? []).map((v) => [v.Key, v.VersionId, v.IsLatest]);
+
+  it("lists every version and delete marker: keys in order, each key's newest first, IsLatest on the current one", async () => {
+    const { emulator: started, s3, bucket } = await emulator();
+    const a1 = await put(s3, bucket, "uploads/a.csv", "a, first");
+    const a2 = await put(s3, bucket, "uploads/a.csv", "a, second and longer");
+    const aDeleted = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "uploads/a.csv" })))
+      .VersionId!;
+    const a3 = await put(s3, bucket, "uploads/a.csv", "a, third");
+    const b1 = await put(s3, bucket, "uploads/b.csv", "b");
+    const bDeleted = (await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "uploads/b.csv" })))
+      .VersionId!;
+    await put(s3, bucket, "processed/x/summary.json", "{}");
+
+    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: "uploads/" }));
+    expect(versions(page)).toEqual([
+      ["uploads/a.csv", a3, true],
+      ["uploads/a.csv", a2, false],
+      ["uploads/a.csv", a1, false],
+      ["uploads/b.csv", b1, false],
+    ]);
+    expect(markers(page)).toEqual([
+      ["uploads/a.csv", aDeleted, false],
+      ["uploads/b.csv", bDeleted, true],
+    ]);
+    expect(page).toMatchObject({ IsTruncated: false, Prefix: "uploads/", MaxKeys: 1000, Name: bucket });
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: "uploads/a.csv", VersionId: a2 }),
+    );
+    expect(page.Versions![1]).toMatchObject({
+      ETag: head.ETag,
+      Size: "a, second and longer".length,
+      LastModified: head.LastModified,
+      StorageClass: "STANDARD",
+    });
+    // In the XML, versions and delete markers of a key are one sequence, newest first.
+    const xml = await (await fetch(`${started.endpoint}/${bucket}?versions&prefix=uploads/a.csv`)).text();
+    expect([...xml.matchAll(/<VersionId>([^<]+)<\/VersionId>/g)].map(([, id]) => id)).toEqual([
+      a3,
+      aDeleted,
+      a2,
+      a1,
+    ]);
+    // Every key of the bucket without a prefix; a delimiter rolls keys up into common prefixes.
+    const all = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    expect(versions(all).map(([key]) => key)).toEqual([
+      "processed/x/summary.json",
+      "uploads/a.csv",
+      "uploads/a.csv",
+      "uploads/a.csv",
+      "uploads/b.csv",
+    ]);
+    const folders = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Delimiter: "/" }));
+    expect(folders.CommonPrefixes?.map((p) => p.Prefix)).toEqual(["processed/", "uploads/"]);
+    expect(folders.Versions ?? []).toEqual([]);
+  });
+
+  it("pages with key-marker and version-id-marker, max-keys at a time: nothing repeated or skipped", async () => {
+    const { s3, bucket } = await emulator();
+    for (const key of ["k/1.csv", "k/2.csv", "k/3.csv"]) {
+      for (const body of ["one", "two", "three"]) await put(s3, bucket, key, body);
+      if (key === "k/2.csv") await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    }
+    const whole = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: "k/" }));
+    const everything = [...versions(whole), ...markers(whole)];
+    expect(everything).toHaveLength(10);
+
+    const seen: unknown[][] = [];
+    const sizes: number[] = [];
+    let markersFrom: { KeyMarker?: string; VersionIdMarker?: string } = {};
+    for (;;) {
+      const page = await s3.send(
+        new ListObjectVersionsCommand({ Bucket: bucket, Prefix: "k/", MaxKeys: 3, ...markersFrom }),
+      );
+      const entries = [...versions(page), ...markers(page)];
+      sizes.push(entries.length);
+      seen.push(...entries);
+      if (!page.IsTruncated) break;
+      // The next page starts after the last entry of this one (a key's versions may span two pages).
+      expect(page.NextKeyMarker).toEqual(expect.any(String));
+      expect(page.NextVersionIdMarker).toEqual(expect.any(String));
+      markersFrom = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+    }
+    expect(sizes).toEqual([3, 3, 3, 1]);
+    expect(seen).toHaveLength(everything.length);
+    expect(new Set(seen.map(([, id]) => id)).size).toBe(everything.length);
+    expect(seen.toSorted()).toEqual(everything.toSorted());
+
+    // key-marker alone starts after that key.
+    const after = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: "k/2.csv" }));
+    expect(versions(after).map(([key]) => key)).toEqual(["k/3.csv", "k/3.csv", "k/3.csv"]);
+    expect(markers(after)).toEqual([]);
   });
 });
 
