@@ -22,7 +22,11 @@ const EPOCH_1900_BEFORE_LEAP_BUG = -25_568; // 1899-12-31: serial 1 = 1900-01-01
 const EPOCH_1900 = -25_569; // 1899-12-30: serials >= 61, past Excel's fictitious 1900-02-29
 const EPOCH_1904 = -24_107; // 1904-01-01
 
-const dayCache = new Map<number, string>();
+const DAY_CACHE_SLOTS = 8192;
+const DAY_CACHE_MASK = DAY_CACHE_SLOTS - 1;
+/** Keys never met (a day number is at least -2,957,005): an empty slot matches nothing. */
+const dayKeys = new Int32Array(DAY_CACHE_SLOTS).fill(-0x7fffffff);
+const dayValues: (string | undefined)[] = new Array(DAY_CACHE_SLOTS);
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
@@ -65,15 +69,17 @@ export function serialToIso(serial: number, date1904: boolean, kind: DateKind): 
   const seconds = total - days * SECONDS_PER_DAY;
   if (kind === TIME) return timeText(seconds);
   if (kind === ELAPSED) return timeText(total);
+  // Real columns repeat a modest set of days: a direct-mapped cache by day (fixed size whatever the file).
   const key = date1904 ? -1 - days : days;
-  let date = dayCache.get(key);
-  if (date === undefined) {
+  const slot = key & DAY_CACHE_MASK;
+  let date: string;
+  if (dayKeys[slot] === key) date = dayValues[slot]!;
+  else {
     if (date1904) date = civilFromDays(EPOCH_1904 + days);
     else if (days === 60) date = "1900-02-29";
     else date = civilFromDays((days < 60 ? EPOCH_1900_BEFORE_LEAP_BUG : EPOCH_1900) + days);
-    // Real columns repeat a modest set of days; the bound keeps a hostile file from growing the cache.
-    if (dayCache.size >= 8192) dayCache.clear();
-    dayCache.set(key, date);
+    dayKeys[slot] = key;
+    dayValues[slot] = date;
   }
   return seconds === 0 ? date : `${date}T${timeText(seconds)}`;
 }

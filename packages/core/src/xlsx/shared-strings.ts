@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkbookCorruptError } from "../errors.ts";
 import { scanPart } from "./workbook-parts.ts";
-import { decodeCellText, needsDecoding, utf8 } from "./xml-text.ts";
+import { decodeCellText, needsDecoding, utf8Text } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
 
@@ -25,9 +25,14 @@ interface Spill {
   cache: Map<number, Buffer>;
   blockBytes: number;
   cacheBlocks: number;
+  /** The block read last (always in the cache). */
+  lastBlock: number;
+  lastBytes: Buffer | undefined;
 }
 
 const STAGE_BYTES = 1024 * 1024;
+/** Decoded strings kept for reuse: about 64k entries of a few dozen bytes each. */
+const STRING_CACHE_SLOTS = 1 << 16;
 const closeOnCollect = new FinalizationRegistry<number>((fd) => {
   try {
     closeSync(fd);
@@ -50,6 +55,12 @@ export class SharedStrings {
   private offsets = new Uint32Array(1024);
   private spill: Spill | undefined;
   count = 0;
+  private cacheKeys = new Int32Array(0);
+  private cacheValues: (string | undefined)[] = [];
+  private cacheMask = -1;
+  /** One bit per string: used at least once. */
+  private seen: Uint8Array = new Uint8Array(0);
+  private scratch = Buffer.allocUnsafeSlow(1024);
 
   /**
    * @param sizeHint the part's inflated size from the zip directory: the decoded text is never longer than
@@ -79,20 +90,65 @@ export class SharedStrings {
         `A cell refers to shared string ${index} but the table has ${this.count} strings`,
       );
     }
+    // A string used more than once is decoded once and kept (direct-mapped by index): status-like columns
+    // repeat a few strings a million times, and a spilled table would otherwise go back to disk for them.
+    if (this.cacheMask < 0) this.makeCache();
+    const slot = index & this.cacheMask;
+    if (this.cacheKeys[slot] === index) return this.cacheValues[slot]!;
+    let seen = this.seen;
+    if (seen.length * 8 < this.count) seen = this.growSeen();
+    const byte = index >>> 3;
+    const bit = 1 << (index & 7);
+    if ((seen[byte]! & bit) === 0) {
+      seen[byte] = seen[byte]! | bit;
+      return this.read(index, false);
+    }
+    const text = this.read(index, true);
+    this.cacheKeys[slot] = index;
+    this.cacheValues[slot] = text;
+    return text;
+  }
+
+  /** Sized when the table is first read: a small table gets a slot per string. */
+  private makeCache(): void {
+    let slots = 64;
+    while (slots < this.count && slots < STRING_CACHE_SLOTS) slots *= 2;
+    this.cacheKeys = new Int32Array(slots).fill(-1);
+    this.cacheValues = new Array(slots);
+    this.cacheMask = slots - 1;
+  }
+
+  private growSeen(): Uint8Array {
+    const bigger = new Uint8Array(((this.count + 7) >>> 3) + 1024);
+    bigger.set(this.seen);
+    this.seen = bigger;
+    return bigger;
+  }
+
+  /**
+   * String `index` from memory or the temp file. A first use goes through the block cache (tables are mostly
+   * written in first-use order, so first uses walk the file forward); a repeat is a jump back, read alone
+   * unless its block happens to be cached, so it does not evict the blocks ahead.
+   */
+  private read(index: number, repeat: boolean): string {
     const start = this.offsets[index]!;
     const end = this.offsets[index + 1]!;
+    if (start === end) return "";
     const spill = this.spill;
-    if (!spill) return utf8(this.pool, start, end);
-    if (start >= spill.staged) return utf8(this.pool, start - spill.staged, end - spill.staged);
+    if (!spill) return utf8Text(this.pool, start, end);
+    if (start >= spill.staged) return utf8Text(this.pool, start - spill.staged, end - spill.staged);
     const block = Math.floor(start / spill.blockBytes);
     const blockStart = block * spill.blockBytes;
-    if (end - blockStart > spill.blockBytes) {
-      // Longer than what is left of its block: read it alone.
-      const bytes = Buffer.allocUnsafe(end - start);
-      readSync(spill.fd, bytes, 0, bytes.length, start);
-      return utf8(bytes, 0, bytes.length);
+    if (end - blockStart > spill.blockBytes || (repeat && !spill.cache.has(block))) {
+      // Longer than what is left of its block, or a repeat whose block is not at hand: read it alone.
+      const length = end - start;
+      if (this.scratch.length < length) this.scratch = Buffer.allocUnsafeSlow(Math.max(length, 1024));
+      readSync(spill.fd, this.scratch, 0, length, start);
+      return utf8Text(this.scratch, 0, length);
     }
-    return utf8(this.block(spill, block), start - blockStart, end - blockStart);
+    // Most reads fall in the block of the previous one: no LRU bookkeeping for those.
+    const bytes = block === spill.lastBlock ? spill.lastBytes! : this.block(spill, block);
+    return utf8Text(bytes, start - blockStart, end - blockStart);
   }
 
   private block(spill: Spill, index: number): Buffer {
@@ -101,6 +157,8 @@ export class SharedStrings {
       // Most recently used last: Map keeps insertion order, so the first key is the one to evict.
       spill.cache.delete(index);
       spill.cache.set(index, cached);
+      spill.lastBlock = index;
+      spill.lastBytes = cached;
       return cached;
     }
     // A full cache gives its least recently used block's buffer to this read: a table read once from end to end
@@ -113,6 +171,8 @@ export class SharedStrings {
     } else bytes = Buffer.allocUnsafe(spill.blockBytes);
     readSync(spill.fd, bytes, 0, bytes.length, index * spill.blockBytes);
     spill.cache.set(index, bytes);
+    spill.lastBlock = index;
+    spill.lastBytes = bytes;
     return bytes;
   }
 
@@ -160,8 +220,11 @@ export class SharedStrings {
       fd,
       staged: this.used,
       cache: new Map(),
-      blockBytes: this.spillOptions.blockBytes ?? 64 * 1024,
+      // Small blocks: a block read to serve a jump is mostly wasted copying.
+      blockBytes: this.spillOptions.blockBytes ?? 16 * 1024,
       cacheBlocks: this.spillOptions.cacheBlocks ?? 256,
+      lastBlock: -1,
+      lastBytes: undefined,
     };
     this.pool = Buffer.allocUnsafeSlow(STAGE_BYTES);
     return true;
@@ -214,6 +277,8 @@ export class SharedStrings {
     closeOnCollect.unregister(this);
     closeSync(spill.fd);
     spill.cache.clear();
+    spill.lastBlock = -1;
+    spill.lastBytes = undefined;
   }
 }
 

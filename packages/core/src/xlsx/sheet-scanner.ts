@@ -4,7 +4,7 @@ import type { CellValue, CellWarning, RawRow } from "../workbook-reader.ts";
 import { type DateKind, NOT_DATE, normaliseIsoDate, serialToIso } from "./excel-dates.ts";
 import type { SharedStrings } from "./shared-strings.ts";
 import type { CellStyles } from "./styles.ts";
-import { decodeCellText } from "./xml-text.ts";
+import { decodeCellText, latin1, utf8Text } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive, ZipEntryInfo } from "./zip-archive.ts";
 
@@ -24,8 +24,34 @@ const NAMES = ["row", "c", "v", "is", "t", "rPh"];
 const LT = 0x3c;
 const GT = 0x3e;
 const SLASH = 0x2f;
+const EQ = 0x3d;
+const COLON = 0x3a;
+const DQUOTE = 0x22;
+const SQUOTE = 0x27;
+const AMP = 0x26;
+const CR = 0x0d;
+const UNDERSCORE = 0x5f;
+const LOWER_X = 0x78;
 const INLINE_OPEN = Buffer.from("<is><t>", "latin1");
 const INLINE_CLOSE = Buffer.from("</t></is></c>", "latin1");
+
+/** `</v></c>` at `e`. */
+function closesValue(buf: Buffer, e: number, len: number): boolean {
+  return (
+    e + 8 <= len &&
+    buf[e + 1] === SLASH &&
+    buf[e + 2] === 0x76 &&
+    buf[e + 3] === GT &&
+    buf[e + 4] === LT &&
+    buf[e + 5] === SLASH &&
+    buf[e + 6] === 0x63 &&
+    buf[e + 7] === GT
+  );
+}
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
+}
 
 function matches(buf: Buffer, at: number, bytes: Buffer): boolean {
   if (at + bytes.length > buf.length) return false;
@@ -145,6 +171,9 @@ class SheetHandler implements XmlHandler {
   private rPhDepth = 0;
   private isText: string | null = null;
 
+  /** Set when the part's root element is a <row> or <c>: then only the general path reads it. */
+  private fastBlocked = false;
+
   private readonly kinds: Uint8Array;
   private readonly maxColumns: number;
   private readonly maxRows: number;
@@ -158,10 +187,17 @@ class SheetHandler implements XmlHandler {
   }
 
   open(name: number, selfClosing: boolean): number {
+    if (name === C && this.tokenizer.atRoot) this.fastBlocked = true;
     switch (name) {
-      case C:
+      case C: {
         this.openCell(selfClosing);
-        return this.inCell ? this.fastCell() : 0;
+        const tok = this.tokenizer;
+        if (this.inCell) {
+          const after = this.fastCell();
+          return after > 0 ? this.fastScan(tok.buf, after) : 0;
+        }
+        return this.fastScan(tok.buf, tok.tagEnd);
+      }
       case V:
         if (this.inCell && !selfClosing) {
           this.inV = true;
@@ -170,9 +206,14 @@ class SheetHandler implements XmlHandler {
           this.wantText = true;
         }
         return 0;
-      case ROW:
+      case ROW: {
+        const tok = this.tokenizer;
+        // A part whose root is itself a <row> or <c> keeps to the general path: the fast loop must never
+        // consume the root's end tag, which the tokenizer checks.
+        if (tok.atRoot) this.fastBlocked = true;
         this.openRow(selfClosing);
-        return 0;
+        return this.fastScan(tok.buf, tok.tagEnd);
+      }
       case IS:
         if (this.inCell && !selfClosing) {
           this.inIs = true;
@@ -243,6 +284,223 @@ class SheetHandler implements XmlHandler {
     return 0;
   }
 
+  /**
+   * The hot loop: consecutive `<row>`, `</row>` and `<c>` elements in their common shapes (no prefix, `name="v"`
+   * attributes, the value shapes of `fastCell`) read straight from the bytes, without the tokenizer's attribute
+   * table. It never changes what is read: at anything else (a prefix, a comment, odd spacing, a malformed tag,
+   * the end of the buffer) it stops before that element, or just after a `<c>` tag it has opened, and the
+   * tokenizer's general path goes on from there. Only called outside a cell, where no text is wanted.
+   */
+  private fastScan(buf: Buffer, from: number): number {
+    if (this.fastBlocked || this.inCell || this.wantText) return from;
+    const len = buf.length;
+    let p = from;
+    for (;;) {
+      let lt = p;
+      while (lt < len && buf[lt] !== LT) lt++;
+      // Room for the shortest element handled (`<c/>`), else let the tokenizer wait for more bytes.
+      if (lt + 4 > len) return p;
+      const c1 = buf[lt + 1];
+      if (c1 === 0x63) {
+        // <c ...>
+        const b2 = buf[lt + 2]!;
+        if (!this.inRow || !(b2 === GT || b2 === SLASH || isSpace(b2))) return p;
+        const after = this.fastCellTag(buf, lt + 2, len);
+        if (after < 0) return p;
+        if (!this.inCell) {
+          p = after;
+          continue;
+        }
+        const end = this.fastCellBody(buf, after, len);
+        if (end < 0) return after;
+        p = end;
+      } else if (c1 === SLASH) {
+        // </row>
+        if (
+          lt + 6 > len ||
+          buf[lt + 2] !== 0x72 ||
+          buf[lt + 3] !== 0x6f ||
+          buf[lt + 4] !== 0x77 ||
+          buf[lt + 5] !== GT
+        ) {
+          return p;
+        }
+        if (this.inRow) this.finishRow();
+        p = lt + 6;
+      } else if (c1 === 0x72) {
+        // <row ...>
+        if (lt + 5 > len || buf[lt + 2] !== 0x6f || buf[lt + 3] !== 0x77) return p;
+        const b4 = buf[lt + 4]!;
+        if (!(b4 === GT || b4 === SLASH || isSpace(b4))) return p;
+        const after = this.fastRowTag(buf, lt + 4, len);
+        if (after < 0) return p;
+        p = after;
+      } else return p;
+    }
+  }
+
+  /**
+   * The attributes of a `<row` tag from `q` (just after the name) as the tokenizer and `openRow` would read
+   * them: the first attribute whose local name is `r`. Returns the position after the tag, or -1 (incomplete or
+   * not a plain tag) without changing anything.
+   */
+  private fastRowTag(buf: Buffer, q: number, len: number): number {
+    let r = -1;
+    let found = false;
+    for (;;) {
+      while (q < len && isSpace(buf[q]!)) q++;
+      if (q >= len) return -1;
+      const b = buf[q]!;
+      if (b === GT || b === SLASH) {
+        let after = q + 1;
+        if (b === SLASH) {
+          if (q + 1 >= len || buf[q + 1] !== GT) return -1;
+          after = q + 2;
+        }
+        this.startRow(r, b === SLASH);
+        return after;
+      }
+      let als = q;
+      while (q < len) {
+        const c = buf[q]!;
+        if (c === EQ || c === GT || c === SLASH || isSpace(c)) break;
+        if (c === COLON) als = q + 1;
+        q++;
+      }
+      if (q + 1 >= len || buf[q] !== EQ) return -1;
+      const ane = q;
+      const quote = buf[q + 1];
+      if (quote !== DQUOTE && quote !== SQUOTE) return -1;
+      const vs = q + 2;
+      q = vs;
+      while (q < len && buf[q] !== quote) q++;
+      if (q >= len) return -1;
+      if (!found && ane - als === 1 && buf[als] === 0x72) {
+        found = true;
+        r = parseIndex(buf, vs, q);
+      }
+      q++;
+    }
+  }
+
+  /** The attributes of a `<c` tag from `q`, as `openCell` reads them; then the cell is opened. As fastRowTag. */
+  private fastCellTag(buf: Buffer, q: number, len: number): number {
+    let column = -1;
+    let type = TYPE_N;
+    let style = 0;
+    for (;;) {
+      while (q < len && isSpace(buf[q]!)) q++;
+      if (q >= len) return -1;
+      const b = buf[q]!;
+      if (b === GT || b === SLASH) {
+        let after = q + 1;
+        if (b === SLASH) {
+          if (q + 1 >= len || buf[q + 1] !== GT) return -1;
+          after = q + 2;
+        }
+        this.startCell(column, type, style, b === SLASH);
+        return after;
+      }
+      let als = q;
+      if (buf[q + 1] === EQ && b !== EQ && b !== COLON) {
+        // The usual one-letter name (r, s, t).
+        q++;
+      } else {
+        while (q < len) {
+          const c = buf[q]!;
+          if (c === EQ || c === GT || c === SLASH || isSpace(c)) break;
+          if (c === COLON) als = q + 1;
+          q++;
+        }
+      }
+      if (q + 1 >= len || buf[q] !== EQ) return -1;
+      const ane = q;
+      const quote = buf[q + 1];
+      if (quote !== DQUOTE && quote !== SQUOTE) return -1;
+      const vs = q + 2;
+      q = vs;
+      while (q < len && buf[q] !== quote) q++;
+      if (q >= len) return -1;
+      if (ane - als === 1) {
+        const key = buf[als];
+        if (key === 0x72) {
+          let col = 0;
+          for (let i = vs; i < q && i - vs < 7; i++) {
+            const c = buf[i]! | 0x20;
+            if (c < 0x61 || c > 0x7a) break;
+            col = col * 26 + (c - 0x60);
+          }
+          if (col > 0) column = col - 1;
+        } else if (key === 0x73) {
+          style = parseIndex(buf, vs, q);
+        } else if (key === 0x74) {
+          type = cellType(buf, vs, q);
+        }
+      }
+      q++;
+    }
+  }
+
+  /**
+   * After an opened cell's start tag: `</c>`, `<v>text</v></c>` or `<is><t>text</t></is></c>`, read and the cell
+   * finished. Returns the position after `</c>`, or -1 (another shape, or incomplete) with the cell still open.
+   */
+  private fastCellBody(buf: Buffer, q: number, len: number): number {
+    if (q + 4 > len || buf[q] !== LT) return -1;
+    const b1 = buf[q + 1];
+    if (b1 === 0x76 && buf[q + 2] === GT) {
+      const start = q + 3;
+      let e = start;
+      const type = this.type;
+      if (type === TYPE_STR || type === TYPE_INLINE) {
+        // Text: find its end and whether it needs more than a plain decode, in one pass.
+        let high = 0;
+        let special = false;
+        for (; e < len; e++) {
+          const b = buf[e]!;
+          if (b < 0x60) {
+            if (b === LT) break;
+            if (b === AMP || b === CR || (b === UNDERSCORE && buf[e + 1] === LOWER_X)) special = true;
+          }
+          high |= b;
+        }
+        if (!closesValue(buf, e, len)) return -1;
+        this.value = special
+          ? decodeCellText(buf, start, e, false)
+          : high < 0x80
+            ? latin1(buf, start, e)
+            : utf8Text(buf, start, e);
+      } else {
+        while (e < len && buf[e] !== LT) e++;
+        if (!closesValue(buf, e, len)) return -1;
+        this.vBuf = buf;
+        this.vStart = start;
+        this.vEnd = e;
+        this.vCdata = false;
+        this.vText = null;
+        this.finishV();
+        this.vBuf = null;
+      }
+      this.finishCell();
+      return e + 8;
+    }
+    if (b1 === SLASH) {
+      if (buf[q + 2] !== 0x63 || buf[q + 3] !== GT) return -1;
+      this.finishCell();
+      return q + 4;
+    }
+    if (this.type === TYPE_INLINE && matches(buf, q, INLINE_OPEN)) {
+      const start = q + INLINE_OPEN.length;
+      let e = start;
+      while (e < len && buf[e] !== LT) e++;
+      if (!matches(buf, e, INLINE_CLOSE)) return -1;
+      this.isText = decodeCellText(buf, start, e, false);
+      this.finishCell();
+      return e + INLINE_CLOSE.length;
+    }
+    return -1;
+  }
+
   close(name: number): void {
     switch (name) {
       case C:
@@ -297,11 +555,16 @@ class SheetHandler implements XmlHandler {
   }
 
   private openRow(selfClosing: boolean): void {
-    if (this.inRow) this.finishRow();
     const tok = this.tokenizer;
     let r = -1;
     const i = tok.findAttr("r");
     if (i >= 0) r = parseIndex(tok.buf, tok.attrs[i * 4 + 2]!, tok.attrs[i * 4 + 3]!);
+    this.startRow(r, selfClosing);
+  }
+
+  /** A `<row>` start tag whose `r` attribute reads `r` (-1: none or not a number). */
+  private startRow(r: number, selfClosing: boolean): void {
+    if (this.inRow) this.finishRow();
     // Rows come in ascending order (Excel calls anything else corrupt): a row number met twice or going back
     // would give two rows one number, and a handler's answer names rows by number.
     if (r > 0 && r <= this.rowNumber) {
@@ -370,6 +633,11 @@ class SheetHandler implements XmlHandler {
         type = cellType(buf, vs, ve);
       }
     }
+    this.startCell(column, type, style, selfClosing);
+  }
+
+  /** A `<c>` start tag inside a row: column from `r` (-1: none), type from `t`, style index from `s`. */
+  private startCell(column: number, type: number, style: number, selfClosing: boolean): void {
     // Cells come in ascending column order too: a column met twice or going back would overwrite a value.
     if (column >= 0 && column < this.nextColumn) {
       throw new WorkbookCorruptError(
@@ -429,6 +697,14 @@ class SheetHandler implements XmlHandler {
         return;
       }
       case TYPE_B: {
+        // The usual `0` / `1` without making a string.
+        if (!multi && buf !== null && this.vEnd - this.vStart === 1) {
+          const b = buf[this.vStart];
+          if (b === 0x30 || b === 0x31) {
+            this.value = b === 0x31;
+            return;
+          }
+        }
         const text = this.vString().trim().toLowerCase();
         this.value = text === "" ? null : text === "1" || text === "true";
         return;

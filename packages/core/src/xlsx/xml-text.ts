@@ -36,6 +36,16 @@ export function utf8(buf: Buffer, start: number, end: number): string {
   return (buf as SliceBuffer).latin1Slice!(start, end);
 }
 
+/** Bytes known to be ASCII, as a string. */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return hasSlicers ? (buf as SliceBuffer).latin1Slice!(start, end) : buf.toString("latin1", start, end);
+}
+
+/** UTF-8 bytes (known to hold non-ASCII) as a string. */
+export function utf8Text(buf: Buffer, start: number, end: number): string {
+  return hasSlicers ? (buf as SliceBuffer).utf8Slice!(start, end) : buf.toString("utf8", start, end);
+}
+
 const NAMED_ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
 
 function codePointString(code: number): string {

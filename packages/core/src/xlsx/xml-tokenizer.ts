@@ -51,6 +51,8 @@ export class XmlTokenizer {
   nameEnd = 0;
   /** Position just after the current start tag's `>`. */
   tagEnd = 0;
+  /** True while the start tag being reported is the document's root element. */
+  atRoot = false;
 
   private leftover: Buffer | null = null;
   /** The root element's local name, and whether the last end tag seen closed it: a part cut short is corrupt. */
@@ -232,7 +234,8 @@ export class XmlTokenizer {
         // startTag stored the name and attributes; the text handler never touches them.
         this.buf = buf;
         this.tagEnd = after;
-        if (this.rootName === null) {
+        this.atRoot = this.rootName === null;
+        if (this.atRoot) {
           this.rootName = Buffer.from(buf.subarray(this.nameStart, this.nameEnd));
           this.rootClosed = buf[after - 2] === SLASH;
         } else this.rootClosed = false;

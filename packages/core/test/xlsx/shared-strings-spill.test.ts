@@ -60,6 +60,22 @@ describe("SharedStrings spilling to a temp file", () => {
     }
   });
 
+  it("gives back the right string on every repeated use, past its cache of decoded strings", () => {
+    // More strings than the cache has slots, so repeats collide; tiny blocks, so repeats jump around the file.
+    const table = new SharedStrings(0, { memoryBytes: 4096, dir, blockBytes: 512, cacheBlocks: 2 });
+    const count = 70_000;
+    for (let i = 0; i < count; i++) {
+      table.appendString(text(i));
+      table.finish();
+    }
+    table.seal();
+    expect(table.spilled).toBe(true);
+    const uses = [0, 1, 65_536, 1, 0, 65_537, 69_999, 65_536, 2, 65_538, 2];
+    for (let i = 0; i < 30_000; i++) uses.push((i * 7919) % count, i % 50, count - 1 - (i % 1000));
+    for (const i of uses) expect(table.get(i)).toBe(text(i));
+    table.close();
+  });
+
   it("leaves no file behind, even before it is closed", async () => {
     const table = new SharedStrings(0, { memoryBytes: 1024, dir });
     for (let i = 0; i < 500; i++) {
