@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { ChunkBounds, ChunkPointer } from "@sluice/contract";
 import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
 import { OutputWriteError, SluiceError } from "./errors.ts";
+import type { ByteRecord, CellValue } from "./workbook-reader.ts";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
 export interface ChunkSink {
@@ -46,12 +47,16 @@ const MAX_UTF8_PER_UNIT = 3;
  */
 export class ChunkWriter {
   private readonly body: Buffer;
+  /** Bytes of rows a chunk holds. */
+  private readonly room: number;
   private bodyBytes = 0;
   private rowCount = 0;
   private firstRow = 0;
   private lastRow = 0;
   private nextIndex = 0;
   private totalBytes = 0;
+  /** Chunks closed and not yet handed to the sink, in order. */
+  private readonly sealed: { line: Buffer; meta: ChunkMeta }[] = [];
   /** Envelope bytes with every number at its widest, so the bound holds before the real numbers are known. */
   private readonly envelopeBytes: number;
 
@@ -62,7 +67,9 @@ export class ChunkWriter {
   ) {
     const widest = 999_999_999_999;
     this.envelopeBytes = Buffer.byteLength(this.envelope(widest, widest, widest)) + 2;
-    this.body = Buffer.allocUnsafe(Math.max(0, bounds.bytes - this.envelopeBytes));
+    this.room = Math.max(0, bounds.bytes - this.envelopeBytes);
+    // RecordEncoder may write 3 bytes past a row's end (which the next row or nothing overwrites).
+    this.body = Buffer.allocUnsafe(this.room + 4);
   }
 
   get chunks(): number {
@@ -76,7 +83,7 @@ export class ChunkWriter {
 
   /** The largest serialized row that fits in a chunk on its own. */
   get maxRowBytes(): number {
-    return this.body.length;
+    return this.room;
   }
 
   private envelope(index: number, firstRow: number, lastRow: number): string {
@@ -90,7 +97,7 @@ export class ChunkWriter {
    * the chunk is full and has to be flushed first (then a promise): a million rows make no million awaits.
    */
   add(rowJson: string, row: number): AddResult | Promise<AddResult> {
-    const room = this.body.length;
+    const room = this.room;
     // A UTF-16 unit is at least one UTF-8 byte, so a string longer than the room can never fit.
     if (rowJson.length > room) return { added: false, bytes: Buffer.byteLength(rowJson) };
     if (this.rowCount >= this.bounds.rows) return this.flush().then(() => this.add(rowJson, row));
@@ -109,7 +116,76 @@ export class ChunkWriter {
     return ADDED;
   }
 
+  /**
+   * Adds a byte record (see `RecordEncoder`) as `{"row":N,"data":{...}}`, encoded straight into the chunk: no
+   * string, no object. Always synchronous: a full chunk is sealed and waits in memory for `drain()`, which the
+   * caller awaits between input chunks (so the queue holds at most one input chunk's worth of rows).
+   */
+  addRecord(encoder: RecordEncoder, record: ByteRecord): AddResult {
+    const room = this.room;
+    if (this.rowCount >= this.bounds.rows) this.seal();
+    const worst = encoder.maxBytes(record);
+    if (this.bodyBytes + 1 + worst > room) {
+      // Near the end of the room: measure exactly before deciding.
+      const bytes = encoder.exactBytes(record);
+      if (bytes > room) return { added: false, bytes };
+      if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > room) this.seal();
+    }
+    if (this.rowCount === 0) this.firstRow = record.row;
+    else this.body[this.bodyBytes++] = 0x2c; // ","
+    this.bodyBytes = encoder.encode(record, this.body, this.bodyBytes);
+    this.rowCount++;
+    this.lastRow = record.row;
+    return ADDED;
+  }
+
+  /**
+   * Adds a row of cell values (see `RecordEncoder.encodeCells`) as `{"row":N,"data":{...}}`, encoded straight into
+   * the chunk. Synchronous like `addRecord`: full chunks wait for `drain()`.
+   */
+  addCells(encoder: RecordEncoder, cells: readonly (CellValue | undefined)[], row: number): AddResult {
+    const room = this.room;
+    if (this.rowCount >= this.bounds.rows) this.seal();
+    if (this.bodyBytes + 1 + encoder.maxCellsBytes(cells) > room) {
+      const bytes = encoder.exactCellsBytes(cells, row);
+      if (bytes > room) return { added: false, bytes };
+      if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > room) this.seal();
+    }
+    if (this.rowCount === 0) this.firstRow = row;
+    else this.body[this.bodyBytes++] = 0x2c; // ","
+    this.bodyBytes = encoder.encodeCells(cells, row, this.body, this.bodyBytes);
+    this.rowCount++;
+    this.lastRow = row;
+    return ADDED;
+  }
+
   async flush(): Promise<void> {
+    this.seal();
+    await this.drain();
+  }
+
+  /** Writes the sealed chunks to the sink, one after the other. */
+  async drain(): Promise<void> {
+    while (this.sealed.length > 0) {
+      const { line, meta } = this.sealed.shift()!;
+      try {
+        await this.sink.writeChunk(line, meta);
+      } catch (error) {
+        this.sealed.length = 0;
+        // A sink's own typed error passes; anything else is a failed write, not (as it was) a failed read.
+        if (error instanceof SluiceError) throw error;
+        throw new OutputWriteError(
+          `Writing chunk ${meta.index} failed: ${(error as Error)?.message ?? String(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+  }
+
+  /** Closes the current chunk into a line waiting for `drain()`. */
+  private seal(): void {
     if (this.rowCount === 0) return;
     const index = this.nextIndex++;
     const head = Buffer.from(this.envelope(index, this.firstRow, this.lastRow));
@@ -132,17 +208,317 @@ export class ChunkWriter {
     this.rowCount = 0;
     this.bodyBytes = 0;
     this.totalBytes += line.length;
-    try {
-      await this.sink.writeChunk(line, meta);
-    } catch (error) {
-      // A sink's own typed error passes; anything else is a failed write, not (as it was) a failed read.
-      if (error instanceof SluiceError) throw error;
-      throw new OutputWriteError(
-        `Writing chunk ${index} failed: ${(error as Error)?.message ?? String(error)}`,
-        {
-          cause: error,
-        },
-      );
+    this.sealed.push({ line, meta });
+  }
+}
+
+/** Bytes `JSON.stringify` writes for each ASCII control character (`\n`, `\u0001`...). */
+const CONTROL_ESCAPES: Buffer[] = Array.from({ length: 0x20 }, (_, b) =>
+  Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1), "latin1"),
+);
+const ROW_PREFIX = Buffer.from('{"row":', "latin1");
+const DATA_PREFIX = Buffer.from(',"data":{', "latin1");
+/** `{"row":` + up to 16 digits + `,"data":{` + `}}`. */
+const FIXED_BYTES = ROW_PREFIX.length + 16 + DATA_PREFIX.length + 2;
+
+/**
+ * Writes a byte record as the JSON `JSON.stringify({ row, data: { <name>: value ?? null, ... } })` would give
+ * (same bytes: the same key order, the same escapes), for the current header: names by column in sheet order.
+ * Values are valid UTF-8 already, so only `"`, `\` and control characters need escaping; `""` in a quoted field
+ * is unescaped on the way.
+ */
+export class RecordEncoder {
+  /**
+   * `"name":` for every column (each after the first with its leading comma) as little-endian 32-bit words, each
+   * key starting on a word: keys are most of a row's bytes, and are copied four bytes at a time.
+   */
+  private keyWords = new Uint32Array(0);
+  private keyStarts = new Int32Array(0);
+  private keyLengths = new Int32Array(0);
+  private keyBytes = 0;
+  private columns: number[] = [];
+  private view: DataView | undefined;
+  private viewed: Buffer | undefined;
+  private readView: DataView | undefined;
+  private read: Buffer | undefined;
+
+  setHeader(columns: readonly number[], names: readonly string[]): void {
+    // JavaScript objects (so JSON.stringify) put array-index keys first, in numeric order: the same order here.
+    const order = columns.map((_, k) => k);
+    const indexes = order.filter((k) => isArrayIndex(names[k]!));
+    if (indexes.length > 0) {
+      indexes.sort((a, b) => Number(names[a]) - Number(names[b]));
+      order.splice(0, order.length, ...indexes, ...order.filter((k) => !isArrayIndex(names[k]!)));
+    }
+    const parts = order.map((k, at) =>
+      Buffer.from(`${at > 0 ? "," : ""}${JSON.stringify(names[k])}:`, "utf8"),
+    );
+    const padded = Buffer.alloc(parts.reduce((sum, part) => sum + ((part.length + 3) & ~3), 0));
+    this.keyStarts = new Int32Array(parts.length);
+    this.keyLengths = new Int32Array(parts.length);
+    let at = 0;
+    parts.forEach((part, k) => {
+      this.keyStarts[k] = at >> 2;
+      this.keyLengths[k] = part.length;
+      part.copy(padded, at);
+      at += (part.length + 3) & ~3;
+    });
+    this.keyWords = new Uint32Array(padded.length >> 2);
+    for (let w = 0; w < this.keyWords.length; w++) this.keyWords[w] = padded.readUInt32LE(w * 4);
+    this.keyBytes = parts.reduce((sum, part) => sum + part.length, 0);
+    this.columns = order.map((k) => columns[k]!);
+  }
+
+  /** At least the bytes `encode` writes: every value byte escaped to six (`\u00XX`). */
+  maxBytes(record: ByteRecord): number {
+    return FIXED_BYTES + this.keyBytes + 6 * this.columns.length + 6 * record.span;
+  }
+
+  /** Exactly the bytes `encode` writes. */
+  exactBytes(record: ByteRecord): number {
+    let n = ROW_PREFIX.length + String(record.row).length + DATA_PREFIX.length + this.keyBytes + 2;
+    const { bytes, count, starts, ends, quoted } = record;
+    const columns = this.columns;
+    for (let k = 0; k < columns.length; k++) {
+      const c = columns[k]!;
+      if (c >= count || starts[c] === ends[c]) {
+        n += 4;
+        continue;
+      }
+      n += 2;
+      const e = ends[c]!;
+      const pairs = quoted[c] === 1;
+      for (let i = starts[c]!; i < e; i++) {
+        const b = bytes[i]!;
+        if (b >= 0x20 && b !== 0x22 && b !== 0x5c) n++;
+        else if (b === 0x22) {
+          if (pairs && i + 1 < e && bytes[i + 1] === 0x22) i++;
+          n += 2;
+        } else if (b === 0x5c) n += 2;
+        else n += CONTROL_ESCAPES[b]!.length;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Writes the record's JSON at `at` (the caller made room: `exactBytes`, and 3 bytes more that may be
+   * overwritten); returns the end.
+   */
+  encode(record: ByteRecord, out: Buffer, at: number): number {
+    let o = at;
+    for (let i = 0; i < ROW_PREFIX.length; i++) out[o++] = ROW_PREFIX[i]!;
+    o = writeDigits(out, o, record.row);
+    for (let i = 0; i < DATA_PREFIX.length; i++) out[o++] = DATA_PREFIX[i]!;
+    const { bytes, count, starts, ends, quoted } = record;
+    const words = this.keyWords;
+    const keyStarts = this.keyStarts;
+    const keyLengths = this.keyLengths;
+    const columns = this.columns;
+    if (out !== this.viewed) {
+      this.viewed = out;
+      this.view = new DataView(out.buffer, out.byteOffset, out.length);
+    }
+    const view = this.view!;
+    if (bytes !== this.read) {
+      this.read = bytes;
+      this.readView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
+    const input = this.readView!;
+    for (let k = 0; k < columns.length; k++) {
+      // Up to three bytes past the key are written too: the value after it (at least 3 bytes) overwrites them.
+      const length = keyLengths[k]!;
+      for (let j = 0, w = keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
+      o += length;
+      const c = columns[k]!;
+      if (c >= count || starts[c] === ends[c]) {
+        out[o++] = 0x6e; // null
+        out[o++] = 0x75;
+        out[o++] = 0x6c;
+        out[o++] = 0x6c;
+        continue;
+      }
+      out[o++] = 0x22;
+      const e = ends[c]!;
+      const pairs = quoted[c] === 1;
+      let i = starts[c]!;
+      // Four bytes at a time while none of them needs escaping (bit tricks: a byte below 0x20, or equal to
+      // `"` or `\`, sets its high bit in `special`).
+      for (; i + 4 <= e; i += 4, o += 4) {
+        const x = input.getInt32(i, true);
+        const q = x ^ 0x22222222;
+        const s = x ^ 0x5c5c5c5c;
+        const special = ((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s);
+        if ((special & 0x80808080) !== 0) break;
+        view.setInt32(o, x, true);
+      }
+      for (; i < e; i++) {
+        const b = bytes[i]!;
+        if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
+          out[o++] = b;
+        } else if (b === 0x22 || b === 0x5c) {
+          if (b === 0x22 && pairs && i + 1 < e && bytes[i + 1] === 0x22) i++;
+          out[o++] = 0x5c;
+          out[o++] = b;
+        } else {
+          const control = CONTROL_ESCAPES[b]!;
+          for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
+        }
+      }
+      out[o++] = 0x22;
+    }
+    out[o++] = 0x7d; // }}
+    out[o++] = 0x7d;
+    return o;
+  }
+
+  /** At least the bytes `encodeCells` writes: a UTF-16 unit takes at most 6 (`\\u00XX`, `\\udXXX`). */
+  maxCellsBytes(cells: readonly (CellValue | undefined)[]): number {
+    let n = FIXED_BYTES + this.keyBytes;
+    const columns = this.columns;
+    for (let k = 0; k < columns.length; k++) {
+      const value = cells[columns[k]!];
+      n += typeof value === "string" ? 2 + 6 * value.length : MAX_SCALAR_BYTES;
+    }
+    return n;
+  }
+
+  /** Exactly the bytes `encodeCells` writes. */
+  exactCellsBytes(cells: readonly (CellValue | undefined)[], row: number): number {
+    let n = ROW_PREFIX.length + String(row).length + DATA_PREFIX.length + this.keyBytes + 2;
+    const columns = this.columns;
+    for (let k = 0; k < columns.length; k++) {
+      const value = cells[columns[k]!];
+      if (typeof value === "string") n += 2 + jsonStringBytes(value);
+      else n += scalarJson(value).length;
+    }
+    return n;
+  }
+
+  /**
+   * Writes `JSON.stringify({ row, data: { <name>: cells[<column>] ?? null, ... } })` at `at`, as UTF-8 (the
+   * caller made room: `exactCellsBytes`, and 3 bytes more that may be overwritten); returns the end. Strings are
+   * escaped and encoded here, as JSON.stringify and Buffer.write would (a lone surrogate becomes `\\udXXX`).
+   */
+  encodeCells(cells: readonly (CellValue | undefined)[], row: number, out: Buffer, at: number): number {
+    let o = at;
+    for (let i = 0; i < ROW_PREFIX.length; i++) out[o++] = ROW_PREFIX[i]!;
+    o = writeDigits(out, o, row);
+    for (let i = 0; i < DATA_PREFIX.length; i++) out[o++] = DATA_PREFIX[i]!;
+    const words = this.keyWords;
+    const keyStarts = this.keyStarts;
+    const keyLengths = this.keyLengths;
+    const columns = this.columns;
+    if (out !== this.viewed) {
+      this.viewed = out;
+      this.view = new DataView(out.buffer, out.byteOffset, out.length);
+    }
+    const view = this.view!;
+    for (let k = 0; k < columns.length; k++) {
+      const length = keyLengths[k]!;
+      for (let j = 0, w = keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
+      o += length;
+      const value = cells[columns[k]!];
+      if (typeof value === "string") o = writeJsonString(value, out, o);
+      else {
+        const text = scalarJson(value);
+        for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
+      }
+    }
+    out[o++] = 0x7d; // }}
+    out[o++] = 0x7d;
+    return o;
+  }
+}
+
+/** A property name JavaScript orders as an array index ("0", "7", not "07" or "4294967295"). */
+function isArrayIndex(name: string): boolean {
+  return /^(?:0|[1-9][0-9]{0,9})$/.test(name) && Number(name) < 2 ** 32 - 1;
+}
+
+/** Writes a non-negative integer's decimal digits (as `String(n)`); returns the end. */
+function writeDigits(out: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  let m = n;
+  for (let i = at + digits - 1; i >= at; i--) {
+    out[i] = 0x30 + (m % 10);
+    m = Math.floor(m / 10);
+  }
+  return at + digits;
+}
+
+/** `null`, `true`, `false` or a number's shortest round-trip form (at most 25 bytes: "-0.0000012345678901234567"). */
+const MAX_SCALAR_BYTES = 32;
+
+/** JSON of a non-string cell value: what JSON.stringify writes (non-finite numbers are null). */
+function scalarJson(value: CellValue | undefined): string {
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  return "null";
+}
+
+/** Bytes of `JSON.stringify(text)` in UTF-8, without its quotes. */
+function jsonStringBytes(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += c >= 0x20 && c !== 0x22 && c !== 0x5c ? 1 : c < 0x20 ? CONTROL_ESCAPES[c]!.length : 2;
+    else if (c < 0x800) n += 2;
+    else if (c < 0xd800 || c > 0xdfff) n += 3;
+    else if (c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      n += 4;
+      i++;
+    } else n += 6;
+  }
+  return n;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
+
+/** Writes `JSON.stringify(text)` as UTF-8 at `at`; returns the end. */
+function writeJsonString(text: string, out: Buffer, at: number): number {
+  let o = at;
+  out[o++] = 0x22;
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) {
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) out[o++] = c;
+      else if (c >= 0x20) {
+        out[o++] = 0x5c;
+        out[o++] = c;
+      } else {
+        const control = CONTROL_ESCAPES[c]!;
+        for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
+      }
+    } else if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else if (c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      const cp = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+      out[o++] = 0xf0 | (cp >> 18);
+      out[o++] = 0x80 | ((cp >> 12) & 0x3f);
+      out[o++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[o++] = 0x80 | (cp & 0x3f);
+    } else {
+      // A lone surrogate: JSON.stringify escapes it (lowercase hex) rather than writing invalid UTF-8.
+      out[o++] = 0x5c;
+      out[o++] = 0x75;
+      out[o++] = HEX_DIGITS[c >> 12]!;
+      out[o++] = HEX_DIGITS[(c >> 8) & 0xf]!;
+      out[o++] = HEX_DIGITS[(c >> 4) & 0xf]!;
+      out[o++] = HEX_DIGITS[c & 0xf]!;
     }
   }
+  out[o++] = 0x22;
+  return o;
 }

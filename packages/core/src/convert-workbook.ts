@@ -1,13 +1,13 @@
 import type { Manifest, RowIssue } from "@sluice/contract";
 import { type ChunkBounds, CONTRACT_VERSION, DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/contract";
 import type { ByteSource } from "./byte-source.ts";
-import { type ChunkSink, ChunkWriter } from "./chunk-writer.ts";
+import { type AddResult, type ChunkSink, ChunkWriter, RecordEncoder } from "./chunk-writer.ts";
 import { openCsv } from "./csv/open-csv.ts";
 import { detectFormat, formatWarnings } from "./detect-format.ts";
 import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";
 import { Header } from "./header.ts";
 import { type ReadLimits, resolveLimits } from "./limits.ts";
-import type { CellValue, OpenedSheet } from "./workbook-reader.ts";
+import type { ByteRecord, CellValue, OpenedSheet } from "./workbook-reader.ts";
 import { openXlsx } from "./xlsx/open-xlsx.ts";
 
 export interface ConvertOptions {
@@ -110,7 +110,9 @@ export async function convertWorkbook(input: {
   let totalRows = 0;
 
   let growths = 0;
+  const encoder = new RecordEncoder();
   const refreshKeys = (h: Header) => {
+    encoder.setHeader(h.columns, h.names);
     growths++;
     makeRow =
       growths <= COMPILED_GROWTHS ? rowFactory(h.columns, h.names) : plainRowFactory(h.columns, h.names);
@@ -118,11 +120,46 @@ export async function convertWorkbook(input: {
 
   await guard(async () => {
     try {
-      await readAll();
+      if (opened.visitRecords) await readRecords(opened.visitRecords.bind(opened));
+      else await readAll();
     } finally {
       await opened.close?.();
     }
   });
+
+  /** The same conversion from byte records (csv): values are copied as bytes into the chunk, never made strings. */
+  async function readRecords(visit: NonNullable<OpenedSheet["visitRecords"]>): Promise<void> {
+    const record = (r: ByteRecord): void => {
+      if (header === undefined) {
+        const cells: CellValue[] = [];
+        for (let i = 0; i < r.count; i++) cells.push(r.starts[i] === r.ends[i] ? null : r.text(i));
+        header = new Header(cells, r.row);
+        encoder.setHeader(header.columns, header.names);
+        return;
+      }
+      let grew = false;
+      for (let i = 0; i < r.count; i++) if (r.starts[i] !== r.ends[i] && header.ensure(i)) grew = true;
+      if (grew) encoder.setHeader(header.columns, header.names);
+      const added = writer.addRecord(encoder, r);
+      if (!added.added) {
+        pushSample(rowErrors, {
+          row: r.row,
+          code: "ROW_TOO_LARGE",
+          message: `Row ${r.row} serializes to ${added.bytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
+        });
+        return;
+      }
+      totalRows++;
+    };
+    await visit({
+      record,
+      drain: () => {
+        options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
+        return writer.drain();
+      },
+    });
+    await writer.flush();
+  }
 
   async function readAll(): Promise<void> {
     for await (const batch of opened.rows()) {
@@ -141,8 +178,10 @@ export async function convertWorkbook(input: {
         if (raw.warnings) for (const w of raw.warnings) if (header.ensure(w.column)) grew = true;
         if (grew) refreshKeys(header);
 
-        const record = makeRow(cells, raw.row);
+        let added: AddResult;
         if (raw.warnings && raw.warnings.length > 0) {
+          // Rare: the row's object with its warnings, through JSON.stringify.
+          const record = makeRow(cells, raw.row);
           const named = raw.warnings.map((w) => ({
             column: header!.nameOf(w.column),
             code: w.code,
@@ -150,11 +189,12 @@ export async function convertWorkbook(input: {
           }));
           record.warnings = named;
           for (const w of named) pushSample(warnings, { row: raw.row, ...w });
+          const result = writer.add(JSON.stringify(record), raw.row);
+          added = result instanceof Promise ? await result : result;
+        } else {
+          // The usual row: its JSON written straight into the chunk, no object and no string.
+          added = writer.addCells(encoder, cells, raw.row);
         }
-        const json = JSON.stringify(record);
-
-        let added = writer.add(json, raw.row);
-        if (added instanceof Promise) added = await added;
         if (!added.added) {
           pushSample(rowErrors, {
             row: raw.row,
@@ -165,6 +205,7 @@ export async function convertWorkbook(input: {
         }
         totalRows++;
       }
+      await writer.drain();
       options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
     }
     await writer.flush();

@@ -36,6 +36,11 @@ export interface OpenedSheet {
   /** Facts about the source worth putting in the manifest (encoding, delimiter, date system...). */
   details: Record<string, string | number | boolean>;
   rows(): AsyncIterable<RawRow[]>;
+  /**
+   * The same rows as UTF-8 byte ranges instead of `rows()`'s strings, for readers that can give them (csv):
+   * serialization then copies bytes, with no string per value. Absent for xlsx.
+   */
+  visitRecords?(visitor: RecordVisitor): Promise<void>;
   /** Gives back what the reader holds beyond memory (e.g. a temp file); the rows cannot be read after this. */
   close?(): Promise<void>;
 }
@@ -44,4 +49,28 @@ export interface OpenSheetOptions {
   /** Sheet name; default the first visible worksheet. */
   sheet?: string;
   limits: ReadLimits;
+}
+
+/**
+ * One non-empty row as byte ranges of valid UTF-8, valid only during `RecordVisitor.record`: field `i`'s value is
+ * `bytes[starts[i], ends[i])`, an empty range an empty cell; where `quoted[i]` is 1, `""` in it stands for `"`.
+ */
+export interface ByteRecord {
+  row: number;
+  bytes: Buffer;
+  count: number;
+  starts: Int32Array;
+  ends: Int32Array;
+  quoted: Uint8Array;
+  /** Bytes from the first field's start to the last field's end (a bound on the values' sizes). */
+  span: number;
+  /** Field `i`'s value as a string. */
+  text(i: number): string;
+}
+
+export interface RecordVisitor {
+  /** Called synchronously for each non-empty row, in order. */
+  record(record: ByteRecord): void;
+  /** Called between input chunks: the reader reads on once the returned promise settles (backpressure). */
+  drain(): Promise<void> | undefined;
 }

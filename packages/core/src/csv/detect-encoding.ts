@@ -1,3 +1,4 @@
+import { isAscii, isUtf8 } from "node:buffer";
 import iconv from "iconv-lite";
 import { EncodingInvalidError } from "../errors.ts";
 
@@ -161,4 +162,79 @@ export function firstInvalidUtf8Offset(tail: Uint8Array, bytes: Uint8Array, offs
     i += need + 1;
   }
   return base + all.length;
+}
+
+/** Incremental transcoding to valid UTF-8 bytes, failing as `TextDecoding` does. */
+export interface ByteDecoding {
+  write(bytes: Buffer, offset: number): Buffer;
+  end(offset: number): Buffer;
+}
+
+/**
+ * The csv bytes as valid UTF-8, for the byte scanner. UTF-8 input is only validated (no decoding into strings):
+ * each chunk up to its last complete sequence is checked at once, the cut sequence carried to the next chunk.
+ * Other encodings are decoded by `createDecoding` and encoded back. Same outcomes as `createDecoding`, the CP949
+ * fallback (`onCp949`) included: it applies when every byte before the first invalid chunk was ASCII.
+ */
+export function createByteDecoding(encoding: CsvEncoding, onCp949?: () => void): ByteDecoding {
+  if (encoding !== "utf-8") {
+    const text = createDecoding(encoding, onCp949);
+    return {
+      write: (bytes, offset) => Buffer.from(text.write(bytes, offset), "utf8"),
+      end: (offset) => Buffer.from(text.end(offset), "utf8"),
+    };
+  }
+  let fallback: TextDecoding | undefined;
+  let allAscii = true;
+  /** Bytes of a sequence cut by the end of the previous chunk. */
+  let carry: Buffer = Buffer.alloc(0);
+  const fail = (bytes: Buffer, base: number): EncodingInvalidError => {
+    const at = firstInvalidUtf8Offset(new Uint8Array(0), bytes, base);
+    return new EncodingInvalidError(
+      `The file starts as UTF-8 text but the byte at offset ${at} is not valid UTF-8; save it again as "CSV UTF-8"`,
+      { details: { encoding, offset: at } },
+    );
+  };
+  return {
+    write(bytes, offset) {
+      if (fallback) return Buffer.from(fallback.write(bytes, offset), "utf8");
+      const base = offset - carry.length;
+      const all = carry.length > 0 ? Buffer.concat([carry, bytes]) : bytes;
+      const cut = completeLength(all);
+      const whole = all.subarray(0, cut);
+      if (!isUtf8(whole)) {
+        if (onCp949 && allAscii) {
+          fallback = cp949Decoding();
+          carry = Buffer.alloc(0);
+          const text = fallback.write(all, base);
+          onCp949();
+          return Buffer.from(text, "utf8");
+        }
+        throw fail(all, base);
+      }
+      if (allAscii && onCp949) allAscii = isAscii(whole);
+      // A copy: the carried bytes must not keep the whole chunk alive.
+      carry = cut === all.length ? Buffer.alloc(0) : Buffer.from(all.subarray(cut));
+      return whole;
+    },
+    end(offset) {
+      if (fallback) return Buffer.from(fallback.end(offset), "utf8");
+      // A sequence cut by the end of the file.
+      if (carry.length > 0) throw fail(carry, offset - carry.length);
+      return Buffer.alloc(0);
+    },
+  };
+}
+
+/** Length of `bytes` without a multi-byte sequence cut at its end (an invalid tail is left for the check). */
+function completeLength(bytes: Uint8Array): number {
+  const len = bytes.length;
+  for (let back = 1; back <= 3 && back <= len; back++) {
+    const b = bytes[len - back]!;
+    if ((b & 0xc0) === 0x80) continue;
+    if (b < 0x80) return len;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > back ? len - back : len;
+  }
+  return len;
 }

@@ -8,15 +8,24 @@ import {
   SourceReadError,
 } from "../errors.ts";
 import type { ReadLimits } from "../limits.ts";
-import type { CellValue, OpenedSheet, OpenSheetOptions, RawRow } from "../workbook-reader.ts";
+import type {
+  ByteRecord,
+  CellValue,
+  OpenedSheet,
+  OpenSheetOptions,
+  RawRow,
+  RecordVisitor,
+} from "../workbook-reader.ts";
 import { detectDelimiter, detectLineEnding, type LineEnding, parseSepLine } from "./detect-delimiter.ts";
 import {
   type CsvEncoding,
+  createByteDecoding,
   createDecoding,
   detectEncoding,
   ENCODING_SNIFF_BYTES,
   type TextDecoding,
 } from "./detect-encoding.ts";
+import { CsvRecordScanner } from "./scan-csv.ts";
 
 /** Rows a batch holds: enough to make per-batch overhead vanish, few enough to keep memory flat. */
 const BATCH_ROWS = 512;
@@ -26,6 +35,8 @@ interface CsvPlan {
   bomLength: number;
   /** Characters of the `sep=` line to drop from the decoded text. */
   skipChars: number;
+  /** The same line's bytes in UTF-8 (for the byte scanner). */
+  skipBytes: number;
   delimiter: string;
   newline: LineEnding;
   onCp949: (() => void) | undefined;
@@ -62,6 +73,7 @@ export async function openCsv(source: ByteSource, options: OpenSheetOptions): Pr
     encoding,
     bomLength,
     skipChars: sep?.length ?? 0,
+    skipBytes: sep ? Buffer.byteLength(headText.slice(0, sep.length)) : 0,
     delimiter,
     newline,
     // Korean text first appearing after the sniffed head: the details say so once it is known.
@@ -79,6 +91,10 @@ export async function openCsv(source: ByteSource, options: OpenSheetOptions): Pr
     sheet: name,
     details,
     rows: () => readRows(source, plan, options.limits),
+    // The byte scanner takes a one-byte delimiter; any other (a `sep=` line can name one) goes through papaparse.
+    ...(delimiter.length === 1 && delimiter.charCodeAt(0) < 0x80
+      ? { visitRecords: (visitor: RecordVisitor) => visitRecords(source, plan, options.limits, visitor) }
+      : {}),
   };
 }
 
@@ -202,6 +218,162 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
   } finally {
     // Only a stream left half-read needs stopping (an S3 body would hold its socket). Not after the end: the
     // local file source's streams share its file handle, which destroy() closes.
+    if (!ended) stream?.destroy();
+  }
+}
+
+/** The scanner's current record, as the converter reads it. */
+class ScannedRecord implements ByteRecord {
+  row = 0;
+  bytes: Buffer = Buffer.alloc(0);
+  count = 0;
+  starts: Int32Array;
+  ends: Int32Array;
+  quoted: Uint8Array;
+  span = 0;
+  constructor(private readonly scanner: CsvRecordScanner) {
+    this.starts = scanner.starts;
+    this.ends = scanner.ends;
+    this.quoted = scanner.quoted;
+  }
+  text(i: number): string {
+    return this.scanner.text(this.bytes, i);
+  }
+}
+
+/**
+ * `readRows` for the byte scanner: the same rows (papaparse's, with the same limits and errors), handed to the
+ * visitor as byte ranges. UTF-8 bytes are validated, not decoded.
+ */
+async function visitRecords(
+  source: ByteSource,
+  plan: CsvPlan,
+  limits: ReadLimits,
+  visitor: RecordVisitor,
+): Promise<void> {
+  const { maxColumns, maxRows, maxCellLength } = limits;
+  const scanner = new CsvRecordScanner(plan.delimiter.charCodeAt(0), plan.newline);
+  const current = new ScannedRecord(scanner);
+  const decoding = createByteDecoding(plan.encoding, plan.onCp949);
+  let skipBytes = plan.skipBytes;
+  /** Bytes of the record not complete yet. */
+  let pending: Buffer = Buffer.alloc(0);
+  /** Length of `pending` after the last scan: a long record is scanned again only once the bytes doubled. */
+  let carried = 0;
+  let record = 0;
+  let emitted = 0;
+  let offset = plan.bomLength;
+  const rowLimit = maxRows + 1;
+
+  /** Scans the complete records of `buf` from `at` (only one if `once`); returns where the next one starts. */
+  const scanAll = (buf: Buffer, at: number, eof: boolean, once = false): number => {
+    const len = buf.length;
+    for (let first = true; at < len && (first || !once); first = false) {
+      const end = scanner.scan(buf, at, len, eof);
+      if (end < 0) break;
+      at = end;
+      record++;
+      const n = scanner.count;
+      const starts = scanner.starts;
+      const ends = scanner.ends;
+      let empty = true;
+      for (let i = 0; i < n; i++) {
+        const size = ends[i]! - starts[i]!;
+        if (size === 0) continue;
+        empty = false;
+        // UTF-8 bytes are at least as many as UTF-16 units: only a long range needs counting.
+        if (size > maxCellLength) {
+          const length = scanner.valueLength(buf, i);
+          if (length > maxCellLength) throw cellTooLong(record, i, length, maxCellLength);
+        }
+      }
+      if (empty) continue;
+      if (n > maxColumns) throw tooManyColumns(record, n, maxColumns);
+      if (++emitted > rowLimit) {
+        throw new LimitExceededError(
+          "TOO_MANY_ROWS",
+          `The file has more than ${maxRows} data rows (maxRows)`,
+          { limit: "maxRows", value: maxRows, row: record },
+        );
+      }
+      current.row = record;
+      current.bytes = buf;
+      current.count = n;
+      current.starts = starts;
+      current.ends = ends;
+      current.quoted = scanner.quoted;
+      current.span = ends[n - 1]! - starts[0]!;
+      visitor.record(current);
+    }
+    return at;
+  };
+
+  const feed = (bytes: Buffer): Buffer => {
+    if (skipBytes > 0) {
+      const skipped = Math.min(skipBytes, bytes.length);
+      skipBytes -= skipped;
+      return bytes.subarray(skipped);
+    }
+    return bytes;
+  };
+
+  let stream: ReturnType<ByteSource["stream"]> | undefined;
+  let ended = false;
+  try {
+    try {
+      stream = source.stream(plan.bomLength, source.size);
+    } catch (error) {
+      throw asSourceError(source, error);
+    }
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw asSourceError(source, error);
+      }
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      const bytes = next.value;
+      const valid = feed(decoding.write(bytes, offset));
+      offset += bytes.length;
+      if (pending.length + valid.length < 2 * carried) {
+        pending = Buffer.concat([pending, valid]);
+        continue;
+      }
+      let buf = valid;
+      let from = 0;
+      if (pending.length > 0) {
+        // The record cut by the previous chunk's end is finished with the head of this chunk alone, so the
+        // chunk itself is scanned in place (not copied behind the cut record); a longer record takes it all.
+        const joined = Buffer.concat([pending, valid.subarray(0, Math.min(valid.length, 4096))]);
+        const end = scanAll(joined, 0, false, true);
+        if (end > pending.length) from = end - pending.length;
+        // Not finished in the head, or (pending grew unscanned) finished inside `pending`: scan on from there.
+        else buf = Buffer.concat([pending.subarray(end), valid]);
+      }
+      const at = scanAll(buf, from, false);
+      // A copy: the rest of a record must not keep the whole chunk alive.
+      pending = at === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(at));
+      carried = pending.length;
+      // Bytes are at least as many as characters: the text is checked once it may be too long.
+      if (carried > maxCellLength) {
+        const text = pending.toString("utf8");
+        if (text.length > maxCellLength) guardPendingRecord(text, plan.delimiter, record + 1, limits);
+      }
+      const drained = visitor.drain();
+      if (drained) await drained;
+    }
+    const rest = feed(decoding.end(offset));
+    const buf = rest.length > 0 ? Buffer.concat([pending, rest]) : pending;
+    if (buf.length > 0) scanAll(buf, 0, true);
+    const drained = visitor.drain();
+    if (drained) await drained;
+  } finally {
+    // As in readRows: only a stream left half-read needs stopping.
     if (!ended) stream?.destroy();
   }
 }
