@@ -7,7 +7,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ExcelJS from "exceljs";
 
-export const DATA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), ".data");
+// SLUICE_BENCH_DIR: when this file runs bundled elsewhere (profile-stages.ts profiles a bundle of the pipeline).
+export const DATA_DIR = path.join(
+  process.env.SLUICE_BENCH_DIR ?? path.dirname(fileURLToPath(import.meta.url)),
+  ".data",
+);
 
 // Bump when the generated content changes, so stale cached files are not reused.
 const GENERATOR_VERSION = "v1";

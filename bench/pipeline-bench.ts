@@ -6,11 +6,12 @@
  * S3 requests that reached the emulator, Lambda GB-seconds, priced with packages/functions/src/cost/prices.ts;
  * beside the same figures of the design before the claim check, measured at 1M rows with that commit's own
  * runtime (bench/results/previous-design-1m.json).
- * Used by run-bench.ts; alone: npx tsx bench/pipeline-bench.ts [--sizes 100k,1m] [--quick]
+ * Used by run-bench.ts; alone: npx tsx bench/pipeline-bench.ts [--sizes 100k,1m] [--quick] [--no-convert-alone]
+ * (alone, it also times `sluice convert` of the same workbook for the end to end / conversion ratio).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -19,7 +20,8 @@ import { LocalRuntime } from "@sluice/runtime";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+// SLUICE_BENCH_DIR: when this file runs bundled elsewhere (profile-stages.ts profiles a bundle of it).
+const BENCH_DIR = process.env.SLUICE_BENCH_DIR ?? path.dirname(fileURLToPath(import.meta.url));
 const HOOK_URL = pathToFileURL(path.join(BENCH_DIR, "peak-rss-hook.mjs")).href;
 
 export interface PipelineResult {
@@ -132,21 +134,63 @@ function previousCost(previous: PreviousDesign, lambdaGbSeconds: number): CostEs
   });
 }
 
-export async function pipelineTable(results: PipelineResult[]): Promise<string> {
+/**
+ * `sluice convert` of the pipeline's workbook alone, in its own process like run-bench.ts's cases: rows/s over the
+ * whole process wall time. run-bench.ts passes its own figure from the same run instead.
+ */
+export async function convertAloneRowsPerSec(rows: number): Promise<number | null> {
+  const out = await mkdtemp(path.join(tmpdir(), "sluice-convert-alone-"));
+  try {
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(BENCH_DIR, "../packages/cli/bin/sluice.js"),
+        "convert",
+        workbookPath("xlsx-inline", rows),
+        "--out",
+        out,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    const [code] = (await once(child, "close")) as [number | null];
+    const seconds = (performance.now() - started) / 1000;
+    const counted = (JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { rows?: number }).rows;
+    return code === 0 && counted === rows ? rows / seconds : null;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** `convertAlone`: rows/s of `sluice convert` alone of the same workbook, by size, for the ratio column. */
+export async function pipelineTable(
+  results: PipelineResult[],
+  convertAlone: Map<number, number> = new Map(),
+): Promise<string> {
   const previous = await previousDesign();
   const lines = [
-    "| rows | file MB | chunks | status | rows/s end to end | admin server (consumer) peak RSS MB | transitions | est. cost per upload |",
-    "|--:|--:|--:|---|--:|--:|--:|--:|",
+    "| rows | file MB | chunks | status | rows/s end to end | conversion alone rows/s | end to end / conversion (target ≥ 0.5×) | admin server (consumer) peak RSS MB | transitions | est. cost per upload |",
+    "|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
   ];
   for (const r of results) {
+    const e2e = r.rows / r.seconds;
+    const alone = convertAlone.get(r.rows);
+    const ratio =
+      alone === undefined || r.status !== "SUCCEEDED"
+        ? "—"
+        : `${(e2e / alone).toFixed(2)}× ${e2e / alone >= 0.5 ? "PASS" : "MISS"}`;
     lines.push(
-      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(r.rows / r.seconds).toLocaleString("en-US")} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
+      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(e2e).toLocaleString("en-US")} | ${alone === undefined ? "—" : Math.round(alone).toLocaleString("en-US")} | ${ratio} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
     );
   }
   const million = results.find((r) => r.rows === previous.rows);
   const before = previousCost(previous, million?.lambdaGbSeconds ?? 0);
   lines.push(
-    `| ${previous.rows.toLocaleString("en-US")} (previous design, ${previous.commit}) | | ${previous.chunks} | | | | ${previous.transitions.toLocaleString("en-US")} | ${usd(before.usd)} |`,
+    `| ${previous.rows.toLocaleString("en-US")} (previous design, ${previous.commit}) | | ${previous.chunks} | | | | | | ${previous.transitions.toLocaleString("en-US")} | ${usd(before.usd)} |`,
   );
   lines.push("", "Cost per upload, by item (us-east-1 list prices, no free tier):", "");
   lines.push("| rows | design | transitions | SQS requests | S3 GET | S3 PUT/LIST | Lambda GB-s | total |");
@@ -177,6 +221,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     .split(",")
     .map(parseSize);
   const results: PipelineResult[] = [];
-  for (const rows of sizes) results.push(await runPipeline(rows));
-  process.stdout.write(`${await pipelineTable(results)}\n`);
+  const convertAlone = new Map<number, number>();
+  for (const rows of sizes) {
+    // --no-convert-alone: the pipeline only (profile-stages.ts profiles this process and wants no idle wait).
+    const alone = args.includes("--no-convert-alone") ? null : await convertAloneRowsPerSec(rows);
+    if (alone !== null) convertAlone.set(rows, alone);
+    results.push(await runPipeline(rows));
+  }
+  process.stdout.write(`${await pipelineTable(results, convertAlone)}\n`);
 }

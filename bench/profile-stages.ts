@@ -1,0 +1,282 @@
+/**
+ * Where the time goes: each stage under `node --cpu-prof`, summarised as the top functions by self time.
+ *
+ * Stages: `sluice convert` of xlsx-inline, xlsx-shared and csv, and the local pipeline end to end (pipeline-bench.ts:
+ * upload → convert → Distributed Map → SQS → a no-op admin server in its own process → summary; the profile is of
+ * the process hosting the local runtime, where conversion, the Map and the emulator run; the no-op admin server
+ * is a separate process and not profiled).
+ *
+ * The code profiled is an esbuild bundle of the sources as they are now (the CLI as scripts/build-cli.mjs bundles
+ * it, plus a linked source map), written to bench/.data/profile/: a profile of tsx-transformed sources would name
+ * lines of the transformed code. Positions are mapped back to the TypeScript sources through the source map.
+ *
+ *   npx tsx bench/profile-stages.ts [--sizes 1m] [--stages xlsx-inline,xlsx-shared,csv,pipeline] [--top 15]
+ *
+ * Prints markdown on stdout. Self % and total % are shares of all samples of the stage's process (total: the
+ * samples with the function anywhere on the stack, counted once per sample however deep it recurses).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
+import { build } from "esbuild";
+import { DATA_DIR, ensureWorkbooks, parseSize, sizeLabel, workbookPath } from "./generate-workbooks.ts";
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH_DIR);
+const OUT = path.join(DATA_DIR, "profile");
+
+const STAGES = ["xlsx-inline", "xlsx-shared", "csv", "pipeline"] as const;
+type Stage = (typeof STAGES)[number];
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "1m" },
+    stages: { type: "string", default: STAGES.join(",") },
+    top: { type: "string", default: "15" },
+  },
+});
+const sizes = values.sizes.split(",").map(parseSize);
+const stages = values.stages.split(",") as Stage[];
+for (const s of stages) if (!STAGES.includes(s)) throw new Error(`unknown stage ${s}`);
+const TOP = Number(values.top);
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  hitCount?: number;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+}
+
+/** The CLI and the pipeline benchmark, bundled with linked source maps (external: what build-cli.mjs leaves out). */
+async function bundle(): Promise<{ cli: string; pipeline: string }> {
+  rmSync(OUT, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  const common = {
+    bundle: true,
+    platform: "node" as const,
+    format: "esm" as const,
+    target: "node20",
+    sourcemap: "linked" as const,
+    // Keep function names as written, for the profile.
+    keepNames: true,
+    external: ["aws-cdk-lib", "constructs", "aws-local-stepfunctions", "fauxqs", "exceljs"],
+    banner: {
+      js: "import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);",
+    },
+    logLevel: "warning" as const,
+  };
+  const cli = path.join(OUT, "cli.mjs");
+  const pipeline = path.join(OUT, "pipeline-bench.mjs");
+  await build({ ...common, entryPoints: [path.join(ROOT, "packages/cli/src/cli.ts")], outfile: cli });
+  await build({ ...common, entryPoints: [path.join(BENCH_DIR, "pipeline-bench.ts")], outfile: pipeline });
+  return { cli, pipeline };
+}
+
+async function profiled(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ profile: CpuProfile; seconds: number }> {
+  const dir = await mkdtemp(path.join(tmpdir(), "sluice-cpuprof-"));
+  try {
+    const started = performance.now();
+    const child = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir", dir, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const [code] = (await once(child, "close")) as [number | null];
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`${args.join(" ")} exited ${code}`);
+    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+    if (!file) throw new Error("no .cpuprofile written");
+    return { profile: JSON.parse(readFileSync(path.join(dir, file), "utf8")) as CpuProfile, seconds };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const maps = new Map<string, TraceMap | null>();
+function traceMapFor(url: string): TraceMap | null {
+  if (!maps.has(url)) {
+    let map: TraceMap | null = null;
+    if (url.startsWith("file://") && url.startsWith(pathToFileURL(OUT).href)) {
+      try {
+        const file = fileURLToPath(url);
+        map = new TraceMap(readFileSync(`${file}.map`, "utf8"), pathToFileURL(file).href);
+      } catch {
+        map = null;
+      }
+    }
+    maps.set(url, map);
+  }
+  return maps.get(url) ?? null;
+}
+
+const shortPath = (p: string): string => {
+  const file = p.startsWith("file://") ? fileURLToPath(p) : p;
+  const rel = path.isAbsolute(file) ? path.relative(ROOT, file) : file;
+  return rel.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/");
+};
+
+/** Where a profile node's function is, in the TypeScript sources where the bundle's source map says so. */
+function locate(frame: CallFrame): { name: string; where: string; file: string } {
+  const name = frame.functionName || "(anonymous)";
+  if (!frame.url) return { name, where: "", file: name.startsWith("(") ? name : "(native)" };
+  const map = traceMapFor(frame.url);
+  if (map) {
+    const pos = originalPositionFor(map, { line: frame.lineNumber + 1, column: frame.columnNumber });
+    if (pos.source) {
+      const file = shortPath(pos.source);
+      return {
+        name: pos.name && name === "(anonymous)" ? pos.name : name,
+        where: `${file}:${pos.line}`,
+        file,
+      };
+    }
+  }
+  const file = shortPath(frame.url);
+  return { name, where: `${file}:${frame.lineNumber + 1}`, file };
+}
+
+interface Row {
+  name: string;
+  where: string;
+  self: number;
+  total: number;
+}
+
+function summarise(profile: CpuProfile): { functions: Row[]; files: Row[]; samples: number } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Hits per node from the samples (hitCount is not always filled in).
+  const hits = new Map<number, number>();
+  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  const located = new Map<number, ReturnType<typeof locate>>();
+  const at = (id: number) => {
+    let l = located.get(id);
+    if (!l) {
+      l = locate(byId.get(id)!.callFrame);
+      located.set(id, l);
+    }
+    return l;
+  };
+  const functions = new Map<string, Row>();
+  const files = new Map<string, Row>();
+  const row = (m: Map<string, Row>, key: string, name: string, where: string) => {
+    let r = m.get(key);
+    if (!r) {
+      r = { name, where, self: 0, total: 0 };
+      m.set(key, r);
+    }
+    return r;
+  };
+  for (const [id, count] of hits) {
+    const here = at(id);
+    row(functions, `${here.name}@${here.where}`, here.name, here.where).self += count;
+    row(files, here.file, here.file, "").self += count;
+    const seenFunctions = new Set<string>();
+    const seenFiles = new Set<string>();
+    for (let n: number | undefined = id; n !== undefined; n = parent.get(n)) {
+      const l = at(n);
+      if (l.name === "(root)") continue;
+      const key = `${l.name}@${l.where}`;
+      if (!seenFunctions.has(key)) {
+        seenFunctions.add(key);
+        row(functions, key, l.name, l.where).total += count;
+      }
+      if (!seenFiles.has(l.file)) {
+        seenFiles.add(l.file);
+        row(files, l.file, l.file, "").total += count;
+      }
+    }
+  }
+  const bySelf = (m: Map<string, Row>) => [...m.values()].sort((a, b) => b.self - a.self);
+  return { functions: bySelf(functions), files: bySelf(files), samples: profile.samples.length };
+}
+
+const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;
+
+function report(title: string, seconds: number, profile: CpuProfile): string {
+  const { functions, files, samples } = summarise(profile);
+  const lines = [
+    `#### ${title}`,
+    "",
+    `${seconds.toFixed(1)} s wall under the profiler, ${samples.toLocaleString("en-US")} samples.`,
+    "",
+    "| function | file:line | self % | total % |",
+    "|---|---|--:|--:|",
+  ];
+  for (const f of functions.slice(0, TOP))
+    lines.push(`| \`${f.name}\` | ${f.where || "—"} | ${pct(f.self, samples)} | ${pct(f.total, samples)} |`);
+  lines.push("", "By source file (self %):", "");
+  lines.push(
+    files
+      .slice(0, 8)
+      .map((f) => `${f.name} ${pct(f.self, samples)}`)
+      .join(" · "),
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** The commit measured, and whether the sources differ from it (read-only git). */
+function revision(): string {
+  const git = (...args: string[]) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+  const commit = git("rev-parse", "--short", "HEAD") || "unknown commit";
+  const dirty = git("status", "--porcelain", "--", "packages", "bench", "examples");
+  return dirty ? `commit ${commit} plus uncommitted changes` : `commit ${commit}`;
+}
+
+const bundles = await bundle();
+await ensureWorkbooks(sizes);
+const out: string[] = [
+  `### CPU profiles per stage (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${revision()}, Node ${process.version})`,
+  "",
+];
+for (const size of sizes) {
+  for (const stage of stages) {
+    process.stderr.write(`profiling ${stage} ${sizeLabel(size)} … `);
+    let result: { profile: CpuProfile; seconds: number };
+    if (stage === "pipeline") {
+      result = await profiled(
+        [bundles.pipeline, "--sizes", sizeLabel(size).toLowerCase(), "--no-convert-alone"],
+        {
+          SLUICE_BENCH_DIR: BENCH_DIR,
+        },
+      );
+    } else {
+      const dir = await mkdtemp(path.join(tmpdir(), "sluice-prof-out-"));
+      try {
+        result = await profiled([bundles.cli, "convert", workbookPath(stage, size), "--out", dir]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    process.stderr.write(`${result.seconds.toFixed(1)} s\n`);
+    const title =
+      stage === "pipeline"
+        ? `Local pipeline end to end, xlsx-inline, ${sizeLabel(size)} rows (the runtime's process)`
+        : `sluice convert, ${stage}, ${sizeLabel(size)} rows`;
+    out.push(report(title, result.seconds, result.profile));
+  }
+}
+process.stdout.write(`${out.join("\n")}\n`);
