@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { createReadStream, createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FauxqsInternals, FauxqsS3Error, FauxqsStores } from "./fauxqs-internals.ts";
 
@@ -16,13 +17,47 @@ interface Version {
   key: string;
   versionId: string;
   deleteMarker: boolean;
-  /** The body's file; none for a delete marker. */
-  file?: string;
+  /**
+   * The body's files, in order: one for a PUT; a multipart upload's parts as they were uploaded (joining them
+   * into one file would copy every byte once more at CompleteMultipartUpload). None for a delete marker.
+   */
+  segments?: Segment[];
   contentType: string;
   contentLength: number;
   etag: string;
   lastModified: Date;
   metadata: Record<string, string>;
+}
+
+interface Segment {
+  file: string;
+  size: number;
+}
+
+/** The bytes `start`..`end` (inclusive) of a body kept in segments, read from disk as they are sent. */
+function readSegments(segments: Segment[], start: number, end: number): Readable {
+  const ranges: { file: string; start: number; end: number }[] = [];
+  let offset = 0;
+  for (const segment of segments) {
+    const from = Math.max(start, offset);
+    const to = Math.min(end, offset + segment.size - 1);
+    if (from <= to) ranges.push({ file: segment.file, start: from - offset, end: to - offset });
+    offset += segment.size;
+  }
+  if (ranges.length === 1) return createReadStream(ranges[0]!.file, ranges[0]);
+  return Readable.from(
+    (async function* () {
+      for (const range of ranges) yield* createReadStream(range.file, range);
+    })(),
+    { objectMode: false },
+  );
+}
+
+/** The whole body in one Buffer (fauxqs's own actions, e.g. CopyObject, ask for it). */
+function readWhole(segments: Segment[] | undefined): Buffer {
+  if (!segments || segments.length === 0) return Buffer.alloc(0);
+  if (segments.length === 1) return readFileSync(segments[0]!.file);
+  return Buffer.concat(segments.map((segment) => readFileSync(segment.file)));
 }
 
 interface Part {
@@ -210,7 +245,7 @@ export class LocalS3Store {
       {
         key,
         deleteMarker: false,
-        file,
+        segments: [{ file, size }],
         contentType,
         contentLength: size,
         etag: `"${md5.toString("hex")}"`,
@@ -254,7 +289,11 @@ export class LocalS3Store {
     return `"${md5.toString("hex")}"`;
   }
 
-  /** Joins the parts on disk, in order, into the new version's file; the ETag is S3's multipart ETag. */
+  /**
+   * The new version's body is the listed parts' files, in order, as they are (joining them into one file copied
+   * every byte again: half a second for a 1M-row upload's chunks); the parts not listed are removed, as S3 drops
+   * them. The ETag is S3's multipart ETag.
+   */
   async complete(
     uploadId: string,
     specs: { partNumber: number; etag: string }[],
@@ -263,24 +302,16 @@ export class LocalS3Store {
     const upload = this.upload(uploadId);
     this.checkNoneMatch(upload.bucket, upload.key, ifNoneMatch);
     const parts = this.checkParts(upload, specs);
-    const file = this.newFile();
-    const out = createWriteStream(file);
-    try {
-      for (const part of parts) {
-        for await (const bytes of createReadStream(part.file)) {
-          if (!out.write(bytes)) await once(out, "drain");
-        }
-      }
-    } finally {
-      await new Promise<void>((resolve, reject) => {
-        out.once("error", reject);
-        out.end(resolve);
-      });
-    }
-    this.checkWrittenMeanwhile(upload.bucket, upload.key, ifNoneMatch, file);
-    const version = this.finish(uploadId, upload, parts, file);
-    await Promise.all([...upload.parts.values()].map((part) => rm(part.file, { force: true })));
+    // No await since the check above: no other write of the key can have finished in between.
+    const version = this.finish(uploadId, upload, parts);
+    await Promise.all(this.unlisted(upload, parts).map((file) => rm(file, { force: true })));
     return version;
+  }
+
+  /** The files of an upload's parts that CompleteMultipartUpload did not list. */
+  private unlisted(upload: MultipartUpload, listed: Part[]): string[] {
+    const kept = new Set(listed.map((part) => part.file));
+    return [...upload.parts.values()].map((part) => part.file).filter((file) => !kept.has(file));
   }
 
   private checkParts(upload: MultipartUpload, specs: { partNumber: number; etag: string }[]): Part[] {
@@ -313,7 +344,7 @@ export class LocalS3Store {
     return parts;
   }
 
-  private finish(uploadId: string, upload: MultipartUpload, parts: Part[], file: string): Version {
+  private finish(uploadId: string, upload: MultipartUpload, parts: Part[]): Version {
     const digest = createHash("md5")
       .update(Buffer.concat(parts.map((part) => part.md5)))
       .digest("hex");
@@ -323,7 +354,7 @@ export class LocalS3Store {
       {
         key: upload.key,
         deleteMarker: false,
-        file,
+        segments: parts.map((part) => ({ file: part.file, size: part.size })),
         contentType: upload.contentType,
         contentLength: parts.reduce((sum, part) => sum + part.size, 0),
         etag: `"${digest}-${parts.length}"`,
@@ -351,7 +382,7 @@ export class LocalS3Store {
     if (index < 0) return undefined;
     const [gone] = versions.splice(index, 1);
     if (versions.length === 0) objects.delete(key);
-    if (gone?.file) await rm(gone.file, { force: true });
+    await Promise.all((gone?.segments ?? []).map((segment) => rm(segment.file, { force: true })));
     return gone;
   }
 
@@ -414,7 +445,7 @@ export class LocalS3Store {
         {
           key,
           deleteMarker: false,
-          file,
+          segments: [{ file, size: body.length }],
           contentType: contentType ?? "application/octet-stream",
           contentLength: body.length,
           etag: `"${createHash("md5").update(body).digest("hex")}"`,
@@ -588,11 +619,8 @@ export class LocalS3Store {
     const upload = this.upload(uploadId);
     this.objects(upload.bucket);
     const parts = this.checkParts(upload, specs);
-    const file = this.newFile();
-    writeFileSync(file, "");
-    for (const part of parts) writeFileSync(file, readFileSync(part.file), { flag: "a" });
-    const version = this.finish(uploadId, upload, parts, file);
-    for (const part of upload.parts.values()) rmSync(part.file, { force: true });
+    const version = this.finish(uploadId, upload, parts);
+    for (const file of this.unlisted(upload, parts)) rmSync(file, { force: true });
     return this.view(version);
   }
 
@@ -618,7 +646,7 @@ export class LocalS3Store {
   }
 
   private view(version: Version): StoredObject {
-    const { file } = version;
+    const { segments } = version;
     return {
       key: version.key,
       contentType: version.contentType,
@@ -627,7 +655,7 @@ export class LocalS3Store {
       lastModified: version.lastModified,
       metadata: version.metadata,
       get body() {
-        return file ? readFileSync(file) : Buffer.alloc(0);
+        return readWhole(segments);
       },
     };
   }
@@ -907,10 +935,10 @@ function read(
       .header("content-length", parsed.end - parsed.start + 1)
       .header("content-range", `bytes ${parsed.start}-${parsed.end}/${total}`)
       .status(206)
-      .send(createReadStream(version.file!, parsed));
+      .send(readSegments(version.segments ?? [], parsed.start, parsed.end));
   }
   reply.header("content-length", total).status(200);
-  return total === 0 ? reply.send("") : reply.send(createReadStream(version.file!));
+  return total === 0 ? reply.send("") : reply.send(readSegments(version.segments ?? [], 0, total - 1));
 }
 
 /** A single range as S3 takes it: `bytes=N-M`, `bytes=N-`, `bytes=-N` (the end clamped to the object). */

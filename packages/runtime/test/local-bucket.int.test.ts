@@ -8,6 +8,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -142,6 +143,57 @@ describe("the local bucket is versioned", () => {
     expect(await text(tail.Body)).toBe("aatail");
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "big.bin" }));
     expect(head.ContentLength).toBe(part1.length + part2.length);
+  });
+  it("a multipart object reads as its listed parts in order (whole, ranged across parts, copied); unlisted parts are dropped", async () => {
+    const { emulator: started, s3, bucket } = await emulator();
+    const parts = [
+      Buffer.alloc(5 * 1024 * 1024, "a"),
+      Buffer.alloc(5 * 1024 * 1024, "b"),
+      Buffer.from("c-tail"),
+    ];
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: "parts.bin" }),
+    );
+    const etags: (string | undefined)[] = [];
+    for (const [i, Body] of parts.entries()) {
+      const out = await s3.send(
+        new UploadPartCommand({ Bucket: bucket, Key: "parts.bin", UploadId, PartNumber: i + 1, Body }),
+      );
+      etags.push(out.ETag);
+    }
+    // S3 builds the object from the parts the request lists, in order; part 2 is left out.
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: "parts.bin",
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: etags[0] },
+            { PartNumber: 3, ETag: etags[2] },
+          ],
+        },
+      }),
+    );
+    const expected = Buffer.concat([parts[0]!, parts[2]!]);
+    const whole = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "parts.bin" }));
+    expect(Buffer.from(await whole.Body!.transformToByteArray()).equals(expected)).toBe(true);
+    const start = parts[0]!.length - 3;
+    const across = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: "parts.bin", Range: `bytes=${start}-${start + 5}` }),
+    );
+    expect(across.ContentRange).toBe(`bytes ${start}-${start + 5}/${expected.length}`);
+    expect(await text(across.Body)).toBe("aaac-t");
+    await s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: "copy.bin", CopySource: `${bucket}/parts.bin` }),
+    );
+    const copy = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "copy.bin" }));
+    expect(Buffer.from(await copy.Body!.transformToByteArray()).equals(expected)).toBe(true);
+    // On disk: the two listed parts (kept as the object's body) and the copy; the unlisted part is gone.
+    const sizes = await Promise.all(
+      (await readdir(started.storageDir)).map(async (f) => (await stat(join(started.storageDir, f))).size),
+    );
+    expect(sizes.sort((x, y) => x - y)).toEqual([parts[2]!.length, parts[0]!.length, expected.length]);
   });
 });
 
