@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { UPLOAD_CORS_RULE } from "@sluice/workflow";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { s3ErrorXml } from "./s3-error-xml.ts";
 
 /**
  * The bucket's CORS configuration, answered as S3 answers it, so a page served by the admin server can PUT an
@@ -63,17 +63,10 @@ function requestedHeaders(value: string | undefined): string[] {
 }
 
 function forbidden(reply: FastifyReply, message: string, method: string | undefined) {
-  const xml = [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<Error>`,
-    `  <Code>AccessForbidden</Code>`,
-    `  <Message>${message}</Message>`,
-    ...(method ? [`  <Method>${method.replace(/[^A-Z]/g, "")}</Method>`] : []),
-    `  <ResourceType>OBJECT</ResourceType>`,
-    `  <RequestId>${randomUUID().replaceAll("-", "").toUpperCase().slice(0, 16)}</RequestId>`,
-    `  <HostId>sluice-local</HostId>`,
-    `</Error>`,
-  ].join("\n");
+  const xml = s3ErrorXml("AccessForbidden", message, {
+    ...(method ? { Method: method.replace(/[^A-Z]/g, "") } : {}),
+    ResourceType: "OBJECT",
+  });
   return reply.header("content-type", "application/xml").status(403).send(xml);
 }
 
@@ -101,9 +94,7 @@ export function useBucketCors(app: FastifyInstance, cors: BucketCors): void {
       return reply
         .header("content-type", "application/xml")
         .status(400)
-        .send(
-          `<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>BadRequest</Code>\n  <Message>Insufficient information. Origin request header needed.</Message>\n</Error>`,
-        );
+        .send(s3ErrorXml("BadRequest", "Insufficient information. Origin request header needed."));
     }
     if (!rule || bucketOf(request) !== cors.bucket)
       return forbidden(reply, "CORSResponse: CORS is not enabled for this bucket.", method);

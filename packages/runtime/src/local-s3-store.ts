@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FauxqsInternals, FauxqsS3Error, FauxqsStores } from "./fauxqs-internals.ts";
+import { escapeXml } from "./s3-error-xml.ts";
 
 /**
  * The local bucket's storage: object bodies in files under a directory the emulator owns, never in memory,
@@ -1004,15 +1005,6 @@ function partsOf(xml: string): { partNumber: number; etag: string }[] {
       parts.push({ partNumber: Number.parseInt(number, 10), etag: unescapeXml(etag) });
   }
   return parts;
-}
-
-function escapeXml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&apos;");
 }
 
 function unescapeXml(text: string): string {

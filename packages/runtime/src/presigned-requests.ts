@@ -1,6 +1,7 @@
-import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { s3ErrorXml } from "./s3-error-xml.ts";
 
 /**
  * S3's check of a presigned request (SigV4 query authentication), for the local bucket: a browser PUTs an upload
@@ -51,17 +52,7 @@ export class QueryAuthError extends Error {
   }
 
   toXml(): string {
-    const element = (name: string, value: string) => `  <${name}>${escapeXml(value)}</${name}>`;
-    return [
-      `<?xml version="1.0" encoding="UTF-8"?>`,
-      `<Error>`,
-      element("Code", this.code),
-      element("Message", this.message),
-      ...Object.entries(this.details).map(([name, value]) => element(name, value)),
-      element("RequestId", randomUUID().replaceAll("-", "").toUpperCase().slice(0, 16)),
-      element("HostId", "sluice-local"),
-      `</Error>`,
-    ].join("\n");
+    return s3ErrorXml(this.code, this.message, this.details);
   }
 }
 
@@ -295,13 +286,4 @@ export function useQueryAuth(app: FastifyInstance, options: QueryAuthOptions): v
         .send(request.method === "HEAD" ? undefined : error.toXml());
     }
   });
-}
-
-function escapeXml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&apos;");
 }
