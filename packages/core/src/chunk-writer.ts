@@ -301,24 +301,30 @@ export class RecordEncoder {
     return n;
   }
 
+  /** Writes `{"row":<row>,"data":{` at `at` and points `view` at `out`; returns where the first key goes. */
+  private writeRowStart(out: Buffer, at: number, row: number): number {
+    let o = at;
+    for (let i = 0; i < ROW_PREFIX.length; i++) out[o++] = ROW_PREFIX[i]!;
+    o = writeDigits(out, o, row);
+    for (let i = 0; i < DATA_PREFIX.length; i++) out[o++] = DATA_PREFIX[i]!;
+    if (out !== this.viewed) {
+      this.viewed = out;
+      this.view = new DataView(out.buffer, out.byteOffset, out.length);
+    }
+    return o;
+  }
+
   /**
    * Writes the record's JSON at `at` (the caller made room: `exactBytes`, and 3 bytes more that may be
    * overwritten); returns the end.
    */
   encode(record: ByteRecord, out: Buffer, at: number): number {
-    let o = at;
-    for (let i = 0; i < ROW_PREFIX.length; i++) out[o++] = ROW_PREFIX[i]!;
-    o = writeDigits(out, o, record.row);
-    for (let i = 0; i < DATA_PREFIX.length; i++) out[o++] = DATA_PREFIX[i]!;
+    let o = this.writeRowStart(out, at, record.row);
     const { bytes, count, starts, ends, quoted } = record;
     const words = this.keyWords;
     const keyStarts = this.keyStarts;
     const keyLengths = this.keyLengths;
     const columns = this.columns;
-    if (out !== this.viewed) {
-      this.viewed = out;
-      this.view = new DataView(out.buffer, out.byteOffset, out.length);
-    }
     const view = this.view!;
     if (bytes !== this.read) {
       this.read = bytes;
@@ -401,18 +407,11 @@ export class RecordEncoder {
    * escaped and encoded here, as JSON.stringify and Buffer.write would (a lone surrogate becomes `\\udXXX`).
    */
   encodeCells(cells: readonly (CellValue | undefined)[], row: number, out: Buffer, at: number): number {
-    let o = at;
-    for (let i = 0; i < ROW_PREFIX.length; i++) out[o++] = ROW_PREFIX[i]!;
-    o = writeDigits(out, o, row);
-    for (let i = 0; i < DATA_PREFIX.length; i++) out[o++] = DATA_PREFIX[i]!;
+    let o = this.writeRowStart(out, at, row);
     const words = this.keyWords;
     const keyStarts = this.keyStarts;
     const keyLengths = this.keyLengths;
     const columns = this.columns;
-    if (out !== this.viewed) {
-      this.viewed = out;
-      this.view = new DataView(out.buffer, out.byteOffset, out.length);
-    }
     const view = this.view!;
     for (let k = 0; k < columns.length; k++) {
       const length = keyLengths[k]!;
