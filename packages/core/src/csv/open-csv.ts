@@ -120,6 +120,39 @@ function asSourceError(source: ByteSource, error: unknown): SluiceError {
   return new SourceReadError(`Reading ${source.name} failed: ${reason}`, { cause: error });
 }
 
+/**
+ * The source's bytes from `start` to its end, chunk by chunk, its errors as source errors. A stream left half-read
+ * (the reader stopped early or threw) is stopped: an S3 body would hold its socket. Not after the end: the local
+ * file source's streams share its file handle, which destroy() closes.
+ */
+async function* sourceChunks(source: ByteSource, start: number): AsyncGenerator<Buffer> {
+  let stream: ReturnType<ByteSource["stream"]> | undefined;
+  let ended = false;
+  try {
+    try {
+      stream = source.stream(start, source.size);
+    } catch (error) {
+      throw asSourceError(source, error);
+    }
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw asSourceError(source, error);
+      }
+      if (next.done) {
+        ended = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!ended) stream?.destroy();
+  }
+}
+
 async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits): AsyncGenerator<RawRow[]> {
   const { delimiter, newline } = plan;
   const { maxColumns, maxRows, maxCellLength } = limits;
@@ -169,57 +202,32 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
     }
   };
 
-  let stream: ReturnType<ByteSource["stream"]> | undefined;
-  let ended = false;
-  try {
-    try {
-      stream = source.stream(plan.bomLength, source.size);
-    } catch (error) {
-      throw asSourceError(source, error);
+  for await (const bytes of sourceChunks(source, plan.bomLength)) {
+    let text = decoding.write(bytes, offset);
+    offset += bytes.length;
+    if (skipChars > 0) {
+      const skipped = Math.min(skipChars, text.length);
+      text = text.slice(skipped);
+      skipChars -= skipped;
     }
-    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    for (;;) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await chunks.next();
-      } catch (error) {
-        throw asSourceError(source, error);
-      }
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      const bytes = next.value;
-      let text = decoding.write(bytes, offset);
-      offset += bytes.length;
-      if (skipChars > 0) {
-        const skipped = Math.min(skipChars, text.length);
-        text = text.slice(skipped);
-        skipChars -= skipped;
-      }
-      pending += text;
-      if (pending.length < 2 * carried) continue;
+    pending += text;
+    if (pending.length < 2 * carried) continue;
 
-      const result = parser.parse(pending, 0, true);
-      pending = pending.slice(result.meta.cursor as number);
-      carried = pending.length;
-      take(result.data as string[][]);
-      if (carried > maxCellLength) guardPendingRecord(pending, delimiter, record + 1, limits);
-      while (batch.length >= BATCH_ROWS) {
-        const full = batch.length === BATCH_ROWS ? batch : batch.slice(0, BATCH_ROWS);
-        batch = batch.length === BATCH_ROWS ? [] : batch.slice(BATCH_ROWS);
-        yield full;
-      }
+    const result = parser.parse(pending, 0, true);
+    pending = pending.slice(result.meta.cursor as number);
+    carried = pending.length;
+    take(result.data as string[][]);
+    if (carried > maxCellLength) guardPendingRecord(pending, delimiter, record + 1, limits);
+    while (batch.length >= BATCH_ROWS) {
+      const full = batch.length === BATCH_ROWS ? batch : batch.slice(0, BATCH_ROWS);
+      batch = batch.length === BATCH_ROWS ? [] : batch.slice(BATCH_ROWS);
+      yield full;
     }
-    pending += decoding.end(offset);
-    if (skipChars > 0) pending = pending.slice(skipChars);
-    if (pending !== "") take(parser.parse(pending, 0, false).data as string[][]);
-    for (let i = 0; i < batch.length; i += BATCH_ROWS) yield batch.slice(i, i + BATCH_ROWS);
-  } finally {
-    // Only a stream left half-read needs stopping (an S3 body would hold its socket). Not after the end: the
-    // local file source's streams share its file handle, which destroy() closes.
-    if (!ended) stream?.destroy();
   }
+  pending += decoding.end(offset);
+  if (skipChars > 0) pending = pending.slice(skipChars);
+  if (pending !== "") take(parser.parse(pending, 0, false).data as string[][]);
+  for (let i = 0; i < batch.length; i += BATCH_ROWS) yield batch.slice(i, i + BATCH_ROWS);
 }
 
 /** The scanner's current record, as the converter reads it. */
@@ -317,65 +325,41 @@ async function visitRecords(
     return bytes;
   };
 
-  let stream: ReturnType<ByteSource["stream"]> | undefined;
-  let ended = false;
-  try {
-    try {
-      stream = source.stream(plan.bomLength, source.size);
-    } catch (error) {
-      throw asSourceError(source, error);
+  for await (const bytes of sourceChunks(source, plan.bomLength)) {
+    const valid = feed(decoding.write(bytes, offset));
+    offset += bytes.length;
+    if (pending.length + valid.length < 2 * carried) {
+      pending = Buffer.concat([pending, valid]);
+      continue;
     }
-    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    for (;;) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await chunks.next();
-      } catch (error) {
-        throw asSourceError(source, error);
-      }
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      const bytes = next.value;
-      const valid = feed(decoding.write(bytes, offset));
-      offset += bytes.length;
-      if (pending.length + valid.length < 2 * carried) {
-        pending = Buffer.concat([pending, valid]);
-        continue;
-      }
-      let buf = valid;
-      let from = 0;
-      if (pending.length > 0) {
-        // The record cut by the previous chunk's end is finished with the head of this chunk alone, so the
-        // chunk itself is scanned in place (not copied behind the cut record); a longer record takes it all.
-        const joined = Buffer.concat([pending, valid.subarray(0, Math.min(valid.length, 4096))]);
-        const end = scanAll(joined, 0, false, true);
-        if (end > pending.length) from = end - pending.length;
-        // Not finished in the head, or (pending grew unscanned) finished inside `pending`: scan on from there.
-        else buf = Buffer.concat([pending.subarray(end), valid]);
-      }
-      const at = scanAll(buf, from, false);
-      // A copy: the rest of a record must not keep the whole chunk alive.
-      pending = at === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(at));
-      carried = pending.length;
-      // Bytes are at least as many as characters: the text is checked once it may be too long.
-      if (carried > maxCellLength) {
-        const text = pending.toString("utf8");
-        if (text.length > maxCellLength) guardPendingRecord(text, plan.delimiter, record + 1, limits);
-      }
-      const drained = visitor.drain();
-      if (drained) await drained;
+    let buf = valid;
+    let from = 0;
+    if (pending.length > 0) {
+      // The record cut by the previous chunk's end is finished with the head of this chunk alone, so the
+      // chunk itself is scanned in place (not copied behind the cut record); a longer record takes it all.
+      const joined = Buffer.concat([pending, valid.subarray(0, Math.min(valid.length, 4096))]);
+      const end = scanAll(joined, 0, false, true);
+      if (end > pending.length) from = end - pending.length;
+      // Not finished in the head, or (pending grew unscanned) finished inside `pending`: scan on from there.
+      else buf = Buffer.concat([pending.subarray(end), valid]);
     }
-    const rest = feed(decoding.end(offset));
-    const buf = rest.length > 0 ? Buffer.concat([pending, rest]) : pending;
-    if (buf.length > 0) scanAll(buf, 0, true);
+    const at = scanAll(buf, from, false);
+    // A copy: the rest of a record must not keep the whole chunk alive.
+    pending = at === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(at));
+    carried = pending.length;
+    // Bytes are at least as many as characters: the text is checked once it may be too long.
+    if (carried > maxCellLength) {
+      const text = pending.toString("utf8");
+      if (text.length > maxCellLength) guardPendingRecord(text, plan.delimiter, record + 1, limits);
+    }
     const drained = visitor.drain();
     if (drained) await drained;
-  } finally {
-    // As in readRows: only a stream left half-read needs stopping.
-    if (!ended) stream?.destroy();
   }
+  const rest = feed(decoding.end(offset));
+  const buf = rest.length > 0 ? Buffer.concat([pending, rest]) : pending;
+  if (buf.length > 0) scanAll(buf, 0, true);
+  const drained = visitor.drain();
+  if (drained) await drained;
 }
 
 /**
