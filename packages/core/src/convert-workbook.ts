@@ -103,6 +103,12 @@ export async function convertWorkbook(input: {
   const writer = new ChunkWriter(uploadId, bounds, sink);
   const warnings = { count: 0, samples: [] as RowIssue[] };
   const rowErrors = { count: 0, samples: [] as RowIssue[] };
+  const rowTooLarge = (row: number, bytes: number) =>
+    pushSample(rowErrors, {
+      row,
+      code: "ROW_TOO_LARGE",
+      message: `Row ${row} serializes to ${bytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
+    });
   let header: Header | undefined;
   // Builds a row's object with one fixed shape per header, rebuilt only when the header grows: JSON.stringify of
   // such objects is V8's fast path, and a row makes one object and one string, not a string per value.
@@ -142,11 +148,7 @@ export async function convertWorkbook(input: {
       if (grew) encoder.setHeader(header.columns, header.names);
       const added = writer.addRecord(encoder, r);
       if (!added.added) {
-        pushSample(rowErrors, {
-          row: r.row,
-          code: "ROW_TOO_LARGE",
-          message: `Row ${r.row} serializes to ${added.bytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
-        });
+        rowTooLarge(r.row, added.bytes);
         return;
       }
       totalRows++;
@@ -196,11 +198,7 @@ export async function convertWorkbook(input: {
           added = writer.addCells(encoder, cells, raw.row);
         }
         if (!added.added) {
-          pushSample(rowErrors, {
-            row: raw.row,
-            code: "ROW_TOO_LARGE",
-            message: `Row ${raw.row} serializes to ${added.bytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
-          });
+          rowTooLarge(raw.row, added.bytes);
           continue;
         }
         totalRows++;
