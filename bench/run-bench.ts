@@ -697,8 +697,19 @@ async function runChild(
   return { code, out, err };
 }
 
+/**
+ * Builds the CLI bundle first: bin/sluice.js runs the TypeScript sources through tsx when any source is newer than
+ * the bundle, and that (slower, bigger) path is not what users run, so a stale bundle would measure the wrong thing.
+ */
+function buildCliBundle(): void {
+  const built = spawnSync(process.execPath, [path.join(ROOT, "scripts/build-cli.mjs")], { stdio: "inherit" });
+  if (built.status !== 0)
+    throw new Error("building the CLI bundle failed: fix the build before benchmarking");
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  buildCliBundle();
   await ensureWorkbooks(opts.sizes);
   const results: CaseResult[] = [];
   const started = new Date();
