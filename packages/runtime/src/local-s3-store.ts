@@ -368,16 +368,7 @@ export class LocalS3Store {
   /** DeleteObject: with a version id that version goes for good; without, a delete marker becomes current. */
   async remove(bucket: string, key: string, versionId?: string): Promise<Version | undefined> {
     const objects = this.objects(bucket);
-    if (versionId === undefined) {
-      return this.record(bucket, {
-        key,
-        deleteMarker: true,
-        contentType: "",
-        contentLength: 0,
-        etag: "",
-        metadata: {},
-      });
-    }
+    if (versionId === undefined) return this.addDeleteMarker(bucket, key);
     const versions = objects.get(key) ?? [];
     const index = versions.findIndex((v) => v.versionId === versionId);
     if (index < 0) return undefined;
@@ -466,7 +457,12 @@ export class LocalS3Store {
   }
 
   deleteObject(bucket: string, key: string): void {
-    this.record(bucket, {
+    this.addDeleteMarker(bucket, key);
+  }
+
+  /** A delete marker as the key's current version (a delete without a version id, in a versioned bucket). */
+  private addDeleteMarker(bucket: string, key: string): Version {
+    return this.record(bucket, {
       key,
       deleteMarker: true,
       contentType: "",

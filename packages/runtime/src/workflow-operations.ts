@@ -37,8 +37,8 @@ export function redriveFields(record: ExecutionRecord): Record<string, unknown> 
   };
 }
 
-/** An execution as ListExecutions lists it (ExecutionListItem: no input, output or error). */
-export function listedExecution(record: ExecutionRecord): ListedExecution {
+/** What ListExecutions and DescribeExecution both say of an execution: which it is, its status and dates. */
+function executionIdentity(record: ExecutionRecord) {
   return {
     executionArn: record.executionArn,
     stateMachineArn: record.stateMachineArn,
@@ -46,6 +46,13 @@ export function listedExecution(record: ExecutionRecord): ListedExecution {
     status: record.status,
     startDate: seconds(record.startDate),
     ...(record.stopDate ? { stopDate: seconds(record.stopDate) } : {}),
+  };
+}
+
+/** An execution as ListExecutions lists it (ExecutionListItem: no input, output or error). */
+export function listedExecution(record: ExecutionRecord): ListedExecution {
+  return {
+    ...executionIdentity(record),
     redriveCount: record.redriveCount,
     ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
   };
@@ -54,12 +61,7 @@ export function listedExecution(record: ExecutionRecord): ListedExecution {
 /** DescribeExecution's answer (without the redrive fields, see redriveFields). */
 export function describeExecution(record: ExecutionRecord): Record<string, unknown> {
   return {
-    executionArn: record.executionArn,
-    stateMachineArn: record.stateMachineArn,
-    name: record.name,
-    status: record.status,
-    startDate: seconds(record.startDate),
-    ...(record.stopDate ? { stopDate: seconds(record.stopDate) } : {}),
+    ...executionIdentity(record),
     input: JSON.stringify(record.input),
     inputDetails: { included: true },
     ...(record.output === undefined

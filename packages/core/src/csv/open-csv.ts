@@ -187,17 +187,7 @@ async function* readRows(source: ByteSource, plan: CsvPlan, limits: ReadLimits):
       }
       if (empty) continue;
       if (n > maxColumns) throw tooManyColumns(record, n, maxColumns);
-      if (++emitted > rowLimit) {
-        throw new LimitExceededError(
-          "TOO_MANY_ROWS",
-          `The file has more than ${maxRows} data rows (maxRows)`,
-          {
-            limit: "maxRows",
-            value: maxRows,
-            row: record,
-          },
-        );
-      }
+      if (++emitted > rowLimit) throw tooManyRows(record, maxRows);
       batch.push({ row: record, cells: fields });
     }
   };
@@ -297,13 +287,7 @@ async function visitRecords(
       }
       if (empty) continue;
       if (n > maxColumns) throw tooManyColumns(record, n, maxColumns);
-      if (++emitted > rowLimit) {
-        throw new LimitExceededError(
-          "TOO_MANY_ROWS",
-          `The file has more than ${maxRows} data rows (maxRows)`,
-          { limit: "maxRows", value: maxRows, row: record },
-        );
-      }
+      if (++emitted > rowLimit) throw tooManyRows(record, maxRows);
       current.row = record;
       current.bytes = buf;
       current.count = n;
@@ -427,6 +411,14 @@ function cellTooLong(
     `Row ${row}, column ${column + 1} has ${length} characters, more than ${limit} (maxCellLength)${hint}`,
     { limit: "maxCellLength", value: limit, row, column },
   );
+}
+
+function tooManyRows(row: number, limit: number): LimitExceededError {
+  return new LimitExceededError("TOO_MANY_ROWS", `The file has more than ${limit} data rows (maxRows)`, {
+    limit: "maxRows",
+    value: limit,
+    row,
+  });
 }
 
 function tooManyColumns(row: number, columns: number, limit: number): LimitExceededError {
