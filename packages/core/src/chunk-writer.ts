@@ -2,7 +2,15 @@ import { createHash } from "node:crypto";
 import type { ChunkBounds, ChunkPointer } from "@sluice/contract";
 import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
 import { OutputWriteError, SluiceError } from "./errors.ts";
-import type { ByteRecord, CellValue } from "./workbook-reader.ts";
+import {
+  CONTROL_ESCAPES,
+  jsonStringBytes,
+  MAX_SCALAR_BYTES,
+  scalarJson,
+  writeDigits,
+  writeJsonString,
+} from "./json-text.ts";
+import type { ByteRecord, CellValue, JsonRecord } from "./workbook-reader.ts";
 
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
 export interface ChunkSink {
@@ -94,19 +102,25 @@ export class ChunkWriter {
 
   /**
    * Adds a row's JSON; a row too large for any chunk is not added, and its size is returned. Synchronous unless
-   * the chunk is full and has to be flushed first (then a promise): a million rows make no million awaits.
+   * a chunk was full and is written first (then a promise): a million rows make no million awaits.
    */
   add(rowJson: string, row: number): AddResult | Promise<AddResult> {
+    const result = this.addLine(rowJson, row);
+    return this.sealed.length > 0 ? this.drain().then(() => result) : result;
+  }
+
+  /** `add` without writing: a full chunk is sealed and waits for `drain()`, as in `addRecord`. */
+  addLine(rowJson: string, row: number): AddResult {
     const room = this.room;
     // A UTF-16 unit is at least one UTF-8 byte, so a string longer than the room can never fit.
     if (rowJson.length > room) return { added: false, bytes: Buffer.byteLength(rowJson) };
-    if (this.rowCount >= this.bounds.rows) return this.flush().then(() => this.add(rowJson, row));
+    if (this.rowCount >= this.bounds.rows) this.seal();
     const separator = this.rowCount > 0 ? 1 : 0;
     if (this.bodyBytes + separator + rowJson.length * MAX_UTF8_PER_UNIT > room) {
       // Near the end of the room: measure exactly before deciding.
       const bytes = Buffer.byteLength(rowJson);
       if (bytes > room) return { added: false, bytes };
-      if (this.bodyBytes + separator + bytes > room) return this.flush().then(() => this.add(rowJson, row));
+      if (this.bodyBytes + separator + bytes > room) this.seal();
     }
     if (this.rowCount === 0) this.firstRow = row;
     else this.body[this.bodyBytes++] = 0x2c; // ","
@@ -156,6 +170,24 @@ export class ChunkWriter {
     this.bodyBytes = encoder.encodeCells(cells, row, this.body, this.bodyBytes);
     this.rowCount++;
     this.lastRow = row;
+    return ADDED;
+  }
+
+  /**
+   * Adds a row whose values are JSON text already (see `RecordEncoder.encodeJson`). Synchronous like
+   * `addRecord`: full chunks wait for `drain()`.
+   */
+  addJson(encoder: RecordEncoder, record: JsonRecord): AddResult {
+    const room = this.room;
+    if (this.rowCount >= this.bounds.rows) this.seal();
+    const bytes = encoder.exactJsonBytes(record);
+    if (bytes > room) return { added: false, bytes };
+    if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > room) this.seal();
+    if (this.rowCount === 0) this.firstRow = record.row;
+    else this.body[this.bodyBytes++] = 0x2c; // ","
+    this.bodyBytes = encoder.encodeJson(record, this.body, this.bodyBytes);
+    this.rowCount++;
+    this.lastRow = record.row;
     return ADDED;
   }
 
@@ -212,10 +244,6 @@ export class ChunkWriter {
   }
 }
 
-/** Bytes `JSON.stringify` writes for each ASCII control character (`\n`, `\u0001`...). */
-const CONTROL_ESCAPES: Buffer[] = Array.from({ length: 0x20 }, (_, b) =>
-  Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1), "latin1"),
-);
 const ROW_PREFIX = Buffer.from('{"row":', "latin1");
 const DATA_PREFIX = Buffer.from(',"data":{', "latin1");
 /** `{"row":` + up to 16 digits + `,"data":{` + `}}`. */
@@ -378,6 +406,58 @@ export class RecordEncoder {
     return o;
   }
 
+  /** Exactly the bytes `encodeJson` writes. */
+  exactJsonBytes(record: JsonRecord): number {
+    const row = record.row;
+    let n = ROW_PREFIX.length + (row < 10 ? 1 : String(row).length) + DATA_PREFIX.length + this.keyBytes + 2;
+    const { count, starts, ends } = record;
+    const columns = this.columns;
+    for (let k = 0; k < columns.length; k++) {
+      const c = columns[k]!;
+      n += c < count && starts[c] !== ends[c] ? ends[c]! - starts[c]! : 4;
+    }
+    return n;
+  }
+
+  /**
+   * Writes `{"row":N,"data":{...}}` from a record whose values are JSON text: keys and values are copied (the
+   * caller made room: `exactJsonBytes`, and 3 bytes more that may be overwritten); returns the end.
+   */
+  encodeJson(record: JsonRecord, out: Buffer, at: number): number {
+    let o = this.writeRowStart(out, at, record.row);
+    const { bytes, count, starts, ends } = record;
+    const words = this.keyWords;
+    const keyStarts = this.keyStarts;
+    const keyLengths = this.keyLengths;
+    const columns = this.columns;
+    const view = this.view!;
+    for (let k = 0; k < columns.length; k++) {
+      // Up to three bytes past the key are written too: what follows (a value, then a key or `}}`: at least
+      // three bytes) overwrites them.
+      const length = keyLengths[k]!;
+      for (let j = 0, w = keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
+      o += length;
+      const c = columns[k]!;
+      if (c >= count || starts[c] === ends[c]) {
+        out[o++] = 0x6e; // null
+        out[o++] = 0x75;
+        out[o++] = 0x6c;
+        out[o++] = 0x6c;
+        continue;
+      }
+      const e = ends[c]!;
+      let i = starts[c]!;
+      if (e - i > 64) {
+        o += bytes.copy(out, o, i, e);
+        continue;
+      }
+      for (; i < e; i++) out[o++] = bytes[i]!;
+    }
+    out[o++] = 0x7d; // }}
+    out[o++] = 0x7d;
+    return o;
+  }
+
   /** At least the bytes `encodeCells` writes: a UTF-16 unit takes at most 6 (`\\u00XX`, `\\udXXX`). */
   maxCellsBytes(cells: readonly (CellValue | undefined)[]): number {
     let n = FIXED_BYTES + this.keyBytes;
@@ -433,91 +513,4 @@ export class RecordEncoder {
 /** A property name JavaScript orders as an array index ("0", "7", not "07" or "4294967295"). */
 function isArrayIndex(name: string): boolean {
   return /^(?:0|[1-9][0-9]{0,9})$/.test(name) && Number(name) < 2 ** 32 - 1;
-}
-
-/** Writes a non-negative integer's decimal digits (as `String(n)`); returns the end. */
-function writeDigits(out: Buffer, at: number, n: number): number {
-  let digits = 1;
-  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
-  let m = n;
-  for (let i = at + digits - 1; i >= at; i--) {
-    out[i] = 0x30 + (m % 10);
-    m = Math.floor(m / 10);
-  }
-  return at + digits;
-}
-
-/** `null`, `true`, `false` or a number's shortest round-trip form (at most 25 bytes: "-0.0000012345678901234567"). */
-const MAX_SCALAR_BYTES = 32;
-
-/** JSON of a non-string cell value: what JSON.stringify writes (non-finite numbers are null). */
-function scalarJson(value: CellValue | undefined): string {
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null";
-  if (typeof value === "boolean") return value ? "true" : "false";
-  return "null";
-}
-
-/** Bytes of `JSON.stringify(text)` in UTF-8, without its quotes. */
-function jsonStringBytes(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += c >= 0x20 && c !== 0x22 && c !== 0x5c ? 1 : c < 0x20 ? CONTROL_ESCAPES[c]!.length : 2;
-    else if (c < 0x800) n += 2;
-    else if (c < 0xd800 || c > 0xdfff) n += 3;
-    else if (c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      n += 4;
-      i++;
-    } else n += 6;
-  }
-  return n;
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
-const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
-
-/** Writes `JSON.stringify(text)` as UTF-8 at `at`; returns the end. */
-function writeJsonString(text: string, out: Buffer, at: number): number {
-  let o = at;
-  out[o++] = 0x22;
-  const len = text.length;
-  for (let i = 0; i < len; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) {
-      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) out[o++] = c;
-      else if (c >= 0x20) {
-        out[o++] = 0x5c;
-        out[o++] = c;
-      } else {
-        const control = CONTROL_ESCAPES[c]!;
-        for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
-      }
-    } else if (c < 0x800) {
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else if (c < 0xd800 || c > 0xdfff) {
-      out[o++] = 0xe0 | (c >> 12);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else if (c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      const cp = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
-      out[o++] = 0xf0 | (cp >> 18);
-      out[o++] = 0x80 | ((cp >> 12) & 0x3f);
-      out[o++] = 0x80 | ((cp >> 6) & 0x3f);
-      out[o++] = 0x80 | (cp & 0x3f);
-    } else {
-      // A lone surrogate: JSON.stringify escapes it (lowercase hex) rather than writing invalid UTF-8.
-      out[o++] = 0x5c;
-      out[o++] = 0x75;
-      out[o++] = HEX_DIGITS[c >> 12]!;
-      out[o++] = HEX_DIGITS[(c >> 8) & 0xf]!;
-      out[o++] = HEX_DIGITS[(c >> 4) & 0xf]!;
-      out[o++] = HEX_DIGITS[c & 0xf]!;
-    }
-  }
-  out[o++] = 0x22;
-  return o;
 }

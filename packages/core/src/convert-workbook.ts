@@ -7,7 +7,14 @@ import { detectFormat, formatWarnings } from "./detect-format.ts";
 import { EmptyWorkbookError, InvalidOptionError, SluiceError, SourceReadError } from "./errors.ts";
 import { Header } from "./header.ts";
 import { type ReadLimits, resolveLimits } from "./limits.ts";
-import type { ByteRecord, CellValue, OpenedSheet } from "./workbook-reader.ts";
+import type {
+  ByteRecord,
+  CellValue,
+  CellWarning,
+  JsonRecordVisitor,
+  OpenedSheet,
+  RawRow,
+} from "./workbook-reader.ts";
 import { openXlsx } from "./xlsx/open-xlsx.ts";
 
 export interface ConvertOptions {
@@ -124,9 +131,48 @@ export async function convertWorkbook(input: {
       growths <= COMPILED_GROWTHS ? rowFactory(h.columns, h.names) : plainRowFactory(h.columns, h.names);
   };
 
+  /** Counts an added row, or records one too large for any chunk. */
+  const counted = (added: AddResult, row: number): void => {
+    if (added.added) totalRows++;
+    else rowTooLarge(row, added.bytes);
+  };
+
+  /** A row with warnings as JSON, through its object and JSON.stringify (rare); the warnings are sampled. */
+  const withWarnings = (cells: readonly CellValue[], row: number, rowWarnings: readonly CellWarning[]) => {
+    const record = makeRow(cells as CellValue[], row);
+    const named = rowWarnings.map((w) => ({
+      column: header!.nameOf(w.column),
+      code: w.code,
+      message: w.message,
+    }));
+    record.warnings = named;
+    for (const w of named) pushSample(warnings, { row, ...w });
+    return JSON.stringify(record);
+  };
+
+  /** A data row of values (the header is already known). */
+  const addRow = (raw: RawRow): void => {
+    const h = header!;
+    const cells = raw.cells;
+    let grew = false;
+    for (let i = 0; i < cells.length; i++) {
+      const value = cells[i];
+      if (value !== null && value !== undefined && h.ensure(i)) grew = true;
+    }
+    if (raw.warnings) for (const w of raw.warnings) if (h.ensure(w.column)) grew = true;
+    if (grew) refreshKeys(h);
+    if (raw.warnings && raw.warnings.length > 0) {
+      counted(writer.addLine(withWarnings(cells, raw.row, raw.warnings), raw.row), raw.row);
+    } else {
+      // The usual row: its JSON written straight into the chunk, no object and no string.
+      counted(writer.addCells(encoder, cells, raw.row), raw.row);
+    }
+  };
+
   await guard(async () => {
     try {
       if (opened.visitRecords) await readRecords(opened.visitRecords.bind(opened));
+      else if (opened.visitJsonRecords) await readJsonRecords(opened.visitJsonRecords.bind(opened));
       else await readAll();
     } finally {
       await opened.close?.();
@@ -163,6 +209,49 @@ export async function convertWorkbook(input: {
     await writer.flush();
   }
 
+  /** The same conversion from rows whose values are JSON text already (xlsx): the chunk writer copies them. */
+  async function readJsonRecords(visit: NonNullable<OpenedSheet["visitJsonRecords"]>): Promise<void> {
+    let drains = 0;
+    const visitor: JsonRecordVisitor = {
+      get wantValues() {
+        return header === undefined;
+      },
+      values(raw) {
+        if (header === undefined) {
+          header = new Header(raw.cells, raw.row);
+          refreshKeys(header);
+          return;
+        }
+        // Only the header is asked for as values; anything else is an ordinary row.
+        addRow(raw);
+      },
+      json(record) {
+        const h = header!;
+        const { count, starts, ends } = record;
+        let grew = false;
+        for (let i = 0; i < count; i++) if (starts[i] !== ends[i] && h.ensure(i)) grew = true;
+        const rowWarnings = record.warnings;
+        if (rowWarnings) for (const w of rowWarnings) if (h.ensure(w.column)) grew = true;
+        if (grew) refreshKeys(h);
+        if (rowWarnings && rowWarnings.length > 0) {
+          // Rare: the row's values back from their JSON, written as `addRow` writes a row with warnings.
+          const cells: CellValue[] = [];
+          for (let i = 0; i < count; i++) cells.push(record.value(i));
+          counted(writer.addLine(withWarnings(cells, record.row, rowWarnings), record.row), record.row);
+          return;
+        }
+        counted(writer.addJson(encoder, record), record.row);
+      },
+      drain: () => {
+        // Progress once in a while: every inflated piece would be thousands of calls.
+        if (++drains % 16 === 0) options.onProgress?.({ rows: totalRows, chunks: writer.chunks });
+        return writer.drain();
+      },
+    };
+    await visit(visitor);
+    await writer.flush();
+  }
+
   async function readAll(): Promise<void> {
     for await (const batch of opened.rows()) {
       for (const raw of batch) {
@@ -171,37 +260,7 @@ export async function convertWorkbook(input: {
           refreshKeys(header);
           continue;
         }
-        const cells = raw.cells;
-        let grew = false;
-        for (let i = 0; i < cells.length; i++) {
-          const value = cells[i];
-          if (value !== null && value !== undefined && header.ensure(i)) grew = true;
-        }
-        if (raw.warnings) for (const w of raw.warnings) if (header.ensure(w.column)) grew = true;
-        if (grew) refreshKeys(header);
-
-        let added: AddResult;
-        if (raw.warnings && raw.warnings.length > 0) {
-          // Rare: the row's object with its warnings, through JSON.stringify.
-          const record = makeRow(cells, raw.row);
-          const named = raw.warnings.map((w) => ({
-            column: header!.nameOf(w.column),
-            code: w.code,
-            message: w.message,
-          }));
-          record.warnings = named;
-          for (const w of named) pushSample(warnings, { row: raw.row, ...w });
-          const result = writer.add(JSON.stringify(record), raw.row);
-          added = result instanceof Promise ? await result : result;
-        } else {
-          // The usual row: its JSON written straight into the chunk, no object and no string.
-          added = writer.addCells(encoder, cells, raw.row);
-        }
-        if (!added.added) {
-          rowTooLarge(raw.row, added.bytes);
-          continue;
-        }
-        totalRows++;
+        addRow(raw);
       }
       await writer.drain();
       options.onProgress?.({ rows: totalRows, chunks: writer.chunks });

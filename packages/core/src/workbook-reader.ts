@@ -41,6 +41,11 @@ export interface OpenedSheet {
    * serialization then copies bytes, with no string per value. Absent for xlsx.
    */
   visitRecords?(visitor: RecordVisitor): Promise<void>;
+  /**
+   * The same rows with every value already JSON text, for readers whose values need more than copying (xlsx:
+   * numbers, shared strings, escapes): the chunk writer copies the text. Absent for csv.
+   */
+  visitJsonRecords?(visitor: JsonRecordVisitor): Promise<void>;
   /** Gives back what the reader holds beyond memory (e.g. a temp file); the rows cannot be read after this. */
   close?(): Promise<void>;
 }
@@ -71,6 +76,34 @@ export interface ByteRecord {
 export interface RecordVisitor {
   /** Called synchronously for each non-empty row, in order. */
   record(record: ByteRecord): void;
+  /** Called between input chunks: the reader reads on once the returned promise settles (backpressure). */
+  drain(): Promise<void> | undefined;
+}
+
+/**
+ * One non-empty row with each value as JSON text (what `JSON.stringify` gives for it), valid only during
+ * `JsonRecordVisitor.json`: column `i`'s value is `bytes[starts[i], ends[i])`, an empty range an empty cell.
+ */
+export interface JsonRecord {
+  row: number;
+  bytes: Buffer;
+  count: number;
+  starts: Int32Array;
+  ends: Int32Array;
+  warnings: CellWarning[] | undefined;
+  /** Column `i`'s value (null when empty). */
+  value(i: number): CellValue;
+}
+
+export interface JsonRecordVisitor {
+  /**
+   * While true, rows come to `values` as `RawRow`s (the reader's own values, e.g. for the header, whose names
+   * are made from them); once false, to `json`. Read before each row.
+   */
+  readonly wantValues: boolean;
+  values(row: RawRow): void;
+  /** Called synchronously for each non-empty row, in order. */
+  json(record: JsonRecord): void;
   /** Called between input chunks: the reader reads on once the returned promise settles (backpressure). */
   drain(): Promise<void> | undefined;
 }

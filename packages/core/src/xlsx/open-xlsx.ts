@@ -1,8 +1,14 @@
 import type { ByteSource } from "../byte-source.ts";
 import { EmptyWorkbookError, SheetNotFoundError, SluiceError, WorkbookCorruptError } from "../errors.ts";
-import type { OpenedSheet, OpenSheetOptions, RawRow, SheetInfo } from "../workbook-reader.ts";
+import type {
+  JsonRecordVisitor,
+  OpenedSheet,
+  OpenSheetOptions,
+  RawRow,
+  SheetInfo,
+} from "../workbook-reader.ts";
 import { readSharedStrings } from "./shared-strings.ts";
-import { scanSheetRows } from "./sheet-scanner.ts";
+import { scanSheetRows, visitSheetJson } from "./sheet-scanner.ts";
 import { readStyles } from "./styles.ts";
 import { readWorkbookPackage } from "./workbook-parts.ts";
 import { type InflateBudget, ZipArchive } from "./zip-archive.ts";
@@ -57,6 +63,9 @@ export async function openXlsx(source: ByteSource, options: OpenSheetOptions): P
       rows(): AsyncIterable<RawRow[]> {
         // Each pass over the sheet counts from the metadata already inflated, not from an earlier pass.
         return scanSheetRows(zip, sheetEntry, { inflated: metadataBytes }, ctx);
+      },
+      visitJsonRecords(visitor: JsonRecordVisitor): Promise<void> {
+        return visitSheetJson(zip, sheetEntry, { inflated: metadataBytes }, ctx, visitor);
       },
     };
   } catch (error) {

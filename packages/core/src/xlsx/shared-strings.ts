@@ -3,8 +3,9 @@ import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkbookCorruptError } from "../errors.ts";
+import type { JsonRow } from "../json-row.ts";
 import { scanPart } from "./workbook-parts.ts";
-import { decodeCellText, needsDecoding, utf8Text } from "./xml-text.ts";
+import { decodeCellText, needsDecoding, Utf8Window, utf8Text } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
 
@@ -61,6 +62,11 @@ export class SharedStrings {
   /** One bit per string: used at least once. */
   private seen: Uint8Array = new Uint8Array(0);
   private scratch = Buffer.allocUnsafeSlow(1024);
+  /** Where `locate` found the string: `[at, atEnd)` of the buffer it returned. */
+  private at = 0;
+  private atEnd = 0;
+  /** False once any string's bytes were not valid UTF-8: then JSON goes through the decoded strings. */
+  validUtf8 = true;
 
   /**
    * @param sizeHint the part's inflated size from the zip directory: the decoded text is never longer than
@@ -85,28 +91,56 @@ export class SharedStrings {
   }
 
   get(index: number): string {
-    if (index >= this.count || index < 0) {
-      throw new WorkbookCorruptError(
-        `A cell refers to shared string ${index} but the table has ${this.count} strings`,
-      );
-    }
+    this.checkIndex(index);
     // A string used more than once is decoded once and kept (direct-mapped by index): status-like columns
     // repeat a few strings a million times, and a spilled table would otherwise go back to disk for them.
     if (this.cacheMask < 0) this.makeCache();
     const slot = index & this.cacheMask;
     if (this.cacheKeys[slot] === index) return this.cacheValues[slot]!;
-    let seen = this.seen;
-    if (seen.length * 8 < this.count) seen = this.growSeen();
-    const byte = index >>> 3;
-    const bit = 1 << (index & 7);
-    if ((seen[byte]! & bit) === 0) {
-      seen[byte] = seen[byte]! | bit;
-      return this.read(index, false);
-    }
+    if (this.firstUse(index)) return this.read(index, false);
     const text = this.read(index, true);
     this.cacheKeys[slot] = index;
     this.cacheValues[slot] = text;
     return text;
+  }
+
+  /**
+   * String `index` as JSON text into `row`'s `column`: the bytes as stored on a first use (no string made),
+   * else what `get` gives (a repeat is kept decoded, as in `get`).
+   */
+  putJson(index: number, row: JsonRow, column: number): void {
+    this.checkIndex(index);
+    if (this.cacheMask < 0) this.makeCache();
+    const slot = index & this.cacheMask;
+    if (this.cacheKeys[slot] === index) {
+      row.putValue(column, this.cacheValues[slot]!);
+      return;
+    }
+    if (this.validUtf8 && this.firstUse(index)) {
+      const bytes = this.locate(index, false);
+      row.putUtf8(column, bytes, this.at, this.atEnd);
+      return;
+    }
+    row.putValue(column, this.get(index));
+  }
+
+  private checkIndex(index: number): void {
+    if (index >= this.count || index < 0) {
+      throw new WorkbookCorruptError(
+        `A cell refers to shared string ${index} but the table has ${this.count} strings`,
+      );
+    }
+  }
+
+  /** Marks string `index` used; true if it had not been. */
+  private firstUse(index: number): boolean {
+    let seen = this.seen;
+    if (seen.length * 8 < this.count) seen = this.growSeen();
+    const byte = index >>> 3;
+    const bit = 1 << (index & 7);
+    if ((seen[byte]! & bit) !== 0) return false;
+    seen[byte] = seen[byte]! | bit;
+    return true;
   }
 
   /** Sized when the table is first read: a small table gets a slot per string. */
@@ -131,12 +165,22 @@ export class SharedStrings {
    * unless its block happens to be cached, so it does not evict the blocks ahead.
    */
   private read(index: number, repeat: boolean): string {
+    if (this.offsets[index] === this.offsets[index + 1]) return "";
+    const bytes = this.locate(index, repeat);
+    return utf8Text(bytes, this.at, this.atEnd);
+  }
+
+  /** The buffer holding string `index` (not empty), its range in `at`/`atEnd`. */
+  private locate(index: number, repeat: boolean): Buffer {
     const start = this.offsets[index]!;
     const end = this.offsets[index + 1]!;
-    if (start === end) return "";
     const spill = this.spill;
-    if (!spill) return utf8Text(this.pool, start, end);
-    if (start >= spill.staged) return utf8Text(this.pool, start - spill.staged, end - spill.staged);
+    if (!spill || start >= spill.staged) {
+      const base = spill ? spill.staged : 0;
+      this.at = start - base;
+      this.atEnd = end - base;
+      return this.pool;
+    }
     const block = Math.floor(start / spill.blockBytes);
     const blockStart = block * spill.blockBytes;
     if (end - blockStart > spill.blockBytes || (repeat && !spill.cache.has(block))) {
@@ -144,11 +188,15 @@ export class SharedStrings {
       const length = end - start;
       if (this.scratch.length < length) this.scratch = Buffer.allocUnsafeSlow(Math.max(length, 1024));
       readSync(spill.fd, this.scratch, 0, length, start);
-      return utf8Text(this.scratch, 0, length);
+      this.at = 0;
+      this.atEnd = length;
+      return this.scratch;
     }
     // Most reads fall in the block of the previous one: no LRU bookkeeping for those.
     const bytes = block === spill.lastBlock ? spill.lastBytes! : this.block(spill, block);
-    return utf8Text(bytes, start - blockStart, end - blockStart);
+    this.at = start - blockStart;
+    this.atEnd = end - blockStart;
+    return bytes;
   }
 
   private block(spill: Spill, index: number): Buffer {
@@ -303,6 +351,8 @@ class SharedStringsHandler implements XmlHandler {
   private inT = false;
   private rPhDepth = 0;
 
+  private readonly utf8 = new Utf8Window();
+
   constructor(private readonly table: SharedStrings) {}
 
   private update(): void {
@@ -353,8 +403,13 @@ class SharedStringsHandler implements XmlHandler {
   }
 
   text(buf: Buffer, start: number, end: number, cdata: boolean): void {
-    if (!cdata && !needsDecoding(buf, start, end)) this.table.appendBytes(buf, start, end);
-    else this.table.appendString(decodeCellText(buf, start, end, cdata));
+    const table = this.table;
+    if (!cdata && !needsDecoding(buf, start, end)) {
+      // Kept as they came: reading them as UTF-8 later puts U+FFFD where they are invalid, which JSON made
+      // from the bytes themselves would not.
+      if (table.validUtf8 && !this.utf8.valid(buf, start, end)) table.validUtf8 = false;
+      table.appendBytes(buf, start, end);
+    } else table.appendString(decodeCellText(buf, start, end, cdata));
   }
 }
 

@@ -1,10 +1,11 @@
 import { LimitExceededError, SluiceError, WorkbookCorruptError } from "../errors.ts";
+import { JsonRow } from "../json-row.ts";
 import type { ReadLimits } from "../limits.ts";
-import type { CellValue, CellWarning, RawRow } from "../workbook-reader.ts";
+import type { CellValue, CellWarning, JsonRecordVisitor, RawRow } from "../workbook-reader.ts";
 import { type DateKind, NOT_DATE, normaliseIsoDate, serialToIso } from "./excel-dates.ts";
 import type { SharedStrings } from "./shared-strings.ts";
 import type { CellStyles } from "./styles.ts";
-import { decodeCellText, latin1, utf8Text } from "./xml-text.ts";
+import { decodeCellText, latin1, Utf8Window, utf8Text } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive, ZipEntryInfo } from "./zip-archive.ts";
 
@@ -67,6 +68,60 @@ const TYPE_STR = 3;
 const TYPE_B = 4;
 const TYPE_E = 5;
 const TYPE_D = 6;
+
+// A cell value `finishCell` writes as JSON text from bytes rather than from `value` (JSON rows only).
+const RAW_NONE = 0;
+/** Valid UTF-8 text needing no XML decoding: `rawBuf[rawStart, rawEnd)`. */
+const RAW_TEXT = 1;
+/** A number whose `<v>` text is its JSON already. */
+const RAW_NUMBER = 2;
+/** Shared string `rawStart`. */
+const RAW_SHARED = 3;
+
+/**
+ * True when `<v>` bytes are the number's JSON as `String(Number(text))` would write it, so they can be copied:
+ * an optional `-`, `0` or a digit run without a leading zero, an optional fraction ending in a non-zero digit,
+ * at most 15 digits (a decimal of 15 significant digits or fewer reads back from its double unchanged, so the
+ * shortest round-trip form is the text itself), not below 1e-6 (where `String` turns to exponents), not `-0`.
+ */
+function isCanonicalNumber(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  if (i < end && buf[i] === 0x2d) i++;
+  if (i >= end) return false;
+  const lead = buf[i]!;
+  if (lead < 0x30 || lead > 0x39) return false;
+  let digits = 0;
+  if (lead === 0x30) {
+    i++;
+    digits = 1;
+    if (i === end) return buf[start] !== 0x2d;
+  } else {
+    while (i < end) {
+      const b = buf[i]!;
+      if (b < 0x30 || b > 0x39) break;
+      digits++;
+      i++;
+    }
+    if (i === end) return digits <= 15;
+  }
+  if (buf[i] !== 0x2e) return false;
+  i++;
+  const fractionStart = i;
+  while (i < end) {
+    const b = buf[i]!;
+    if (b < 0x30 || b > 0x39) return false;
+    digits++;
+    i++;
+  }
+  if (i === fractionStart || buf[end - 1] === 0x30 || digits > 15) return false;
+  if (lead === 0x30) {
+    // 0.000001 is written as is; 0.0000001 would be 1e-7.
+    let zeros = 0;
+    for (let j = fractionStart; j < end && buf[j] === 0x30; j++) zeros++;
+    if (zeros > 5) return false;
+  }
+  return true;
+}
 
 /** Rows per batch handed to the consumer. */
 const BATCH_ROWS = 512;
@@ -165,6 +220,15 @@ class SheetHandler implements XmlHandler {
   private vCdata = false;
   private vText: string | null = null;
 
+  // JSON rows (`JsonRecordVisitor`): set per row while the visitor takes JSON text.
+  private json = false;
+  private readonly jsonRow = new JsonRow();
+  private readonly utf8 = new Utf8Window();
+  private rawKind = RAW_NONE;
+  private rawBuf: Buffer | null = null;
+  private rawStart = 0;
+  private rawEnd = 0;
+
   // <is> capture.
   private inIs = false;
   private inT = false;
@@ -179,7 +243,10 @@ class SheetHandler implements XmlHandler {
   private readonly maxRows: number;
   private readonly maxCellLength: number;
 
-  constructor(private readonly ctx: SheetContext) {
+  constructor(
+    private readonly ctx: SheetContext,
+    private readonly visitor?: JsonRecordVisitor,
+  ) {
     this.kinds = ctx.styles.kinds;
     this.maxColumns = ctx.limits.maxColumns;
     this.maxRows = ctx.limits.maxRows;
@@ -267,7 +334,7 @@ class SheetHandler implements XmlHandler {
       this.vEnd = e;
       this.vCdata = false;
       this.vText = null;
-      this.finishV();
+      this.finishV(true);
       this.vBuf = null;
       this.finishCell();
       return e + 8;
@@ -465,11 +532,18 @@ class SheetHandler implements XmlHandler {
           high |= b;
         }
         if (!closesValue(buf, e, len)) return -1;
-        this.value = special
-          ? decodeCellText(buf, start, e, false)
-          : high < 0x80
-            ? latin1(buf, start, e)
-            : utf8Text(buf, start, e);
+        if (this.json && !special && this.plainBytes(buf, start, e, high)) {
+          this.rawKind = RAW_TEXT;
+          this.rawBuf = buf;
+          this.rawStart = start;
+          this.rawEnd = e;
+        } else {
+          this.value = special
+            ? decodeCellText(buf, start, e, false)
+            : high < 0x80
+              ? latin1(buf, start, e)
+              : utf8Text(buf, start, e);
+        }
       } else {
         while (e < len && buf[e] !== LT) e++;
         if (!closesValue(buf, e, len)) return -1;
@@ -478,7 +552,7 @@ class SheetHandler implements XmlHandler {
         this.vEnd = e;
         this.vCdata = false;
         this.vText = null;
-        this.finishV();
+        this.finishV(true);
         this.vBuf = null;
       }
       this.finishCell();
@@ -494,11 +568,37 @@ class SheetHandler implements XmlHandler {
       let e = start;
       while (e < len && buf[e] !== LT) e++;
       if (!matches(buf, e, INLINE_CLOSE)) return -1;
-      this.isText = decodeCellText(buf, start, e, false);
+      if (this.json && this.plainText(buf, start, e)) {
+        this.rawKind = RAW_TEXT;
+        this.rawBuf = buf;
+        this.rawStart = start;
+        this.rawEnd = e;
+      } else this.isText = decodeCellText(buf, start, e, false);
       this.finishCell();
       return e + INLINE_CLOSE.length;
     }
     return -1;
+  }
+
+  /**
+   * Text bytes (no `&`, CR or `_x`, so nothing to decode; `high` ORs them) that can be copied into JSON as they
+   * are: not empty, valid UTF-8, and short enough that the cell-length limit cannot apply.
+   */
+  private plainBytes(buf: Buffer, start: number, end: number, high: number): boolean {
+    return (
+      end > start && end - start <= this.maxCellLength && (high < 0x80 || this.utf8.valid(buf, start, end))
+    );
+  }
+
+  /** `plainBytes` for text not scanned yet. */
+  private plainText(buf: Buffer, start: number, end: number): boolean {
+    let high = 0;
+    for (let i = start; i < end; i++) {
+      const b = buf[i]!;
+      if (b === AMP || b === CR || (b === UNDERSCORE && buf[i + 1] === LOWER_X)) return false;
+      high |= b;
+    }
+    return this.plainBytes(buf, start, end, high);
   }
 
   close(name: number): void {
@@ -510,7 +610,7 @@ class SheetHandler implements XmlHandler {
         if (this.inV) {
           this.inV = false;
           this.wantText = false;
-          this.finishV();
+          this.finishV(false);
         }
         return;
       case ROW:
@@ -576,10 +676,13 @@ class SheetHandler implements XmlHandler {
     this.rowNumber = r > 0 ? r : this.rowNumber + 1;
     if (selfClosing) return;
     this.inRow = true;
-    this.cells = [];
     this.rowHasValue = false;
     this.warnings = undefined;
     this.nextColumn = 0;
+    const visitor = this.visitor;
+    this.json = visitor !== undefined && !visitor.wantValues;
+    if (this.json) this.jsonRow.reset(this.rowNumber);
+    else this.cells = [];
   }
 
   private finishRow(): void {
@@ -594,11 +697,17 @@ class SheetHandler implements XmlHandler {
         { limit: "maxRows", max: this.maxRows, row: this.rowNumber },
       );
     }
-    this.batch.push(
+    if (this.json) {
+      this.jsonRow.warnings = this.warnings;
+      this.visitor!.json(this.jsonRow);
+      return;
+    }
+    const row: RawRow =
       this.warnings === undefined
         ? { row: this.rowNumber, cells: this.cells }
-        : { row: this.rowNumber, cells: this.cells, warnings: this.warnings },
-    );
+        : { row: this.rowNumber, cells: this.cells, warnings: this.warnings };
+    if (this.visitor) this.visitor.values(row);
+    else this.batch.push(row);
   }
 
   private openCell(selfClosing: boolean): void {
@@ -651,6 +760,7 @@ class SheetHandler implements XmlHandler {
     // No `s` means style 0, which is usually General but need not be.
     this.dateKind = style >= 0 && style < this.kinds.length ? (this.kinds[style] as DateKind) : NOT_DATE;
     this.value = null;
+    this.rawKind = RAW_NONE;
     this.errorText = undefined;
     this.isText = null;
     this.inIs = false;
@@ -658,12 +768,29 @@ class SheetHandler implements XmlHandler {
     this.inCell = !selfClosing;
   }
 
-  /** Turns the `<v>` text into the cell's value, while its bytes are still in the current buffer. */
-  private finishV(): void {
+  /**
+   * Turns the `<v>` text into the cell's value, while its bytes are still in the current buffer. `fast`: the
+   * cell is finished right after, so a JSON row may take the bytes themselves (`rawKind`).
+   */
+  private finishV(fast: boolean): void {
     const buf = this.vBuf;
     const multi = this.vText !== null;
     switch (this.type) {
       case TYPE_N: {
+        if (
+          fast &&
+          this.json &&
+          buf !== null &&
+          !multi &&
+          this.dateKind === NOT_DATE &&
+          isCanonicalNumber(buf, this.vStart, this.vEnd)
+        ) {
+          this.rawKind = RAW_NUMBER;
+          this.rawBuf = buf;
+          this.rawStart = this.vStart;
+          this.rawEnd = this.vEnd;
+          return;
+        }
         let n: number | string | null;
         if (multi) {
           const text = this.vText!.trim();
@@ -689,6 +816,14 @@ class SheetHandler implements XmlHandler {
           return;
         }
         const sst = this.ctx.sharedStrings;
+        if (this.json && index < sst.count) {
+          const bytes = sst.byteLength(index);
+          if (bytes > 0 && bytes <= this.maxCellLength) {
+            this.rawKind = RAW_SHARED;
+            this.rawStart = index;
+            return;
+          }
+        }
         if (index < sst.count && sst.byteLength(index) > this.maxCellLength) {
           this.value = this.checkLength(sst.get(index));
         } else {
@@ -741,9 +876,25 @@ class SheetHandler implements XmlHandler {
       this.rowHasValue = true;
       return;
     }
+    const raw = this.rawKind;
+    if (raw !== RAW_NONE) {
+      this.checkColumn(column);
+      if (raw === RAW_SHARED) this.ctx.sharedStrings.putJson(this.rawStart, this.jsonRow, column);
+      else if (raw === RAW_TEXT) this.jsonRow.putUtf8(column, this.rawBuf!, this.rawStart, this.rawEnd);
+      else this.jsonRow.putRaw(column, this.rawBuf!, this.rawStart, this.rawEnd);
+      this.rawKind = RAW_NONE;
+      this.rawBuf = null;
+      this.rowHasValue = true;
+      return;
+    }
     if (value === null || value === "") return;
     if (typeof value === "string" && value.length > this.maxCellLength) this.checkLength(value);
     this.checkColumn(column);
+    if (this.json) {
+      this.jsonRow.putValue(column, value);
+      this.rowHasValue = true;
+      return;
+    }
     const cells = this.cells;
     if (column === cells.length) cells.push(value);
     else if (column > cells.length) {
@@ -832,9 +983,7 @@ export async function* scanSheetRows(
   ctx: SheetContext,
 ): AsyncGenerator<RawRow[]> {
   const handler = new SheetHandler(ctx);
-  const maxPending = Math.max(16 * 1024 * 1024, ctx.limits.maxCellLength * 8);
-  const tokenizer = new XmlTokenizer(info.name, handler, NAMES, maxPending, () => handler.onPendingTooLong());
-  handler.tokenizer = tokenizer;
+  const tokenizer = sheetTokenizer(info, handler, ctx);
   try {
     for await (const chunk of zip.chunks(info, budget)) {
       tokenizer.push(chunk);
@@ -847,13 +996,49 @@ export async function* scanSheetRows(
     tokenizer.end();
     handler.finish();
   } catch (error) {
-    if (error instanceof SluiceError) throw error;
-    throw new WorkbookCorruptError(
-      `The sheet ${JSON.stringify(ctx.sheet)} could not be read: ${String(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw sheetError(error, ctx);
   }
   if (handler.batch.length > 0) yield handler.take();
+}
+
+function sheetTokenizer(info: ZipEntryInfo, handler: SheetHandler, ctx: SheetContext): XmlTokenizer {
+  const maxPending = Math.max(16 * 1024 * 1024, ctx.limits.maxCellLength * 8);
+  const tokenizer = new XmlTokenizer(info.name, handler, NAMES, maxPending, () => handler.onPendingTooLong());
+  handler.tokenizer = tokenizer;
+  return tokenizer;
+}
+
+function sheetError(error: unknown, ctx: SheetContext): SluiceError {
+  if (error instanceof SluiceError) return error;
+  return new WorkbookCorruptError(
+    `The sheet ${JSON.stringify(ctx.sheet)} could not be read: ${String(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/**
+ * Streams the sheet part into a visitor: rows as JSON text once it stops wanting values (see
+ * `JsonRecordVisitor`), each handed over synchronously; `drain` is awaited after every inflated piece.
+ */
+export async function visitSheetJson(
+  zip: ZipArchive,
+  info: ZipEntryInfo,
+  budget: InflateBudget,
+  ctx: SheetContext,
+  visitor: JsonRecordVisitor,
+): Promise<void> {
+  const handler = new SheetHandler(ctx, visitor);
+  const tokenizer = sheetTokenizer(info, handler, ctx);
+  try {
+    for await (const chunk of zip.chunks(info, budget)) {
+      tokenizer.push(chunk);
+      await visitor.drain();
+    }
+    tokenizer.end();
+    handler.finish();
+  } catch (error) {
+    throw sheetError(error, ctx);
+  }
 }

@@ -3,7 +3,10 @@
  * entities and character references (never DTD entities), and OOXML's `_xHHHH_` escapes.
  */
 
+import { isUtf8 } from "node:buffer";
+
 const AMP = 0x26;
+const LT = 0x3c;
 const CR = 0x0d;
 const UNDERSCORE = 0x5f;
 const LOWER_X = 0x78;
@@ -106,4 +109,32 @@ export function decodeCellText(buf: Buffer, start: number, end: number, cdata: b
 /** Attribute values: entities only (names, targets, format codes). */
 export function decodeAttribute(buf: Buffer, start: number, end: number): string {
   return decodeEntities(buf.toString("utf8", start, end));
+}
+
+/**
+ * Whether a text range of a buffer is valid UTF-8, checked natively once per buffer rather than per cell: from
+ * its first `<` to its last (a multi-byte character never spans ASCII markup, and a buffer may start or end
+ * inside one). Ranges outside that window, and every range of a buffer with an invalid byte in it, are checked
+ * alone; an invalid range is left to the decoding path (U+FFFD for the bad bytes).
+ */
+export class Utf8Window {
+  private buf: Buffer | undefined;
+  private from = 0;
+  private to = 0;
+
+  valid(buf: Buffer, start: number, end: number): boolean {
+    if (buf !== this.buf) this.check(buf);
+    if (start >= this.from && end <= this.to) return true;
+    // Outside the checked window (a text run at a buffer's edge): checked alone.
+    return isUtf8(buf.subarray(start, end));
+  }
+
+  private check(buf: Buffer): void {
+    this.buf = buf;
+    const first = buf.indexOf(LT);
+    const last = buf.lastIndexOf(LT);
+    const valid = first >= 0 && last > first && isUtf8(buf.subarray(first, last));
+    this.from = valid ? first : 0;
+    this.to = valid ? last : -1;
+  }
 }
