@@ -1,5 +1,6 @@
 import { scalarJson, writeJsonString, writeUtf8Json } from "./json-text.ts";
 import type { CellValue, CellWarning, JsonRecord } from "./workbook-reader.ts";
+import { writeSerialIsoJson } from "./xlsx/excel-dates.ts";
 
 /**
  * One row's values as JSON text in a reused byte arena, written cell by cell as a reader finishes them (in
@@ -68,6 +69,14 @@ export class JsonRow implements JsonRecord {
     const out = this.bytes;
     for (let i = start; i < end; i++) out[o++] = buf[i]!;
     this.end(column, o);
+  }
+
+  /** A serial under a date format: `serialToIso(serial, date1904, DATE)` as JSON. */
+  putDate(column: number, serial: number, date1904: boolean): void {
+    const at = this.begin(column, 32);
+    const end = writeSerialIsoJson(serial, date1904, this.bytes, at);
+    if (end < 0) this.putValue(column, serial);
+    else this.end(column, end);
   }
 
   putValue(column: number, value: CellValue): void {

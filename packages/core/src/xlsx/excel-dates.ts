@@ -27,6 +27,7 @@ const DAY_CACHE_MASK = DAY_CACHE_SLOTS - 1;
 /** Keys never met (a day number is at least -2,957,005): an empty slot matches nothing. */
 const dayKeys = new Int32Array(DAY_CACHE_SLOTS).fill(-0x7fffffff);
 const dayValues: (string | undefined)[] = new Array(DAY_CACHE_SLOTS);
+const dayNumbers = new Int32Array(DAY_CACHE_SLOTS);
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
@@ -36,8 +37,8 @@ function pad4(n: number): string {
   return n >= 1000 ? String(n) : String(n).padStart(4, "0");
 }
 
-/** Days since 1970-01-01 to a civil date (H. Hinnant's algorithm, proleptic Gregorian). */
-function civilFromDays(days: number): string {
+/** Days since 1970-01-01 to a civil date as y * 10000 + m * 100 + d (H. Hinnant's algorithm, proleptic Gregorian). */
+function civilParts(days: number): number {
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097;
@@ -49,7 +50,15 @@ function civilFromDays(days: number): string {
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
   const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return `${pad4(y)}-${pad2(m)}-${pad2(d)}`;
+  return y * 10_000 + m * 100 + d;
+}
+
+function ymdText(ymd: number): string {
+  return `${pad4(Math.floor(ymd / 10_000))}-${pad2(Math.floor(ymd / 100) % 100)}-${pad2(ymd % 100)}`;
+}
+
+function civilFromDays(days: number): string {
+  return ymdText(civilParts(days));
 }
 
 function timeText(seconds: number): string {
@@ -58,15 +67,32 @@ function timeText(seconds: number): string {
   return `${pad2(h)}:${pad2(m)}:${pad2(seconds % 60)}`;
 }
 
+/** Serials past 9999-12-31 in each system stay numbers. */
+function inRange(serial: number, date1904: boolean): boolean {
+  return serial >= 0 && serial < (date1904 ? MAX_SERIAL_1904 : MAX_SERIAL_1900);
+}
+
+/** A serial's whole seconds (rounded to the nearest), as days and the seconds within the day. */
+function split(serial: number): { total: number; days: number; seconds: number } {
+  const total = Math.round(serial * SECONDS_PER_DAY);
+  const days = Math.floor(total / SECONDS_PER_DAY);
+  return { total, days, seconds: total - days * SECONDS_PER_DAY };
+}
+
+/** y * 10000 + m * 100 + d of a serial's day, for either date system (Excel's 1900-02-29 included). */
+function dayParts(days: number, date1904: boolean): number {
+  if (date1904) return civilParts(EPOCH_1904 + days);
+  if (days === 60) return 1900_02_29;
+  return civilParts((days < 60 ? EPOCH_1900_BEFORE_LEAP_BUG : EPOCH_1900) + days);
+}
+
 /**
  * A serial under a date format, rounded to the nearest second. Negative or out-of-range serials stay numbers
  * (Excel shows ##### for them).
  */
 export function serialToIso(serial: number, date1904: boolean, kind: DateKind): string | number {
-  if (!(serial >= 0) || serial >= (date1904 ? MAX_SERIAL_1904 : MAX_SERIAL_1900)) return serial;
-  const total = Math.round(serial * SECONDS_PER_DAY);
-  const days = Math.floor(total / SECONDS_PER_DAY);
-  const seconds = total - days * SECONDS_PER_DAY;
+  if (!inRange(serial, date1904)) return serial;
+  const { total, days, seconds } = split(serial);
   if (kind === TIME) return timeText(seconds);
   if (kind === ELAPSED) return timeText(total);
   // Real columns repeat a modest set of days: a direct-mapped cache by day (fixed size whatever the file).
@@ -75,13 +101,59 @@ export function serialToIso(serial: number, date1904: boolean, kind: DateKind): 
   let date: string;
   if (dayKeys[slot] === key) date = dayValues[slot]!;
   else {
-    if (date1904) date = civilFromDays(EPOCH_1904 + days);
-    else if (days === 60) date = "1900-02-29";
-    else date = civilFromDays((days < 60 ? EPOCH_1900_BEFORE_LEAP_BUG : EPOCH_1900) + days);
+    const ymd = dayParts(days, date1904);
+    date = ymdText(ymd);
     dayKeys[slot] = key;
     dayValues[slot] = date;
+    dayNumbers[slot] = ymd;
   }
   return seconds === 0 ? date : `${date}T${timeText(seconds)}`;
+}
+
+/**
+ * `serialToIso` of a DATE-kind serial written as its JSON string (quotes included) at `at`, with no string
+ * made; returns the end, or -1 when the serial stays a number. Room: 21 bytes.
+ */
+export function writeSerialIsoJson(serial: number, date1904: boolean, out: Buffer, at: number): number {
+  if (!inRange(serial, date1904)) return -1;
+  const { days, seconds } = split(serial);
+  const key = date1904 ? -1 - days : days;
+  const slot = key & DAY_CACHE_MASK;
+  let ymd: number;
+  if (dayKeys[slot] === key) ymd = dayNumbers[slot]!;
+  else {
+    ymd = dayParts(days, date1904);
+    dayKeys[slot] = key;
+    dayValues[slot] = ymdText(ymd);
+    dayNumbers[slot] = ymd;
+  }
+  let o = at;
+  out[o++] = 0x22;
+  o = digits(out, o, Math.floor(ymd / 10_000), 4);
+  out[o++] = 0x2d;
+  o = digits(out, o, Math.floor(ymd / 100) % 100, 2);
+  out[o++] = 0x2d;
+  o = digits(out, o, ymd % 100, 2);
+  if (seconds !== 0) {
+    out[o++] = 0x54; // T
+    o = digits(out, o, Math.floor(seconds / 3600), 2);
+    out[o++] = 0x3a;
+    o = digits(out, o, Math.floor((seconds % 3600) / 60), 2);
+    out[o++] = 0x3a;
+    o = digits(out, o, seconds % 60, 2);
+  }
+  out[o++] = 0x22;
+  return o;
+}
+
+/** `n` (0 <= n < 10^width) as exactly `width` zero-padded digits. */
+function digits(out: Buffer, at: number, n: number, width: number): number {
+  let m = n;
+  for (let i = at + width - 1; i >= at; i--) {
+    out[i] = 0x30 + (m % 10);
+    m = Math.floor(m / 10);
+  }
+  return at + width;
 }
 
 const ISO_DATE_TIME =

@@ -2,7 +2,7 @@ import { LimitExceededError, SluiceError, WorkbookCorruptError } from "../errors
 import { JsonRow } from "../json-row.ts";
 import type { ReadLimits } from "../limits.ts";
 import type { CellValue, CellWarning, JsonRecordVisitor, RawRow } from "../workbook-reader.ts";
-import { type DateKind, NOT_DATE, normaliseIsoDate, serialToIso } from "./excel-dates.ts";
+import { DATE, type DateKind, NOT_DATE, normaliseIsoDate, serialToIso } from "./excel-dates.ts";
 import type { SharedStrings } from "./shared-strings.ts";
 import type { CellStyles } from "./styles.ts";
 import { decodeCellText, latin1, Utf8Window, utf8Text } from "./xml-text.ts";
@@ -77,6 +77,8 @@ const RAW_TEXT = 1;
 const RAW_NUMBER = 2;
 /** Shared string `rawStart`. */
 const RAW_SHARED = 3;
+/** A date serial (`rawNumber`) under a DATE format. */
+const RAW_DATE = 4;
 
 /**
  * True when `<v>` bytes are the number's JSON as `String(Number(text))` would write it, so they can be copied:
@@ -129,8 +131,11 @@ const BATCH_ROWS = 512;
 /** 10^k for k <= 22 is exact in a double, so integer / 10^k is correctly rounded, like Number(text). */
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
-/** The number in `<v>` bytes. Plain decimals up to 15 digits are parsed in place; others via Number(). */
-function parseNumber(buf: Buffer, start: number, end: number): number | string | null {
+/**
+ * The number in `<v>` bytes. Plain decimals whose digits fit a safe integer are parsed in place (the integer and
+ * the power of ten are exact, so one division rounds correctly, like Number(text)); others via Number().
+ */
+export function parseNumber(buf: Buffer, start: number, end: number): number | string | null {
   let i = start;
   const negative = i < end && buf[i] === 0x2d;
   if (negative) i++;
@@ -155,7 +160,9 @@ function parseNumber(buf: Buffer, start: number, end: number): number | string |
       i++;
     }
   }
-  if (i === end && digits > 0 && digits <= 15) {
+  // Exact while the digits read as an integer stay safe (every partial value was smaller): 15 digits always,
+  // 16 or 17 often (date-time serials such as 45071.13552083333).
+  if (i === end && digits > 0 && mantissa <= Number.MAX_SAFE_INTEGER && fraction < POW10.length) {
     const value = fraction === 0 ? mantissa : mantissa / POW10[fraction]!;
     return negative ? -value : value;
   }
@@ -228,6 +235,7 @@ class SheetHandler implements XmlHandler {
   private rawBuf: Buffer | null = null;
   private rawStart = 0;
   private rawEnd = 0;
+  private rawNumber = 0;
 
   // <is> capture.
   private inIs = false;
@@ -798,6 +806,11 @@ class SheetHandler implements XmlHandler {
         } else {
           n = buf === null ? null : parseNumber(buf, this.vStart, this.vEnd);
         }
+        if (this.json && typeof n === "number" && this.dateKind === DATE) {
+          this.rawKind = RAW_DATE;
+          this.rawNumber = n;
+          return;
+        }
         this.value =
           typeof n === "number" && this.dateKind !== NOT_DATE
             ? serialToIso(n, this.ctx.date1904, this.dateKind)
@@ -880,6 +893,7 @@ class SheetHandler implements XmlHandler {
     if (raw !== RAW_NONE) {
       this.checkColumn(column);
       if (raw === RAW_SHARED) this.ctx.sharedStrings.putJson(this.rawStart, this.jsonRow, column);
+      else if (raw === RAW_DATE) this.jsonRow.putDate(column, this.rawNumber, this.ctx.date1904);
       else if (raw === RAW_TEXT) this.jsonRow.putUtf8(column, this.rawBuf!, this.rawStart, this.rawEnd);
       else this.jsonRow.putRaw(column, this.rawBuf!, this.rawStart, this.rawEnd);
       this.rawKind = RAW_NONE;

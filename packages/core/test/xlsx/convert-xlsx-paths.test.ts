@@ -131,6 +131,12 @@ const NUMBERS = [
   "-1e999",
   "45000.25",
   "45000",
+  "60",
+  "61",
+  "59.5",
+  "45071.13552083333",
+  "2958465.99999",
+  "2958466",
 ];
 
 const text = fc.constantFrom(...TEXTS);
@@ -220,6 +226,7 @@ const sheetArb = fc.record({
   chunkRows: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constant(1000)),
   maxCellLength: fc.constantFrom(32_767, 32_767, 32_767, 25),
   spill: fc.boolean(),
+  date1904: fc.boolean(),
 });
 type SheetCase = typeof sheetArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -270,6 +277,7 @@ function workbookOf(c: SheetCase): Buffer {
     sharedStrings: sst as unknown as string,
     styles: stylesXml([0, 14, 22]),
     entries: { store: true },
+    ...(c.date1904 ? { date1904: "1" } : {}),
   });
 }
 
