@@ -32,6 +32,9 @@ interface Spill {
 }
 
 const STAGE_BYTES = 1024 * 1024;
+const OFFSET_BITS = 16;
+const OFFSET_PAGE = 1 << OFFSET_BITS;
+const OFFSET_MASK = OFFSET_PAGE - 1;
 /** Decoded strings kept for reuse: about 64k entries of a few dozen bytes each. */
 const STRING_CACHE_SLOTS = 1 << 16;
 const closeOnCollect = new FinalizationRegistry<number>((fd) => {
@@ -52,8 +55,11 @@ const closeOnCollect = new FinalizationRegistry<number>((fd) => {
 export class SharedStrings {
   private pool: Buffer;
   private used = 0;
-  /** offsets[i]..offsets[i+1] is string i. */
-  private offsets = new Uint32Array(1024);
+  /**
+   * offset(i)..offset(i+1) is string i; kept in fixed pages, so a table of millions of strings grows without
+   * copying (a doubling array left a dead copy of half its size behind at every step).
+   */
+  private readonly offsets: Uint32Array[] = [new Uint32Array(OFFSET_PAGE)];
   private spill: Spill | undefined;
   count = 0;
   private cacheKeys = new Int32Array(0);
@@ -165,15 +171,15 @@ export class SharedStrings {
    * unless its block happens to be cached, so it does not evict the blocks ahead.
    */
   private read(index: number, repeat: boolean): string {
-    if (this.offsets[index] === this.offsets[index + 1]) return "";
+    if (this.offset(index) === this.offset(index + 1)) return "";
     const bytes = this.locate(index, repeat);
     return utf8Text(bytes, this.at, this.atEnd);
   }
 
   /** The buffer holding string `index` (not empty), its range in `at`/`atEnd`. */
   private locate(index: number, repeat: boolean): Buffer {
-    const start = this.offsets[index]!;
-    const end = this.offsets[index + 1]!;
+    const start = this.offset(index);
+    const end = this.offset(index + 1);
     const spill = this.spill;
     if (!spill || start >= spill.staged) {
       const base = spill ? spill.staged : 0;
@@ -224,8 +230,12 @@ export class SharedStrings {
     return bytes;
   }
 
+  private offset(index: number): number {
+    return this.offsets[index >>> OFFSET_BITS]![index & OFFSET_MASK]!;
+  }
+
   byteLength(index: number): number {
-    return this.offsets[index + 1]! - this.offsets[index]!;
+    return this.offset(index + 1) - this.offset(index);
   }
 
   /** Makes room for `extra` bytes at the end of the pool (staging, once spilled). */
@@ -301,12 +311,9 @@ export class SharedStrings {
   /** Ends the current string (everything appended since the previous `finish`). */
   finish(): void {
     this.count++;
-    if (this.count + 1 > this.offsets.length) {
-      const bigger = new Uint32Array(this.offsets.length * 2);
-      bigger.set(this.offsets);
-      this.offsets = bigger;
-    }
-    this.offsets[this.count] = this.used;
+    const page = this.count >>> OFFSET_BITS;
+    if (page === this.offsets.length) this.offsets.push(new Uint32Array(OFFSET_PAGE));
+    this.offsets[page]![this.count & OFFSET_MASK] = this.used;
   }
 
   /** Writes what is staged, after the last string: from now on the table is only read. */
