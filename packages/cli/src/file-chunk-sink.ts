@@ -2,7 +2,8 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { CHUNKS_OBJECT, MANIFEST_OBJECT, type Manifest } from "@sluice/contract";
+import type { Manifest } from "@sluice/contract";
+import { CHUNKS_OBJECT, MANIFEST_OBJECT } from "@sluice/contract/constants";
 import { type ChunkMeta, type ChunkSink, OutputWriteError } from "@sluice/core";
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ChunkBounds, ChunkPointer } from "@sluice/contract";
-import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
+import { CONTRACT_VERSION, chunkIdFor } from "@sluice/contract/constants";
 import { OutputWriteError, SluiceError } from "./errors.ts";
 import {
   CONTROL_ESCAPES,

@@ -1,5 +1,10 @@
 import type { Manifest, RowIssue } from "@sluice/contract";
-import { type ChunkBounds, CONTRACT_VERSION, DEFAULT_CHUNK_BOUNDS, MAX_CHUNK_BYTES } from "@sluice/contract";
+import {
+  type ChunkBounds,
+  CONTRACT_VERSION,
+  DEFAULT_CHUNK_BOUNDS,
+  MAX_CHUNK_BYTES,
+} from "@sluice/contract/constants";
 import type { ByteSource } from "./byte-source.ts";
 import { type AddResult, type ChunkSink, ChunkWriter, RecordEncoder } from "./chunk-writer.ts";
 import { openCsv } from "./csv/open-csv.ts";

@@ -1,4 +1,8 @@
-import { type ErrorCode as ContractErrorCode, ERROR_CODES, type errorCodesOf } from "@sluice/contract";
+import {
+  type ErrorCode as ContractErrorCode,
+  ERROR_CODES,
+  type errorCodesOf,
+} from "@sluice/contract/constants";
 
 /**
  * Every failure sluice reports has a stable `code` (Step Functions Retry/Catch match on it, alerts show it),

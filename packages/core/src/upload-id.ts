@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { uploadIdSlug } from "@sluice/contract";
+import { uploadIdSlug } from "@sluice/contract/constants";
 
 /**
  * A readable, deterministic upload id: `<file-name-slug>-<hash>`, at most 80 characters of [a-z0-9-], so it
