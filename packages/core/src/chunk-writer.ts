@@ -8,6 +8,7 @@ import {
   MAX_SCALAR_BYTES,
   scalarJson,
   writeDigits,
+  writeEscape,
   writeJsonString,
 } from "./json-text.ts";
 import type { ByteRecord, CellValue, JsonRecord } from "./workbook-reader.ts";
@@ -329,6 +330,27 @@ export class RecordEncoder {
     return n;
   }
 
+  /**
+   * Writes key `k` (`"name":`, with its leading comma after the first) at `o`, four bytes at a time; returns its
+   * end. Up to three bytes past it are written too: what follows (a value, then a key or `}}`: at least three
+   * bytes) overwrites them.
+   */
+  private writeKey(view: DataView, o: number, k: number): number {
+    const words = this.keyWords;
+    const length = this.keyLengths[k]!;
+    for (let j = 0, w = this.keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
+    return o + length;
+  }
+
+  /** A DataView on the record's bytes, kept while the record reuses the same buffer. */
+  private inputView(bytes: Buffer): DataView {
+    if (bytes !== this.read) {
+      this.read = bytes;
+      this.readView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
+    return this.readView!;
+  }
+
   /** Writes `{"row":<row>,"data":{` at `at` and points `view` at `out`; returns where the first key goes. */
   private writeRowStart(out: Buffer, at: number, row: number): number {
     let o = at;
@@ -349,27 +371,14 @@ export class RecordEncoder {
   encode(record: ByteRecord, out: Buffer, at: number): number {
     let o = this.writeRowStart(out, at, record.row);
     const { bytes, count, starts, ends, quoted } = record;
-    const words = this.keyWords;
-    const keyStarts = this.keyStarts;
-    const keyLengths = this.keyLengths;
     const columns = this.columns;
     const view = this.view!;
-    if (bytes !== this.read) {
-      this.read = bytes;
-      this.readView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    }
-    const input = this.readView!;
+    const input = this.inputView(bytes);
     for (let k = 0; k < columns.length; k++) {
-      // Up to three bytes past the key are written too: the value after it (at least 3 bytes) overwrites them.
-      const length = keyLengths[k]!;
-      for (let j = 0, w = keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
-      o += length;
+      o = this.writeKey(view, o, k);
       const c = columns[k]!;
       if (c >= count || starts[c] === ends[c]) {
-        out[o++] = 0x6e; // null
-        out[o++] = 0x75;
-        out[o++] = 0x6c;
-        out[o++] = 0x6c;
+        o = writeNull(out, o);
         continue;
       }
       out[o++] = 0x22;
@@ -390,13 +399,9 @@ export class RecordEncoder {
         const b = bytes[i]!;
         if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
           out[o++] = b;
-        } else if (b === 0x22 || b === 0x5c) {
-          if (b === 0x22 && pairs && i + 1 < e && bytes[i + 1] === 0x22) i++;
-          out[o++] = 0x5c;
-          out[o++] = b;
         } else {
-          const control = CONTROL_ESCAPES[b]!;
-          for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
+          if (b === 0x22 && pairs && i + 1 < e && bytes[i + 1] === 0x22) i++;
+          o = writeEscape(b, out, o);
         }
       }
       out[o++] = 0x22;
@@ -426,28 +431,14 @@ export class RecordEncoder {
   encodeJson(record: JsonRecord, out: Buffer, at: number): number {
     let o = this.writeRowStart(out, at, record.row);
     const { bytes, count, starts, ends } = record;
-    if (bytes !== this.read) {
-      this.read = bytes;
-      this.readView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    }
-    const input = this.readView!;
-    const words = this.keyWords;
-    const keyStarts = this.keyStarts;
-    const keyLengths = this.keyLengths;
+    const input = this.inputView(bytes);
     const columns = this.columns;
     const view = this.view!;
     for (let k = 0; k < columns.length; k++) {
-      // Up to three bytes past the key are written too: what follows (a value, then a key or `}}`: at least
-      // three bytes) overwrites them.
-      const length = keyLengths[k]!;
-      for (let j = 0, w = keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
-      o += length;
+      o = this.writeKey(view, o, k);
       const c = columns[k]!;
       if (c >= count || starts[c] === ends[c]) {
-        out[o++] = 0x6e; // null
-        out[o++] = 0x75;
-        out[o++] = 0x6c;
-        out[o++] = 0x6c;
+        o = writeNull(out, o);
         continue;
       }
       const e = ends[c]!;
@@ -495,15 +486,10 @@ export class RecordEncoder {
    */
   encodeCells(cells: readonly (CellValue | undefined)[], row: number, out: Buffer, at: number): number {
     let o = this.writeRowStart(out, at, row);
-    const words = this.keyWords;
-    const keyStarts = this.keyStarts;
-    const keyLengths = this.keyLengths;
     const columns = this.columns;
     const view = this.view!;
     for (let k = 0; k < columns.length; k++) {
-      const length = keyLengths[k]!;
-      for (let j = 0, w = keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
-      o += length;
+      o = this.writeKey(view, o, k);
       const value = cells[columns[k]!];
       if (typeof value === "string") o = writeJsonString(value, out, o);
       else {
@@ -520,4 +506,12 @@ export class RecordEncoder {
 /** A property name JavaScript orders as an array index ("0", "7", not "07" or "4294967295"). */
 function isArrayIndex(name: string): boolean {
   return /^(?:0|[1-9][0-9]{0,9})$/.test(name) && Number(name) < 2 ** 32 - 1;
+}
+
+function writeNull(out: Buffer, at: number): number {
+  out[at] = 0x6e;
+  out[at + 1] = 0x75;
+  out[at + 2] = 0x6c;
+  out[at + 3] = 0x6c;
+  return at + 4;
 }

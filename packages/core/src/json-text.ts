@@ -53,6 +53,19 @@ function isLowSurrogate(c: number): boolean {
 
 const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
 
+/** Writes the JSON escape of an ASCII character that needs one (`"`, `\`, a control character); returns the end. */
+export function writeEscape(c: number, out: Buffer, at: number): number {
+  let o = at;
+  if (c >= 0x20) {
+    out[o++] = 0x5c;
+    out[o++] = c;
+    return o;
+  }
+  const control = CONTROL_ESCAPES[c]!;
+  for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
+  return o;
+}
+
 /** Writes `JSON.stringify(text)` as UTF-8 at `at`; returns the end. */
 export function writeJsonString(text: string, out: Buffer, at: number): number {
   let o = at;
@@ -62,13 +75,7 @@ export function writeJsonString(text: string, out: Buffer, at: number): number {
     const c = text.charCodeAt(i);
     if (c < 0x80) {
       if (c >= 0x20 && c !== 0x22 && c !== 0x5c) out[o++] = c;
-      else if (c >= 0x20) {
-        out[o++] = 0x5c;
-        out[o++] = c;
-      } else {
-        const control = CONTROL_ESCAPES[c]!;
-        for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
-      }
+      else o = writeEscape(c, out, o);
     } else if (c < 0x800) {
       out[o++] = 0xc0 | (c >> 6);
       out[o++] = 0x80 | (c & 0x3f);
@@ -106,13 +113,7 @@ export function writeUtf8Json(buf: Buffer, start: number, end: number, out: Buff
   for (let i = start; i < end; i++) {
     const b = buf[i]!;
     if (b >= 0x20 && b !== 0x22 && b !== 0x5c) out[o++] = b;
-    else if (b >= 0x20) {
-      out[o++] = 0x5c;
-      out[o++] = b;
-    } else {
-      const control = CONTROL_ESCAPES[b]!;
-      for (let j = 0; j < control.length; j++) out[o++] = control[j]!;
-    }
+    else o = writeEscape(b, out, o);
   }
   out[o++] = 0x22;
   return o;
