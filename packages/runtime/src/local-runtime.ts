@@ -9,6 +9,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import {
   ChunkEnvelopeSchema,
   type ChunkPointer,
+  type ConvertOutput,
   PROCESSED_PREFIX,
   type TaskResult,
   UPLOADS_PREFIX,
@@ -45,6 +46,7 @@ import { type RequestCounts, type RequestMeter, startRequestMeter } from "./requ
 import { type SqsEventSource, startSqsEventSource } from "./sqs-event-source.ts";
 import { StepFunctionsApi } from "./step-functions-api.ts";
 import { StatesError, TaskTokens } from "./task-tokens.ts";
+import { locateConvertWorker, WorkerLambda } from "./worker-lambda.ts";
 import { workflowOperations } from "./workflow-operations.ts";
 
 export interface LocalRuntimeOptions {
@@ -131,6 +133,8 @@ export class LocalRuntime extends EventEmitter {
   private readonly lambdaGbSeconds = new Map<string, number>();
   private readonly shutdown = new AbortController();
   private deadLetters?: SqsEventSource;
+  /** The convert Lambda's worker thread (undefined: the handler runs in this thread). */
+  private convertWorker: WorkerLambda | undefined;
   /** The start handler's outcome for each object created under uploads/, by `<key>\n<versionId>`. */
   private readonly starts = new Map<string, Promise<StartResult>>();
 
@@ -248,12 +252,27 @@ export class LocalRuntime extends EventEmitter {
         }
       };
 
-    const convert = createConvertHandler({
-      ...bucketDeps,
-      chunkRows: config.chunkRows,
-      chunkBytes: config.chunkBytes,
-      logger: logger("sluice-convert"),
-    });
+    // The convert Lambda runs in a worker thread of its own when its code can be found beside this module (the
+    // sources, or a bundle built with convert-worker as an entry point); otherwise in this thread.
+    const convertEntry = locateConvertWorker();
+    const convertWorker =
+      convertEntry &&
+      new WorkerLambda(convertEntry, {
+        clientConfig: { ...emulator.clientConfig, endpoint: options.awsEndpoint ?? emulator.endpoint },
+        bucketName: PLACEHOLDER.bucket,
+        processedPrefix: PROCESSED_PREFIX,
+        chunkRows: config.chunkRows,
+        chunkBytes: config.chunkBytes,
+        logLevel: options.logLevel ?? "SILENT",
+      });
+    const convert: (event: unknown) => Promise<ConvertOutput> = convertWorker
+      ? (event) => convertWorker.invoke(event) as Promise<ConvertOutput>
+      : createConvertHandler({
+          ...bucketDeps,
+          chunkRows: config.chunkRows,
+          chunkBytes: config.chunkBytes,
+          logger: logger("sluice-convert"),
+        });
     const summarize = (event: unknown) =>
       createSummarizeHandler({
         ...bucketDeps,
@@ -328,6 +347,10 @@ export class LocalRuntime extends EventEmitter {
     });
     const endpoint = await api.listen();
     runtime = new LocalRuntime(config, emulator, endpoint, workflow, api, tokens, meter);
+    runtime.convertWorker = convertWorker;
+    // Loaded now, beside the rest of the start-up, as a provisioned function would be: the first upload's
+    // conversion does not wait for the worker's modules (a second or so from the TypeScript sources).
+    convertWorker?.warm();
     const sfn = runtime.sfnClient();
 
     // The chunk dead-letter queue's handler, fed the way a Lambda SQS event source mapping feeds it.
@@ -535,6 +558,7 @@ export class LocalRuntime extends EventEmitter {
     await this.deadLetters?.stop();
     await Promise.allSettled(this.notifications.values());
     await this.workflow.close();
+    await this.convertWorker?.close();
     await this.api.close();
     this.meter.stop();
     await this.emulator.stop();
