@@ -63,8 +63,9 @@ export interface InflateBudget {
   inflated: number;
 }
 
-/** Inflate output chunk; fewer, larger chunks mean less per-chunk overhead in the scanner. */
-const CHUNK_SIZE = 128 * 1024;
+/** Inflate output chunk; fewer, larger chunks mean less per-chunk overhead (256 KiB: 4-5% faster than 128 KiB
+ * on a 1M-row sheet, the same peak RSS). */
+const CHUNK_SIZE = 256 * 1024;
 /** Inflated bytes buffered ahead of the scanner, so inflating (threadpool) overlaps scanning (main thread). */
 const READ_AHEAD = 512 * 1024;
 // zlib passes stream options through to its Transform; the typings only list zlib's own.
