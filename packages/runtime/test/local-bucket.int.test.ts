@@ -195,6 +195,41 @@ describe("the local bucket is versioned", () => {
     );
     expect(sizes.sort((x, y) => x - y)).toEqual([parts[2]!.length, parts[0]!.length, expected.length]);
   });
+
+  it("refuses to complete when a part other than the last is under 5 MiB (EntityTooSmall); a short last part is fine", async () => {
+    const { s3, bucket } = await emulator();
+    const upload = async (key: string, bodies: Buffer[]) => {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const Parts = [];
+      for (const [i, Body] of bodies.entries()) {
+        const { ETag } = await s3.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body }),
+        );
+        Parts.push({ PartNumber: i + 1, ETag });
+      }
+      return new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts },
+      });
+    };
+    const short = await upload("short.bin", [Buffer.alloc(5 * 1024 * 1024 - 1, "a"), Buffer.from("tail")]);
+    await expect(s3.send(short)).rejects.toMatchObject({
+      name: "EntityTooSmall",
+      $metadata: { httpStatusCode: 400 },
+    });
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "short.bin" }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
+    // Exactly 5 MiB, then a short last part; and one short part alone (it is the last).
+    await s3.send(await upload("exact.bin", [Buffer.alloc(5 * 1024 * 1024, "b"), Buffer.from("tail")]));
+    await s3.send(await upload("single.bin", [Buffer.from("only part")]));
+    const single = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "single.bin" }));
+    expect(await text(single.Body)).toBe("only part");
+    const exact = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "exact.bin" }));
+    expect(exact.ContentLength).toBe(5 * 1024 * 1024 + 4);
+  });
 });
 
 describe("ListObjectVersions", () => {
