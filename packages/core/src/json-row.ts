@@ -1,6 +1,7 @@
 import { scalarJson, writeJsonString, writeUtf8Json } from "./json-text.ts";
 import type { CellValue, CellWarning, JsonRecord } from "./workbook-reader.ts";
 import { writeSerialIsoJson } from "./xlsx/excel-dates.ts";
+import { writeXmlTextJson } from "./xlsx/xml-text.ts";
 
 /**
  * One row's values as JSON text in a reused byte arena, written cell by cell as a reader finishes them (in
@@ -61,6 +62,12 @@ export class JsonRow implements JsonRecord {
   putUtf8(column: number, buf: Buffer, start: number, end: number): void {
     const at = this.begin(column, 2 + 6 * (end - start));
     this.end(column, writeUtf8Json(buf, start, end, this.bytes, at));
+  }
+
+  /** XML text as `writeXmlTextJson` takes it (valid UTF-8; predefined entities decoded on the way). */
+  putXmlText(column: number, buf: Buffer, start: number, end: number): void {
+    const at = this.begin(column, 2 + 6 * (end - start));
+    this.end(column, writeXmlTextJson(buf, start, end, this.bytes, at));
   }
 
   /** Bytes that already are the value's JSON (a number in its shortest form). */

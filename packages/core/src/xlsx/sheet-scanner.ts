@@ -71,7 +71,7 @@ const TYPE_D = 6;
 
 // A cell value `finishCell` writes as JSON text from bytes rather than from `value` (JSON rows only).
 const RAW_NONE = 0;
-/** Valid UTF-8 text needing no XML decoding: `rawBuf[rawStart, rawEnd)`. */
+/** Valid UTF-8 text, `rawBuf[rawStart, rawEnd)`, needing no XML decoding beyond the predefined entities. */
 const RAW_TEXT = 1;
 /** A number whose `<v>` text is its JSON already. */
 const RAW_NUMBER = 2;
@@ -530,17 +530,26 @@ class SheetHandler implements XmlHandler {
       if (type === TYPE_STR || type === TYPE_INLINE) {
         // Text: find its end and whether it needs more than a plain decode, in one pass.
         let high = 0;
+        // special: more than a plain decode (an entity, CR, `_x`); decodeOnly: more than the JSON path's
+        // entity decoding (a character reference, CR, `_x`).
         let special = false;
+        let decodeOnly = false;
         for (; e < len; e++) {
           const b = buf[e]!;
           if (b < 0x60) {
             if (b === LT) break;
-            if (b === AMP || b === CR || (b === UNDERSCORE && buf[e + 1] === LOWER_X)) special = true;
+            if (b === AMP) {
+              special = true;
+              if (buf[e + 1] === 0x23) decodeOnly = true;
+            } else if (b === CR || (b === UNDERSCORE && buf[e + 1] === LOWER_X)) {
+              special = true;
+              decodeOnly = true;
+            }
           }
           high |= b;
         }
         if (!closesValue(buf, e, len)) return -1;
-        if (this.json && !special && this.plainBytes(buf, start, e, high)) {
+        if (this.json && !decodeOnly && this.plainBytes(buf, start, e, high)) {
           this.rawKind = RAW_TEXT;
           this.rawBuf = buf;
           this.rawStart = start;
@@ -589,8 +598,9 @@ class SheetHandler implements XmlHandler {
   }
 
   /**
-   * Text bytes (no `&`, CR or `_x`, so nothing to decode; `high` ORs them) that can be copied into JSON as they
-   * are: not empty, valid UTF-8, and short enough that the cell-length limit cannot apply.
+   * Text bytes (no CR, `_x` or character reference; predefined entities are decoded as they are written; `high`
+   * ORs them) that can go into JSON from the bytes: not empty, valid UTF-8, and short enough that the
+   * cell-length limit cannot apply (decoding only shortens them).
    */
   private plainBytes(buf: Buffer, start: number, end: number, high: number): boolean {
     return (
@@ -598,12 +608,13 @@ class SheetHandler implements XmlHandler {
     );
   }
 
-  /** `plainBytes` for text not scanned yet. */
+  /** `plainBytes` for text not scanned yet (predefined entities allowed: the JSON path decodes them). */
   private plainText(buf: Buffer, start: number, end: number): boolean {
     let high = 0;
     for (let i = start; i < end; i++) {
       const b = buf[i]!;
-      if (b === AMP || b === CR || (b === UNDERSCORE && buf[i + 1] === LOWER_X)) return false;
+      if ((b === AMP && buf[i + 1] === 0x23) || b === CR || (b === UNDERSCORE && buf[i + 1] === LOWER_X))
+        return false;
       high |= b;
     }
     return this.plainBytes(buf, start, end, high);
@@ -894,7 +905,7 @@ class SheetHandler implements XmlHandler {
       this.checkColumn(column);
       if (raw === RAW_SHARED) this.ctx.sharedStrings.putJson(this.rawStart, this.jsonRow, column);
       else if (raw === RAW_DATE) this.jsonRow.putDate(column, this.rawNumber, this.ctx.date1904);
-      else if (raw === RAW_TEXT) this.jsonRow.putUtf8(column, this.rawBuf!, this.rawStart, this.rawEnd);
+      else if (raw === RAW_TEXT) this.jsonRow.putXmlText(column, this.rawBuf!, this.rawStart, this.rawEnd);
       else this.jsonRow.putRaw(column, this.rawBuf!, this.rawStart, this.rawEnd);
       this.rawKind = RAW_NONE;
       this.rawBuf = null;

@@ -4,6 +4,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
+import { writeEscape } from "../json-text.ts";
 
 const AMP = 0x26;
 const LT = 0x3c;
@@ -137,4 +138,58 @@ export class Utf8Window {
     this.from = valid ? first : 0;
     this.to = valid ? last : -1;
   }
+}
+
+/** The five predefined entities by their names' bytes. */
+const PREDEFINED: ReadonlyArray<readonly [Buffer, number]> = [
+  [Buffer.from("amp", "latin1"), 0x26],
+  [Buffer.from("lt", "latin1"), 0x3c],
+  [Buffer.from("gt", "latin1"), 0x3e],
+  [Buffer.from("quot", "latin1"), 0x22],
+  [Buffer.from("apos", "latin1"), 0x27],
+];
+
+function isLetter(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
+}
+
+/**
+ * Writes XML text bytes (valid UTF-8, with no CR, no `_x` and no `&#` character reference: those need
+ * `decodeCellText`) as a JSON string at `at`, quotes included; returns the end. The five predefined entities are
+ * decoded; any other `&name;` stays as written, as `decodeEntities` leaves it. Room: 2 + 6 per byte.
+ */
+export function writeXmlTextJson(buf: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  let o = at;
+  out[o++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b === AMP) {
+      let j = i + 1;
+      while (j < end && isLetter(buf[j])) j++;
+      if (j > i + 1 && j < end && buf[j] === 0x3b) {
+        const decoded = predefined(buf, i + 1, j);
+        if (decoded >= 0) {
+          if (decoded === 0x22) o = writeEscape(decoded, out, o);
+          else out[o++] = decoded;
+          i = j;
+          continue;
+        }
+      }
+      out[o++] = b;
+    } else if (b >= 0x20 && b !== 0x22 && b !== 0x5c) out[o++] = b;
+    else o = writeEscape(b, out, o);
+  }
+  out[o++] = 0x22;
+  return o;
+}
+
+/** The character a predefined entity's name (`buf[start, end)`) stands for, or -1. */
+function predefined(buf: Buffer, start: number, end: number): number {
+  for (const [name, char] of PREDEFINED) {
+    if (name.length !== end - start) continue;
+    let same = true;
+    for (let k = 0; k < name.length && same; k++) same = buf[start + k] === name[k];
+    if (same) return char;
+  }
+  return -1;
 }
