@@ -119,16 +119,11 @@ export class ChunkWriter {
     const separator = this.rowCount > 0 ? 1 : 0;
     if (this.bodyBytes + separator + rowJson.length * MAX_UTF8_PER_UNIT > room) {
       // Near the end of the room: measure exactly before deciding.
-      const bytes = Buffer.byteLength(rowJson);
-      if (bytes > room) return { added: false, bytes };
-      if (this.bodyBytes + separator + bytes > room) this.seal();
+      const refused = this.makeRoom(Buffer.byteLength(rowJson));
+      if (refused) return refused;
     }
-    if (this.rowCount === 0) this.firstRow = row;
-    else this.body[this.bodyBytes++] = 0x2c; // ","
-    this.bodyBytes += this.body.write(rowJson, this.bodyBytes);
-    this.rowCount++;
-    this.lastRow = row;
-    return ADDED;
+    const at = this.rowStart(row);
+    return this.rowEnd(at + this.body.write(rowJson, at), row);
   }
 
   /**
@@ -142,16 +137,11 @@ export class ChunkWriter {
     const worst = encoder.maxBytes(record);
     if (this.bodyBytes + 1 + worst > room) {
       // Near the end of the room: measure exactly before deciding.
-      const bytes = encoder.exactBytes(record);
-      if (bytes > room) return { added: false, bytes };
-      if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > room) this.seal();
+      const refused = this.makeRoom(encoder.exactBytes(record));
+      if (refused) return refused;
     }
-    if (this.rowCount === 0) this.firstRow = record.row;
-    else this.body[this.bodyBytes++] = 0x2c; // ","
-    this.bodyBytes = encoder.encode(record, this.body, this.bodyBytes);
-    this.rowCount++;
-    this.lastRow = record.row;
-    return ADDED;
+    const at = this.rowStart(record.row);
+    return this.rowEnd(encoder.encode(record, this.body, at), record.row);
   }
 
   /**
@@ -162,16 +152,11 @@ export class ChunkWriter {
     const room = this.room;
     if (this.rowCount >= this.bounds.rows) this.seal();
     if (this.bodyBytes + 1 + encoder.maxCellsBytes(cells) > room) {
-      const bytes = encoder.exactCellsBytes(cells, row);
-      if (bytes > room) return { added: false, bytes };
-      if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > room) this.seal();
+      const refused = this.makeRoom(encoder.exactCellsBytes(cells, row));
+      if (refused) return refused;
     }
-    if (this.rowCount === 0) this.firstRow = row;
-    else this.body[this.bodyBytes++] = 0x2c; // ","
-    this.bodyBytes = encoder.encodeCells(cells, row, this.body, this.bodyBytes);
-    this.rowCount++;
-    this.lastRow = row;
-    return ADDED;
+    const at = this.rowStart(row);
+    return this.rowEnd(encoder.encodeCells(cells, row, this.body, at), row);
   }
 
   /**
@@ -179,16 +164,35 @@ export class ChunkWriter {
    * `addRecord`: full chunks wait for `drain()`.
    */
   addJson(encoder: RecordEncoder, record: JsonRecord): AddResult {
-    const room = this.room;
     if (this.rowCount >= this.bounds.rows) this.seal();
-    const bytes = encoder.exactJsonBytes(record);
-    if (bytes > room) return { added: false, bytes };
-    if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > room) this.seal();
-    if (this.rowCount === 0) this.firstRow = record.row;
+    const refused = this.makeRoom(encoder.exactJsonBytes(record));
+    if (refused) return refused;
+    const at = this.rowStart(record.row);
+    return this.rowEnd(encoder.encodeJson(record, this.body, at), record.row);
+  }
+
+  /**
+   * Room for a row of exactly `bytes`: undefined once it fits (the chunk sealed first when it would not), or the
+   * answer for a row no chunk can hold.
+   */
+  private makeRoom(bytes: number): AddResult | undefined {
+    if (bytes > this.room) return { added: false, bytes };
+    if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > this.room) this.seal();
+    return undefined;
+  }
+
+  /** Where the next row's bytes go: after its comma, or first in the chunk (then its number is the chunk's first). */
+  private rowStart(row: number): number {
+    if (this.rowCount === 0) this.firstRow = row;
     else this.body[this.bodyBytes++] = 0x2c; // ","
-    this.bodyBytes = encoder.encodeJson(record, this.body, this.bodyBytes);
+    return this.bodyBytes;
+  }
+
+  /** Counts the row just written up to `end`. */
+  private rowEnd(end: number, row: number): AddResult {
+    this.bodyBytes = end;
     this.rowCount++;
-    this.lastRow = record.row;
+    this.lastRow = row;
     return ADDED;
   }
 
