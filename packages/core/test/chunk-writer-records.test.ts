@@ -1,3 +1,4 @@
+import type { ChunkBounds } from "@sluice/contract";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ChunkMeta, ChunkWriter, RecordEncoder } from "../src/chunk-writer.ts";
@@ -131,6 +132,16 @@ function collect() {
   };
 }
 
+/** The reference writer: each row's JSON string through `add`, then flushed; the chunks and each add's answer. */
+async function throughStrings(bounds: ChunkBounds, rows: [json: string, row: number][]) {
+  const via = collect();
+  const writer = new ChunkWriter("up-1", bounds, via.sink);
+  const results: unknown[] = [];
+  for (const [json, row] of rows) results.push(await writer.add(json, row));
+  await writer.flush();
+  return { via, results };
+}
+
 describe("ChunkWriter.addRecord", () => {
   it("cuts the same chunks as add() with the row's JSON string, and refuses the same rows as too large", async () => {
     await fc.assert(
@@ -144,14 +155,10 @@ describe("ChunkWriter.addRecord", () => {
           const bounds = { rows: chunkRows, bytes: chunkBytes };
           const big = (values: (string | null)[], r: number) =>
             r % 5 === 0 ? values.map((v) => (v === null ? v : v.repeat(80))) : values;
-          const viaString = collect();
-          const stringWriter = new ChunkWriter("up-1", bounds, viaString.sink);
-          const stringResults: unknown[] = [];
-          for (let r = 0; r < rows.length; r++) {
-            const values = big(rows[r]!, r);
-            stringResults.push(await stringWriter.add(expectedJson(r + 2, columns, names, values), r + 2));
-          }
-          await stringWriter.flush();
+          const { via: viaString, results: stringResults } = await throughStrings(
+            bounds,
+            rows.map((row, r) => [expectedJson(r + 2, columns, names, big(row, r)), r + 2]),
+          );
 
           const viaBytes = collect();
           const byteWriter = new ChunkWriter("up-1", bounds, viaBytes.sink);
@@ -283,13 +290,10 @@ describe("RecordEncoder.encodeCells", () => {
             });
             return JSON.stringify({ row, data });
           };
-          const viaString = collect();
-          const stringWriter = new ChunkWriter("up-1", bounds, viaString.sink);
-          const stringResults: unknown[] = [];
-          for (let r = 0; r < rows.length; r++) {
-            stringResults.push(await stringWriter.add(json(widen(rows[r]!, r), r + 2), r + 2));
-          }
-          await stringWriter.flush();
+          const { via: viaString, results: stringResults } = await throughStrings(
+            bounds,
+            rows.map((row, r) => [json(widen(row, r), r + 2), r + 2]),
+          );
           const viaCells = collect();
           const cellWriter = new ChunkWriter("up-1", bounds, viaCells.sink);
           const encoder = new RecordEncoder();
