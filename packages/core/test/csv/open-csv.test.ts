@@ -11,6 +11,9 @@ import { openCsv } from "../../src/csv/open-csv.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { type ReadLimits, resolveLimits } from "../../src/limits.ts";
 import type { CellValue, OpenedSheet, RawRow } from "../../src/workbook-reader.ts";
+import { piecewiseSource } from "../piecewise-source.ts";
+
+const chunkedSource = (bytes: Buffer, size: number) => piecewiseSource(bytes, size, "chunked.csv");
 
 const corpus = fileURLToPath(new URL("../../../../../shared/corpus/", import.meta.url));
 
@@ -466,16 +469,3 @@ describe.skipIf(!existsSync(corpus))("corpus: roo__iso_8859_1.csv", () => {
   });
 });
 if (!existsSync(corpus)) console.warn(`corpus not found at ${corpus}: skipping the corpus csv suite`);
-
-/** A source whose stream yields pieces of `size` bytes: every boundary case of the chunked parsing. */
-function chunkedSource(bytes: Buffer, size: number): ByteSource {
-  const base = bufferSource(bytes, "chunked.csv");
-  return {
-    ...base,
-    stream(start = 0, end = bytes.length) {
-      const pieces: Buffer[] = [];
-      for (let i = start; i < end; i += size) pieces.push(bytes.subarray(i, Math.min(end, i + size)));
-      return Readable.from(pieces);
-    },
-  };
-}

@@ -1,17 +1,20 @@
 import { existsSync, readFileSync } from "node:fs";
-import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import iconv from "iconv-lite";
 import Papa from "papaparse";
 import { describe, expect, it } from "vitest";
-import { type ByteSource, bufferSource } from "../../src/byte-source.ts";
+import type { ByteSource } from "../../src/byte-source.ts";
 import { DELIMITER_CANDIDATES, type LineEnding } from "../../src/csv/detect-delimiter.ts";
 import { openCsv } from "../../src/csv/open-csv.ts";
 import { CsvRecordScanner } from "../../src/csv/scan-csv.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { type ReadLimits, resolveLimits } from "../../src/limits.ts";
 import type { CellValue, OpenedSheet } from "../../src/workbook-reader.ts";
+import { piecewiseSource } from "../piecewise-source.ts";
+
+const chunkedSource = (bytes: Buffer, size: number, name = "chunked.csv") =>
+  piecewiseSource(bytes, size, name);
 
 const corpus = fileURLToPath(new URL("../../../../../shared/corpus/", import.meta.url));
 const NEWLINES: LineEnding[] = ["\r\n", "\n", "\r"];
@@ -158,18 +161,6 @@ async function outcome(read: Promise<[number, CellValue[]][]>) {
     if (!(error instanceof SluiceError)) throw error;
     return { code: error.code, details: error.details };
   }
-}
-
-function chunkedSource(bytes: Buffer, size: number, name = "chunked.csv"): ByteSource {
-  const base = bufferSource(bytes, name);
-  return {
-    ...base,
-    stream(start = 0, end = bytes.length) {
-      const pieces: Buffer[] = [];
-      for (let i = start; i < end; i += size) pieces.push(bytes.subarray(i, Math.min(i + size, end)));
-      return Readable.from(pieces);
-    },
-  };
 }
 
 describe("the csv reader's byte records: the same rows as its papaparse rows", () => {

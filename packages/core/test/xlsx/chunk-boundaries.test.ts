@@ -1,9 +1,8 @@
-import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { ByteSource } from "../../src/byte-source.ts";
 import { resolveLimits } from "../../src/limits.ts";
 import { openXlsx } from "../../src/xlsx/open-xlsx.ts";
 import { type XmlHandler, XmlTokenizer } from "../../src/xlsx/xml-tokenizer.ts";
+import { piecewiseSource } from "../piecewise-source.ts";
 import { collect, MAIN_NS, STRICT_REL_NS, zip } from "./ooxml-fixtures.ts";
 
 /** Every token must read the same whichever byte a chunk ends on. */
@@ -83,23 +82,6 @@ describe("XmlTokenizer", () => {
   });
 });
 
-/** A source whose streams hand out `size`-byte pieces; stored zip entries reach the scanner unchanged. */
-function piecewiseSource(bytes: Buffer, size: number): ByteSource {
-  return {
-    name: "pieces.xlsx",
-    size: bytes.length,
-    async read(offset, length) {
-      return bytes.subarray(offset, Math.min(bytes.length, offset + length));
-    },
-    stream(start = 0, end = bytes.length) {
-      const pieces: Buffer[] = [];
-      for (let i = start; i < end; i += size) pieces.push(bytes.subarray(i, Math.min(end, i + size)));
-      return Readable.from(pieces);
-    },
-    async close() {},
-  };
-}
-
 describe("sheet scanning across chunk boundaries", () => {
   const sheetXml =
     `<?xml version="1.0"?><worksheet xmlns="${MAIN_NS}"><sheetData>` +
@@ -141,7 +123,7 @@ describe("sheet scanning across chunk boundaries", () => {
   ];
 
   it.each(Array.from({ length: 40 }, (_, i) => i + 1))("in %s-byte pieces", async (size) => {
-    const opened = await openXlsx(piecewiseSource(bytes, size), { limits: resolveLimits() });
+    const opened = await openXlsx(piecewiseSource(bytes, size, "pieces.xlsx"), { limits: resolveLimits() });
     expect(await collect(opened)).toEqual(expected);
   });
 });

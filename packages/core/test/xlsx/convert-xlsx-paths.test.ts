@@ -1,12 +1,11 @@
-import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import type { ByteSource } from "../../src/byte-source.ts";
-import { bufferSource } from "../../src/byte-source.ts";
 import type { ChunkMeta } from "../../src/chunk-writer.ts";
 import { convertWorkbook } from "../../src/convert-workbook.ts";
 import { SluiceError } from "../../src/errors.ts";
 import type { ReadLimits } from "../../src/limits.ts";
+import { piecewiseSource } from "../piecewise-source.ts";
 import { MAIN_NS, stylesXml, xlsxPackage } from "./ooxml-fixtures.ts";
 
 /**
@@ -33,19 +32,6 @@ async function valuePathConvert(): Promise<Convert> {
   const module = await import("../../src/convert-workbook.ts");
   vi.doUnmock("../../src/xlsx/open-xlsx.ts");
   return module.convertWorkbook;
-}
-
-/** A source whose streams hand out `size`-byte pieces: stored parts reach the scanner cut anywhere. */
-function piecewise(bytes: Buffer, size: number): ByteSource {
-  const whole = bufferSource(bytes, "generated.xlsx");
-  return {
-    ...whole,
-    stream(start = 0, end = bytes.length) {
-      const pieces: Buffer[] = [];
-      for (let i = start; i < end; i += size) pieces.push(bytes.subarray(i, Math.min(end, i + size)));
-      return Readable.from(pieces);
-    },
-  };
 }
 
 async function run(
@@ -298,11 +284,11 @@ describe("xlsx conversion: the JSON records path gives what the value rows path 
           maxCellLength: c.maxCellLength,
           ...(c.spill ? { sharedStringsMemoryBytes: 16 } : {}),
         };
-        const expected = await run(viaValues, piecewise(bytes, c.pieceSize), {
+        const expected = await run(viaValues, piecewiseSource(bytes, c.pieceSize, "generated.xlsx"), {
           chunkRows: c.chunkRows,
           limits,
         });
-        const actual = await run(convertWorkbook, piecewise(bytes, c.pieceSize), {
+        const actual = await run(convertWorkbook, piecewiseSource(bytes, c.pieceSize, "generated.xlsx"), {
           chunkRows: c.chunkRows,
           limits,
         });

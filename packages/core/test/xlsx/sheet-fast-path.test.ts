@@ -1,8 +1,7 @@
-import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { ByteSource } from "../../src/byte-source.ts";
 import { resolveLimits } from "../../src/limits.ts";
 import { openXlsx } from "../../src/xlsx/open-xlsx.ts";
+import { piecewiseSource } from "../piecewise-source.ts";
 import {
   collect,
   MAIN_NS,
@@ -51,23 +50,6 @@ function workbook(sheetXml: string, store = false): Buffer {
   });
 }
 
-/** A source whose streams hand out `size`-byte pieces; stored entries reach the scanner cut there. */
-function piecewiseSource(bytes: Buffer, size: number): ByteSource {
-  return {
-    name: "pieces.xlsx",
-    size: bytes.length,
-    async read(offset, length) {
-      return bytes.subarray(offset, Math.min(bytes.length, offset + length));
-    },
-    stream(start = 0, end = bytes.length) {
-      const pieces: Buffer[] = [];
-      for (let i = start; i < end; i += size) pieces.push(bytes.subarray(i, Math.min(end, i + size)));
-      return Readable.from(pieces);
-    },
-    async close() {},
-  };
-}
-
 describe("the sheet scanner's byte loop", () => {
   it("reads every cell shape as the general path does", async () => {
     const fast = await readRows(workbook(worksheet(ROWS)));
@@ -91,7 +73,7 @@ describe("the sheet scanner's byte loop", () => {
 
   it.each(Array.from({ length: 48 }, (_, i) => i + 1))("reads the same in %s-byte pieces", async (size) => {
     const whole = await readRows(workbook(worksheet(ROWS)));
-    const opened = await openXlsx(piecewiseSource(workbook(worksheet(ROWS), true), size), {
+    const opened = await openXlsx(piecewiseSource(workbook(worksheet(ROWS), true), size, "pieces.xlsx"), {
       limits: resolveLimits(),
     });
     expect(await collect(opened)).toEqual(whole);
