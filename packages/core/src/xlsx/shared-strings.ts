@@ -317,7 +317,7 @@ export class SharedStrings {
       cache: new Map(),
       // Small blocks: a block read to serve a jump is mostly wasted copying.
       blockBytes: this.spillOptions.blockBytes ?? 16 * 1024,
-      cacheBlocks: this.spillOptions.cacheBlocks ?? 256,
+      cacheBlocks: this.spillOptions.cacheBlocks ?? 64,
       lastBlock: -1,
       lastBytes: undefined,
     };
