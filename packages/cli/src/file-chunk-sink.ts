@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -11,7 +10,7 @@ import { type ChunkMeta, type ChunkSink, OutputWriteError } from "@sluice/core";
  * place only on `commit()`: a failed conversion leaves nothing half-written behind.
  *
  * Every error the write stream can report is handled: one listener is attached from the start and keeps the
- * first error, which the next write, the commit or the drain wait turns into an OutputWriteError. Without it a
+ * first error, which the next write, the commit or a write's callback turns into an OutputWriteError. Without it a
  * stream torn down while a write is in flight (the conversion stopped by a limit) emits an 'error' nobody hears,
  * and Node ends the process with a stack trace instead of the conversion's own typed error.
  */
@@ -50,12 +49,10 @@ export class FileChunkSink implements ChunkSink {
 
   async writeChunk(line: Buffer, _meta: ChunkMeta): Promise<void> {
     this.throwIfFailed();
-    if (this.stream.write(line)) return;
-    // events.once rejects on 'error' and removes its listeners either way; a stream destroyed without an error
-    // sends no drain, so that case is checked before waiting (nothing destroys it while a write waits).
-    if (this.stream.destroyed) throw writeError(this.failure ?? new Error("the output file was closed"));
-    await once(this.stream, "drain").catch((error: unknown) => {
-      throw writeError(error);
+    // The bytes are lent (see ChunkSink): wait until they are written, not only queued. A destroyed stream
+    // calls back with an error too.
+    await new Promise<void>((resolve, reject) => {
+      this.stream.write(line, (error) => (error ? reject(writeError(error)) : resolve()));
     });
   }
 

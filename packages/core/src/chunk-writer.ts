@@ -16,7 +16,8 @@ import type { ByteRecord, CellValue, JsonRecord } from "./workbook-reader.ts";
 /** Where finished chunks go: a local file, an S3 multipart upload, a test array. */
 export interface ChunkSink {
   /**
-   * `line` is one chunk as a JSON Lines line: UTF-8 JSON followed by "\n". The bytes are the sink's to keep.
+   * `line` is one chunk as a JSON Lines line: UTF-8 JSON followed by "\n". The bytes are lent: they are reused for
+   * a later chunk once the returned promise settles, so a sink that keeps them past that copies them.
    * Backpressure: the next chunk is not written before the returned promise settles.
    */
   writeChunk(line: Buffer, meta: ChunkMeta): Promise<void>;
@@ -55,17 +56,26 @@ const MAX_UTF8_PER_UNIT = 3;
  * the garbage collector has to promote and sweep.
  */
 export class ChunkWriter {
-  private readonly body: Buffer;
+  /**
+   * The chunk being filled: `head` bytes kept for its envelope, then its rows. Sealing writes the envelope just
+   * before the rows and hands the sink a view of the same buffer, which comes back to `spare` once written: no
+   * copy of the rows and no new multi-megabyte buffer per chunk.
+   */
+  private body: Buffer;
+  private readonly spare: Buffer[] = [];
+  /** Envelope bytes with every number at its widest. */
+  private readonly head: number;
   /** Bytes of rows a chunk holds. */
   private readonly room: number;
+  /** Bytes of rows in `body` (after its head). */
   private bodyBytes = 0;
   private rowCount = 0;
   private firstRow = 0;
   private lastRow = 0;
   private nextIndex = 0;
   private totalBytes = 0;
-  /** Chunks closed and not yet handed to the sink, in order. */
-  private readonly sealed: { line: Buffer; meta: ChunkMeta }[] = [];
+  /** Chunks closed and not yet handed to the sink, in order, with the buffer each is a view of. */
+  private readonly sealed: { line: Buffer; meta: ChunkMeta; body: Buffer | undefined }[] = [];
   /** Envelope bytes with every number at its widest, so the bound holds before the real numbers are known. */
   private readonly envelopeBytes: number;
 
@@ -75,10 +85,16 @@ export class ChunkWriter {
     private readonly sink: ChunkSink,
   ) {
     const widest = 999_999_999_999;
-    this.envelopeBytes = Buffer.byteLength(this.envelope(widest, widest, widest)) + 2;
+    this.head = Buffer.byteLength(this.envelope(widest, widest, widest));
+    this.envelopeBytes = this.head + 2;
     this.room = Math.max(0, bounds.bytes - this.envelopeBytes);
-    // RecordEncoder may write 3 bytes past a row's end (which the next row or nothing overwrites).
-    this.body = Buffer.allocUnsafe(this.room + 4);
+    this.body = this.newBody();
+  }
+
+  private newBody(): Buffer {
+    // RecordEncoder may write 3 bytes past a row's end (which the next row or the closing `]}\n` overwrites).
+    // Never from Buffer's shared pool: a body is lent to the sink as a whole buffer of its own.
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.head + this.room + 4);
   }
 
   get chunks(): number {
@@ -184,13 +200,13 @@ export class ChunkWriter {
   /** Where the next row's bytes go: after its comma, or first in the chunk (then its number is the chunk's first). */
   private rowStart(row: number): number {
     if (this.rowCount === 0) this.firstRow = row;
-    else this.body[this.bodyBytes++] = 0x2c; // ","
-    return this.bodyBytes;
+    else this.body[this.head + this.bodyBytes++] = 0x2c; // ","
+    return this.head + this.bodyBytes;
   }
 
   /** Counts the row just written up to `end`. */
   private rowEnd(end: number, row: number): AddResult {
-    this.bodyBytes = end;
+    this.bodyBytes = end - this.head;
     this.rowCount++;
     this.lastRow = row;
     return ADDED;
@@ -204,9 +220,11 @@ export class ChunkWriter {
   /** Writes the sealed chunks to the sink, one after the other. */
   async drain(): Promise<void> {
     while (this.sealed.length > 0) {
-      const { line, meta } = this.sealed.shift()!;
+      const { line, meta, body } = this.sealed.shift()!;
       try {
         await this.sink.writeChunk(line, meta);
+        // Two spare buffers cover a chunk being written while the next fills.
+        if (body !== undefined && this.spare.length < 2) this.spare.push(body);
       } catch (error) {
         this.sealed.length = 0;
         // A sink's own typed error passes; anything else is a failed write, not (as it was) a failed read.
@@ -225,11 +243,16 @@ export class ChunkWriter {
   private seal(): void {
     if (this.rowCount === 0) return;
     const index = this.nextIndex++;
-    const head = Buffer.from(this.envelope(index, this.firstRow, this.lastRow));
-    const line = Buffer.allocUnsafe(head.length + this.bodyBytes + 3);
-    head.copy(line, 0);
-    this.body.copy(line, head.length, 0, this.bodyBytes);
-    line.write("]}\n", head.length + this.bodyBytes, "latin1");
+    const body = this.body;
+    const envelope = this.envelope(index, this.firstRow, this.lastRow);
+    const start = this.head - Buffer.byteLength(envelope);
+    body.write(envelope, start);
+    const end = this.head + this.bodyBytes;
+    body.write("]}\n", end, "latin1");
+    // A full chunk is lent as it is and the next fills another buffer; a short one (a row bound well below the
+    // byte bound) is copied out, so chunks waiting to be written hold about their own size.
+    const full = this.bodyBytes * 2 >= this.room;
+    const line = full ? body.subarray(start, end + 3) : Buffer.from(body.subarray(start, end + 3));
     const meta: ChunkMeta = {
       index,
       chunkId: chunkIdFor(this.uploadId, index),
@@ -245,7 +268,8 @@ export class ChunkWriter {
     this.rowCount = 0;
     this.bodyBytes = 0;
     this.totalBytes += line.length;
-    this.sealed.push({ line, meta });
+    this.sealed.push({ line, meta, body: full ? body : undefined });
+    if (full) this.body = this.newBody();
   }
 }
 

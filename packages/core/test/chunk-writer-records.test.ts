@@ -126,7 +126,7 @@ function collect() {
     lines,
     sink: {
       async writeChunk(line: Buffer, meta: ChunkMeta) {
-        lines.push({ line, meta });
+        lines.push({ line: Buffer.from(line), meta }); // lent: copied to keep
       },
     },
   };

@@ -108,6 +108,41 @@ describe("ChunkWriter", () => {
     });
   });
 
+  it("lends a full chunk's bytes until its write settles, then fills them again; a short chunk is a copy", async () => {
+    // A sink that reads the bytes only after an await, as a network or disk write does.
+    const lines: string[] = [];
+    const buffers: ArrayBufferLike[] = [];
+    let writing = 0;
+    const sink = {
+      async writeChunk(line: Buffer) {
+        writing++;
+        const before = line.toString("utf8");
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        expect(line.toString("utf8")).toBe(before);
+        lines.push(before);
+        buffers.push(line.buffer);
+        writing--;
+      },
+    };
+    const writer = new ChunkWriter("up-lend", { rows: 40, bytes: 2048 }, sink);
+    let row = 1;
+    // Rows of ~60 bytes: 2 KiB fills well before 40 rows (lent), then rows of ~12 bytes hit the row bound first.
+    for (; row <= 400; row++) await writer.add(rowJson(row, "x".repeat(20 + (row % 7))).json, row);
+    for (; row <= 600; row++) await writer.add(JSON.stringify({ row, data: {} }), row);
+    await writer.flush();
+    expect(writing).toBe(0);
+    const chunks = lines.map((line) => ChunkSchema.parse(JSON.parse(line)));
+    expect(chunks.flatMap((c) => c.rows.map((r) => (r as { row: number }).row))).toEqual(
+      Array.from({ length: 600 }, (_, i) => i + 1),
+    );
+    // The full chunks came from a few buffers used again and again; the short ones (the last five) are copies.
+    const full = chunks.findIndex((c) => c.firstRow > 400);
+    expect(full).toBeGreaterThan(10);
+    const lent = new Set(buffers.slice(0, full - 1));
+    expect(lent.size).toBeLessThanOrEqual(3);
+    expect(buffers.slice(-4).filter((b) => lent.has(b))).toEqual([]);
+  });
+
   it("writes nothing when no row was added", async () => {
     const { lines, sink } = collect();
     const writer = new ChunkWriter("u", { rows: 10, bytes: 2048 }, sink);

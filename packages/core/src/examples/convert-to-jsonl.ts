@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { convertWorkbook, deriveUploadId, openFileSource } from "@sluice/core";
 
@@ -12,7 +11,8 @@ export async function convertToJsonl(path: string, outFile: string) {
       uploadId: deriveUploadId(path, String(source.size)),
       sink: {
         async writeChunk(line) {
-          if (!out.write(line)) await once(out, "drain");
+          // The bytes are lent until this resolves: wait for the write itself, not just the queue.
+          await new Promise<void>((resolve, reject) => out.write(line, (e) => (e ? reject(e) : resolve())));
         },
       },
       options: { chunkRows: 500, chunkBytes: 200 * 1024 },

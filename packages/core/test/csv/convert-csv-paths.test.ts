@@ -34,7 +34,7 @@ async function run(convert: Convert, bytes: Buffer, chunkRows: number) {
       uploadId: "up-1",
       sink: {
         async writeChunk(line, meta) {
-          lines.push(line);
+          lines.push(Buffer.from(line)); // lent: copied to keep
           metas.push(meta);
         },
       },

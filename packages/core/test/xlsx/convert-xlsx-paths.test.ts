@@ -47,7 +47,7 @@ async function run(
       uploadId: "up-1",
       sink: {
         async writeChunk(line, meta) {
-          lines.push(line);
+          lines.push(Buffer.from(line)); // lent: copied to keep
           metas.push(meta);
         },
       },
