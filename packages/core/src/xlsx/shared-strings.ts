@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { WorkbookCorruptError } from "../errors.ts";
 import type { JsonRow } from "../json-row.ts";
 import { scanPart } from "./workbook-parts.ts";
-import { decodeCellText, needsDecoding, Utf8Window, utf8Text } from "./xml-text.ts";
+import { decodeCellText, TEXT_DECODE, TEXT_PLAIN, textKind, Utf8Window, utf8Text } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
 import type { InflateBudget, ZipArchive } from "./zip-archive.ts";
 
@@ -76,6 +76,10 @@ export class SharedStrings {
   private wideCount = 0;
   /** Where the string being appended starts. */
   private stringStart = 0;
+  /** One bit per string: its bytes need no JSON escaping (no `"`, `\` or control character). */
+  private readonly plainBits: Uint8Array[] = [new Uint8Array(PAGE_STRINGS >> 3)];
+  /** The string being appended is plain so far. */
+  private plainSoFar = true;
   /** Where string `nextIndex` starts (the one after the string located last). */
   private nextIndex = -1;
   private nextStart = 0;
@@ -143,7 +147,10 @@ export class SharedStrings {
     }
     if (this.validUtf8 && this.firstUse(index)) {
       const bytes = this.locate(index, false);
-      row.putUtf8(column, bytes, this.at, this.atEnd);
+      const at = index & PAGE_MASK;
+      if ((this.plainBits[index >>> PAGE_BITS]![at >>> 3]! & (1 << (at & 7))) !== 0) {
+        row.putQuoted(column, bytes, this.at, this.atEnd);
+      } else row.putUtf8(column, bytes, this.at, this.atEnd);
       return;
     }
     row.putValue(column, this.get(index));
@@ -332,13 +339,16 @@ export class SharedStrings {
     if (extra > this.pool.length) this.pool = Buffer.allocUnsafeSlow(extra);
   }
 
-  appendBytes(buf: Buffer, start: number, end: number): void {
+  /** Appends text bytes to the current string; `plain`: they need no JSON escaping. */
+  appendBytes(buf: Buffer, start: number, end: number, plain = false): void {
+    if (!plain) this.plainSoFar = false;
     this.reserve(end - start);
     buf.copy(this.pool, this.used - (this.spill?.staged ?? 0), start, end);
     this.used += end - start;
   }
 
   appendString(text: string): void {
+    this.plainSoFar = false;
     const bytes = Buffer.byteLength(text, "utf8");
     this.reserve(bytes);
     this.pool.write(text, this.used - (this.spill?.staged ?? 0), bytes, "utf8");
@@ -351,6 +361,7 @@ export class SharedStrings {
     const page = index >>> PAGE_BITS;
     if (page === this.lengths.length) {
       this.lengths.push(new Uint8Array(PAGE_STRINGS));
+      this.plainBits.push(new Uint8Array(PAGE_STRINGS >> 3));
       this.groupStarts.push(new Uint32Array(PAGE_GROUPS));
       this.wideSlots.push(new Uint32Array(PAGE_GROUPS));
     }
@@ -359,6 +370,11 @@ export class SharedStrings {
     if ((at & GROUP_MASK) === 0) this.groupStarts[page]![group] = this.stringStart;
     const length = this.used - this.stringStart;
     this.stringStart = this.used;
+    if (this.plainSoFar) {
+      const bits = this.plainBits[page]!;
+      bits[at >>> 3] = bits[at >>> 3]! | (1 << (at & 7));
+    }
+    this.plainSoFar = true;
     if (length < LONG) {
       this.lengths[page]![at] = length;
       return;
@@ -472,11 +488,12 @@ class SharedStringsHandler implements XmlHandler {
 
   text(buf: Buffer, start: number, end: number, cdata: boolean): void {
     const table = this.table;
-    if (!cdata && !needsDecoding(buf, start, end)) {
+    const kind = cdata ? TEXT_DECODE : textKind(buf, start, end);
+    if (kind !== TEXT_DECODE) {
       // Kept as they came: reading them as UTF-8 later puts U+FFFD where they are invalid, which JSON made
       // from the bytes themselves would not.
       if (table.validUtf8 && !this.utf8.valid(buf, start, end)) table.validUtf8 = false;
-      table.appendBytes(buf, start, end);
+      table.appendBytes(buf, start, end, kind === TEXT_PLAIN);
     } else table.appendString(decodeCellText(buf, start, end, cdata));
   }
 }

@@ -79,6 +79,8 @@ const RAW_NUMBER = 2;
 const RAW_SHARED = 3;
 /** A date serial (`rawNumber`) under a DATE format. */
 const RAW_DATE = 4;
+/** RAW_TEXT with nothing to decode or escape (no `&`, `"`, `\` or control character): copied as it is. */
+const RAW_PLAIN = 5;
 
 /**
  * True when `<v>` bytes are the number's JSON as `String(Number(text))` would write it, so they can be copied:
@@ -534,6 +536,8 @@ class SheetHandler implements XmlHandler {
         // entity decoding (a character reference, CR, `_x`).
         let special = false;
         let decodeOnly = false;
+        // escape: a byte JSON escapes (`"`, `\`, a control character).
+        let escape = false;
         for (; e < len; e++) {
           const b = buf[e]!;
           if (b < 0x60) {
@@ -544,13 +548,13 @@ class SheetHandler implements XmlHandler {
             } else if (b === CR || (b === UNDERSCORE && buf[e + 1] === LOWER_X)) {
               special = true;
               decodeOnly = true;
-            }
+            } else if (b < 0x20 || b === 0x22 || b === 0x5c) escape = true;
           }
           high |= b;
         }
         if (!closesValue(buf, e, len)) return -1;
         if (this.json && !decodeOnly && this.plainBytes(buf, start, e, high)) {
-          this.rawKind = RAW_TEXT;
+          this.rawKind = special || escape ? RAW_TEXT : RAW_PLAIN;
           this.rawBuf = buf;
           this.rawStart = start;
           this.rawEnd = e;
@@ -585,8 +589,9 @@ class SheetHandler implements XmlHandler {
       let e = start;
       while (e < len && buf[e] !== LT) e++;
       if (!matches(buf, e, INLINE_CLOSE)) return -1;
-      if (this.json && this.plainText(buf, start, e)) {
-        this.rawKind = RAW_TEXT;
+      const kind = this.json ? this.textKind(buf, start, e) : RAW_NONE;
+      if (kind !== RAW_NONE) {
+        this.rawKind = kind;
         this.rawBuf = buf;
         this.rawStart = start;
         this.rawEnd = e;
@@ -608,16 +613,22 @@ class SheetHandler implements XmlHandler {
     );
   }
 
-  /** `plainBytes` for text not scanned yet (predefined entities allowed: the JSON path decodes them). */
-  private plainText(buf: Buffer, start: number, end: number): boolean {
+  /**
+   * `plainBytes` for text not scanned yet (predefined entities allowed: the JSON path decodes them): RAW_PLAIN
+   * when nothing needs decoding or escaping, RAW_TEXT when the JSON path handles it, else RAW_NONE.
+   */
+  private textKind(buf: Buffer, start: number, end: number): number {
     let high = 0;
+    let plain = true;
     for (let i = start; i < end; i++) {
       const b = buf[i]!;
       if ((b === AMP && buf[i + 1] === 0x23) || b === CR || (b === UNDERSCORE && buf[i + 1] === LOWER_X))
-        return false;
+        return RAW_NONE;
+      if (b === AMP || b < 0x20 || b === 0x22 || b === 0x5c) plain = false;
       high |= b;
     }
-    return this.plainBytes(buf, start, end, high);
+    if (!this.plainBytes(buf, start, end, high)) return RAW_NONE;
+    return plain ? RAW_PLAIN : RAW_TEXT;
   }
 
   close(name: number): void {
@@ -905,6 +916,7 @@ class SheetHandler implements XmlHandler {
       this.checkColumn(column);
       if (raw === RAW_SHARED) this.ctx.sharedStrings.putJson(this.rawStart, this.jsonRow, column);
       else if (raw === RAW_DATE) this.jsonRow.putDate(column, this.rawNumber, this.ctx.date1904);
+      else if (raw === RAW_PLAIN) this.jsonRow.putQuoted(column, this.rawBuf!, this.rawStart, this.rawEnd);
       else if (raw === RAW_TEXT) this.jsonRow.putXmlText(column, this.rawBuf!, this.rawStart, this.rawEnd);
       else this.jsonRow.putRaw(column, this.rawBuf!, this.rawStart, this.rawEnd);
       this.rawKind = RAW_NONE;

@@ -12,14 +12,24 @@ const CR = 0x0d;
 const UNDERSCORE = 0x5f;
 const LOWER_X = 0x78;
 
-/** True when the bytes need more than a plain UTF-8 decode (entities, CR, or a possible `_xHHHH_`). */
-export function needsDecoding(buf: Buffer, start: number, end: number): boolean {
+/** Text bytes as they are in JSON (copied, or escaped), or to be decoded first. */
+export const TEXT_PLAIN = 0;
+export const TEXT_ESCAPE = 1;
+export const TEXT_DECODE = 2;
+
+/**
+ * What XML text bytes need: decoding (an entity, CR, `_x`: see `decodeCellText`), else JSON escaping (`"`, `\`,
+ * a control character), else nothing.
+ */
+export function textKind(buf: Buffer, start: number, end: number): number {
+  let kind = TEXT_PLAIN;
   for (let i = start; i < end; i++) {
-    const b = buf[i];
-    if (b === AMP || b === CR) return true;
-    if (b === UNDERSCORE && buf[i + 1] === LOWER_X) return true;
+    const b = buf[i]!;
+    if (b >= 0x60) continue;
+    if (b === AMP || b === CR || (b === UNDERSCORE && buf[i + 1] === LOWER_X)) return TEXT_DECODE;
+    if (b < 0x20 || b === 0x22 || b === 0x5c) kind = TEXT_ESCAPE;
   }
-  return false;
+  return kind;
 }
 
 type SliceBuffer = Buffer & {
