@@ -75,7 +75,9 @@ export class ChunkWriter {
   private nextIndex = 0;
   private totalBytes = 0;
   /** Chunks closed and not yet handed to the sink, in order, with the buffer each is a view of. */
-  private readonly sealed: { line: Buffer; meta: ChunkMeta; body: Buffer | undefined }[] = [];
+  private readonly sealed: SealedChunk[] = [];
+  /** The write in flight (see drain). */
+  private writing: Promise<void> = Promise.resolve();
   /** Envelope bytes with every number at its widest, so the bound holds before the real numbers are known. */
   private readonly envelopeBytes: number;
 
@@ -215,27 +217,38 @@ export class ChunkWriter {
   async flush(): Promise<void> {
     this.seal();
     await this.drain();
+    await this.writing;
   }
 
-  /** Writes the sealed chunks to the sink, one after the other. */
+  /**
+   * Hands the sealed chunks to the sink, one after the other. The last one's write is left in flight, so the
+   * sink writes while rows are read; the next drain (or flush) waits for it first: one write at a time.
+   */
   async drain(): Promise<void> {
     while (this.sealed.length > 0) {
-      const { line, meta, body } = this.sealed.shift()!;
-      try {
-        await this.sink.writeChunk(line, meta);
-        // Two spare buffers cover a chunk being written while the next fills.
-        if (body !== undefined && this.spare.length < 2) this.spare.push(body);
-      } catch (error) {
-        this.sealed.length = 0;
-        // A sink's own typed error passes; anything else is a failed write, not (as it was) a failed read.
-        if (error instanceof SluiceError) throw error;
-        throw new OutputWriteError(
-          `Writing chunk ${meta.index} failed: ${(error as Error)?.message ?? String(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
+      await this.writing;
+      this.writing = this.write(this.sealed.shift()!);
+      // Its failure is thrown by the next drain or flush; one that ends nowhere (the conversion already
+      // failed) must not be an unhandled rejection.
+      this.writing.catch(() => undefined);
+    }
+  }
+
+  private async write({ line, meta, body }: SealedChunk): Promise<void> {
+    try {
+      await this.sink.writeChunk(line, meta);
+      // Two spare buffers cover a chunk being written while the next fills.
+      if (body !== undefined && this.spare.length < 2) this.spare.push(body);
+    } catch (error) {
+      this.sealed.length = 0;
+      // A sink's own typed error passes; anything else is a failed write, not (as it was) a failed read.
+      if (error instanceof SluiceError) throw error;
+      throw new OutputWriteError(
+        `Writing chunk ${meta.index} failed: ${(error as Error)?.message ?? String(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -271,6 +284,13 @@ export class ChunkWriter {
     this.sealed.push({ line, meta, body: full ? body : undefined });
     if (full) this.body = this.newBody();
   }
+}
+
+/** A chunk closed and not yet written: its line, and the buffer the line is a view of (undefined: a copy). */
+interface SealedChunk {
+  line: Buffer;
+  meta: ChunkMeta;
+  body: Buffer | undefined;
 }
 
 const ROW_PREFIX = Buffer.from('{"row":', "latin1");

@@ -188,7 +188,8 @@ describe("ChunkWriter.addRecord", () => {
     );
   });
 
-  it("hands sealed chunks to the sink only on drain, one at a time and in order", async () => {
+  it("hands sealed chunks to the sink only on drain, one at a time and in order, the last left writing", async () => {
+    const started: number[] = [];
     const order: number[] = [];
     let writing = 0;
     const writer = new ChunkWriter(
@@ -198,6 +199,7 @@ describe("ChunkWriter.addRecord", () => {
         async writeChunk(_line, meta) {
           expect(writing).toBe(0);
           writing++;
+          started.push(meta.index);
           await new Promise((resolve) => setTimeout(resolve, 1));
           order.push(meta.index);
           writing--;
@@ -207,11 +209,37 @@ describe("ChunkWriter.addRecord", () => {
     const encoder = new RecordEncoder();
     encoder.setHeader([0], ["v"]);
     for (let r = 2; r < 9; r++) writer.addRecord(encoder, byteRecord(r, [`v${r}`], [false]));
-    expect(order).toEqual([]);
+    expect(started).toEqual([]);
     await writer.drain();
-    expect(order).toEqual([0, 1, 2]);
+    // The last chunk handed over is still being written while the caller goes on reading rows.
+    expect(started).toEqual([0, 1, 2]);
+    expect(order).toEqual([0, 1]);
     await writer.flush();
     expect(order).toEqual([0, 1, 2, 3]);
+  });
+
+  it("throws a write that failed in flight from the next drain, and none is left unhandled", async () => {
+    let calls = 0;
+    const writer = new ChunkWriter(
+      "up-1",
+      { rows: 1, bytes: 100_000 },
+      {
+        async writeChunk() {
+          calls++;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          throw new Error("disk full");
+        },
+      },
+    );
+    const encoder = new RecordEncoder();
+    encoder.setHeader([0], ["v"]);
+    writer.addRecord(encoder, byteRecord(2, ["a"], [false]));
+    writer.addRecord(encoder, byteRecord(3, ["b"], [false]));
+    // The first write fails while in flight; the drain that follows reports it rather than writing on.
+    await writer.drain();
+    writer.addRecord(encoder, byteRecord(4, ["c"], [false]));
+    await expect(writer.drain()).rejects.toMatchObject({ code: "OUTPUT_WRITE_FAILED" });
+    expect(calls).toBe(1);
   });
 });
 
