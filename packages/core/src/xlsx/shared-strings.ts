@@ -45,6 +45,8 @@ const PAGE_GROUPS = PAGE_STRINGS >> GROUP_BITS;
 const LONG = 255;
 /** Decoded strings kept for reuse: about 64k entries of a few dozen bytes each. */
 const STRING_CACHE_SLOTS = 1 << 16;
+/** Bytes of a slot of the JSON cache: a quoted string of up to 14 bytes that needs no escaping. */
+const JSON_SLOT = 16;
 const closeOnCollect = new FinalizationRegistry<number>((fd) => {
   try {
     closeSync(fd);
@@ -88,6 +90,13 @@ export class SharedStrings {
   private cacheKeys = new Int32Array(0);
   private cacheValues: (string | undefined)[] = [];
   private cacheMask = -1;
+  /**
+   * Short plain strings used again (names, statuses) kept as their JSON bytes, by the same slots: a repeat is
+   * a copy, with no string made and none for the garbage collector to promote.
+   */
+  private jsonKeys = new Int32Array(0);
+  private jsonLengths = new Uint8Array(0);
+  private jsonBytes = Buffer.alloc(0);
   /** One bit per string: used at least once. */
   private seen: Uint8Array = new Uint8Array(0);
   private scratch = Buffer.allocUnsafeSlow(1024);
@@ -134,24 +143,44 @@ export class SharedStrings {
   }
 
   /**
-   * String `index` as JSON text into `row`'s `column`: the bytes as stored on a first use (no string made),
-   * else what `get` gives (a repeat is kept decoded, as in `get`).
+   * String `index` as JSON text into `row`'s `column`: the bytes as stored on a first use (no string made); a
+   * short plain repeat from the JSON cache; else what `get` gives (a repeat is kept decoded, as in `get`).
    */
   putJson(index: number, row: JsonRow, column: number): void {
     this.checkIndex(index);
     if (this.cacheMask < 0) this.makeCache();
     const slot = index & this.cacheMask;
+    if (this.jsonKeys[slot] === index) {
+      const at = slot * JSON_SLOT;
+      row.putRaw(column, this.jsonBytes, at, at + this.jsonLengths[slot]!);
+      return;
+    }
     if (this.cacheKeys[slot] === index) {
       row.putValue(column, this.cacheValues[slot]!);
       return;
     }
-    if (this.validUtf8 && this.firstUse(index)) {
-      const bytes = this.locate(index, false);
-      const at = index & PAGE_MASK;
-      if ((this.plainBits[index >>> PAGE_BITS]![at >>> 3]! & (1 << (at & 7))) !== 0) {
-        row.putQuoted(column, bytes, this.at, this.atEnd);
-      } else row.putUtf8(column, bytes, this.at, this.atEnd);
-      return;
+    if (this.validUtf8) {
+      const page = index & PAGE_MASK;
+      const plain = (this.plainBits[index >>> PAGE_BITS]![page >>> 3]! & (1 << (page & 7))) !== 0;
+      if (this.firstUse(index)) {
+        const bytes = this.locate(index, false);
+        if (plain) row.putQuoted(column, bytes, this.at, this.atEnd);
+        else row.putUtf8(column, bytes, this.at, this.atEnd);
+        return;
+      }
+      if (plain && this.byteLength(index) <= JSON_SLOT - 2) {
+        const bytes = this.locate(index, true);
+        const out = this.jsonBytes;
+        const at = slot * JSON_SLOT;
+        let o = at;
+        out[o++] = 0x22;
+        for (let i = this.at; i < this.atEnd; i++) out[o++] = bytes[i]!;
+        out[o++] = 0x22;
+        this.jsonKeys[slot] = index;
+        this.jsonLengths[slot] = o - at;
+        row.putRaw(column, out, at, o);
+        return;
+      }
     }
     row.putValue(column, this.get(index));
   }
@@ -182,6 +211,9 @@ export class SharedStrings {
     this.cacheKeys = new Int32Array(slots).fill(-1);
     this.cacheValues = new Array(slots);
     this.cacheMask = slots - 1;
+    this.jsonKeys = new Int32Array(slots).fill(-1);
+    this.jsonLengths = new Uint8Array(slots);
+    this.jsonBytes = Buffer.allocUnsafeSlow(slots * JSON_SLOT);
   }
 
   private growSeen(): Uint8Array {
