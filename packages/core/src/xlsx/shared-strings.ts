@@ -43,8 +43,10 @@ const GROUP_MASK = GROUP_SIZE - 1;
 const PAGE_GROUPS = PAGE_STRINGS >> GROUP_BITS;
 /** A length byte of 255: the string is at least that long; its group's full lengths are in a wide slot. */
 const LONG = 255;
-/** Decoded strings kept for reuse: about 64k entries of a few dozen bytes each. */
-const STRING_CACHE_SLOTS = 1 << 16;
+/** Short plain strings used again kept as JSON bytes (see `jsonBytes`): 64k slots, 1 MiB. */
+const JSON_CACHE_SLOTS = 1 << 16;
+/** Other strings used again kept decoded (long ones, ones JSON escapes: fewer): 16k entries. */
+const STRING_CACHE_SLOTS = 1 << 14;
 /** Bytes of a slot of the JSON cache: a quoted string of up to 14 bytes that needs no escaping. */
 const JSON_SLOT = 16;
 const closeOnCollect = new FinalizationRegistry<number>((fd) => {
@@ -90,6 +92,7 @@ export class SharedStrings {
   private cacheKeys = new Int32Array(0);
   private cacheValues: (string | undefined)[] = [];
   private cacheMask = -1;
+  private stringMask = -1;
   /**
    * Short plain strings used again (names, statuses) kept as their JSON bytes, by the same slots: a repeat is
    * a copy, with no string made and none for the garbage collector to promote.
@@ -133,7 +136,7 @@ export class SharedStrings {
     // A string used more than once is decoded once and kept (direct-mapped by index): status-like columns
     // repeat a few strings a million times, and a spilled table would otherwise go back to disk for them.
     if (this.cacheMask < 0) this.makeCache();
-    const slot = index & this.cacheMask;
+    const slot = index & this.stringMask;
     if (this.cacheKeys[slot] === index) return this.cacheValues[slot]!;
     if (this.firstUse(index)) return this.read(index, false);
     const text = this.read(index, true);
@@ -155,8 +158,9 @@ export class SharedStrings {
       row.putRaw(column, this.jsonBytes, at, at + this.jsonLengths[slot]!);
       return;
     }
-    if (this.cacheKeys[slot] === index) {
-      row.putValue(column, this.cacheValues[slot]!);
+    const stringSlot = index & this.stringMask;
+    if (this.cacheKeys[stringSlot] === index) {
+      row.putValue(column, this.cacheValues[stringSlot]!);
       return;
     }
     if (this.validUtf8) {
@@ -207,9 +211,11 @@ export class SharedStrings {
   /** Sized when the table is first read: a small table gets a slot per string. */
   private makeCache(): void {
     let slots = 64;
-    while (slots < this.count && slots < STRING_CACHE_SLOTS) slots *= 2;
-    this.cacheKeys = new Int32Array(slots).fill(-1);
-    this.cacheValues = new Array(slots);
+    while (slots < this.count && slots < JSON_CACHE_SLOTS) slots *= 2;
+    const stringSlots = Math.min(slots, STRING_CACHE_SLOTS);
+    this.cacheKeys = new Int32Array(stringSlots).fill(-1);
+    this.cacheValues = new Array(stringSlots);
+    this.stringMask = stringSlots - 1;
     this.cacheMask = slots - 1;
     this.jsonKeys = new Int32Array(slots).fill(-1);
     this.jsonLengths = new Uint8Array(slots);
@@ -356,7 +362,7 @@ export class SharedStrings {
       cache: new Map(),
       // Small blocks: a block read to serve a jump is mostly wasted copying.
       blockBytes: this.spillOptions.blockBytes ?? 16 * 1024,
-      cacheBlocks: this.spillOptions.cacheBlocks ?? 64,
+      cacheBlocks: this.spillOptions.cacheBlocks ?? 32,
       lastBlock: -1,
       lastBytes: undefined,
     };
