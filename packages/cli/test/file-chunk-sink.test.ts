@@ -17,7 +17,10 @@ describe("FileChunkSink", () => {
   it("writes every chunk's bytes before taking the next (the writer lends them, then fills them again)", async () => {
     // Chunks of a few KiB: far below the write stream's buffer, so a write that only queued the bytes would
     // return at once and the writer would overwrite them before they reach the file.
-    const csv = ["id,name,city", ...Array.from({ length: 60_000 }, (_, i) => `${i},name ${i},city ${i % 17}`)];
+    const csv = [
+      "id,name,city",
+      ...Array.from({ length: 60_000 }, (_, i) => `${i},name ${i},city ${i % 17}`),
+    ];
     const out = join(dir, "out");
     const sink = await FileChunkSink.create(out);
     const manifest = await convertWorkbook({

@@ -536,8 +536,8 @@ class SheetHandler implements XmlHandler {
         // entity decoding (a character reference, CR, `_x`).
         let special = false;
         let decodeOnly = false;
-        // escape: a byte JSON escapes (`"`, `\`, a control character).
-        let escape = false;
+        // escapes: a byte JSON escapes (`"`, `\`, a control character).
+        let escapes = false;
         for (; e < len; e++) {
           const b = buf[e]!;
           if (b < 0x60) {
@@ -548,13 +548,13 @@ class SheetHandler implements XmlHandler {
             } else if (b === CR || (b === UNDERSCORE && buf[e + 1] === LOWER_X)) {
               special = true;
               decodeOnly = true;
-            } else if (b < 0x20 || b === 0x22 || b === 0x5c) escape = true;
+            } else if (b < 0x20 || b === 0x22 || b === 0x5c) escapes = true;
           }
           high |= b;
         }
         if (!closesValue(buf, e, len)) return -1;
         if (this.json && !decodeOnly && this.plainBytes(buf, start, e, high)) {
-          this.rawKind = special || escape ? RAW_TEXT : RAW_PLAIN;
+          this.rawKind = special || escapes ? RAW_TEXT : RAW_PLAIN;
           this.rawBuf = buf;
           this.rawStart = start;
           this.rawEnd = e;

@@ -17,7 +17,13 @@ describe("SharedStrings.putJson", () => {
     // More strings than cache slots (65,536), so repeats of i and i + 65,536 take each other's slots; short plain
     // names (kept as JSON bytes), ones to escape, long ones and multibyte text (kept decoded).
     const text = (i: number) =>
-      i % 5 === 0 ? `이름${i % 997}` : i % 5 === 1 ? `q"${i}\\` : i % 5 === 2 ? `long ${"x".repeat(40)} ${i}` : `n${i}`;
+      i % 5 === 0
+        ? `이름${i % 997}`
+        : i % 5 === 1
+          ? `q"${i}\\`
+          : i % 5 === 2
+            ? `long ${"x".repeat(40)} ${i}`
+            : `n${i}`;
     const count = 140_000;
     const table = new SharedStrings(0, { memoryBytes: 64 * 1024 });
     for (let i = 0; i < count; i++) {
@@ -28,7 +34,8 @@ describe("SharedStrings.putJson", () => {
     }
     table.seal();
     const uses: number[] = [];
-    for (let i = 0; i < 40_000; i++) uses.push(i, (i * 7919) % count, i % 30, (i % 30) + 65_536, count - 1 - (i % 500));
+    for (let i = 0; i < 40_000; i++)
+      uses.push(i, (i * 7919) % count, i % 30, (i % 30) + 65_536, count - 1 - (i % 500));
     expect(jsonOf(table, uses)).toEqual(uses.map((i) => JSON.stringify(text(i))));
     table.close();
   });
