@@ -589,7 +589,7 @@ class SheetHandler implements XmlHandler {
       let e = start;
       while (e < len && buf[e] !== LT) e++;
       if (!matches(buf, e, INLINE_CLOSE)) return -1;
-      const kind = this.json ? this.textKind(buf, start, e) : RAW_NONE;
+      const kind = this.json ? this.rawTextKind(buf, start, e) : RAW_NONE;
       if (kind !== RAW_NONE) {
         this.rawKind = kind;
         this.rawBuf = buf;
@@ -617,7 +617,7 @@ class SheetHandler implements XmlHandler {
    * `plainBytes` for text not scanned yet (predefined entities allowed: the JSON path decodes them): RAW_PLAIN
    * when nothing needs decoding or escaping, RAW_TEXT when the JSON path handles it, else RAW_NONE.
    */
-  private textKind(buf: Buffer, start: number, end: number): number {
+  private rawTextKind(buf: Buffer, start: number, end: number): number {
     let high = 0;
     let plain = true;
     for (let i = start; i < end; i++) {
