@@ -1,4 +1,4 @@
-import { scalarJson, writeJsonString, writeUtf8Json } from "./json-text.ts";
+import { scalarJson, writeJsonString, writeQuoted, writeUtf8Json } from "./json-text.ts";
 import type { CellValue, CellWarning, JsonRecord } from "./workbook-reader.ts";
 import { writeSerialIsoJson } from "./xlsx/excel-dates.ts";
 import { writeXmlTextJson } from "./xlsx/xml-text.ts";
@@ -72,14 +72,8 @@ export class JsonRow implements JsonRecord {
 
   /** Valid UTF-8 text with nothing JSON escapes, quoted as it is. */
   putQuoted(column: number, buf: Buffer, start: number, end: number): void {
-    let o = this.begin(column, 2 + end - start);
-    const out = this.bytes;
-    out[o++] = 0x22;
-    // Short runs byte by byte: below a few dozen bytes a native copy costs more than it saves.
-    if (end - start > 32) o += buf.copy(out, o, start, end);
-    else for (let i = start; i < end; i++) out[o++] = buf[i]!;
-    out[o++] = 0x22;
-    this.end(column, o);
+    const at = this.begin(column, 2 + end - start);
+    this.end(column, writeQuoted(buf, start, end, this.bytes, at));
   }
 
   /** Bytes that already are the value's JSON (a number in its shortest form). */

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkbookCorruptError } from "../errors.ts";
 import type { JsonRow } from "../json-row.ts";
+import { writeQuoted } from "../json-text.ts";
 import { scanPart } from "./workbook-parts.ts";
 import { decodeCellText, TEXT_DECODE, TEXT_PLAIN, textKind, Utf8Window, utf8Text } from "./xml-text.ts";
 import { type XmlHandler, XmlTokenizer } from "./xml-tokenizer.ts";
@@ -91,12 +92,13 @@ export class SharedStrings {
   count = 0;
   private cacheKeys = new Int32Array(0);
   private cacheValues: (string | undefined)[] = [];
-  private cacheMask = -1;
   private stringMask = -1;
   /**
-   * Short plain strings used again (names, statuses) kept as their JSON bytes, by the same slots: a repeat is
-   * a copy, with no string made and none for the garbage collector to promote.
+   * Short plain strings used again (names, statuses) kept as their JSON bytes, direct-mapped by index like the
+   * decoded strings (up to 64k slots, they up to 16k): a repeat is a copy, with no string made and none for the
+   * garbage collector to promote. `jsonMask` < 0: the caches are not made yet.
    */
+  private jsonMask = -1;
   private jsonKeys = new Int32Array(0);
   private jsonLengths = new Uint8Array(0);
   private jsonBytes = Buffer.alloc(0);
@@ -135,7 +137,7 @@ export class SharedStrings {
     this.checkIndex(index);
     // A string used more than once is decoded once and kept (direct-mapped by index): status-like columns
     // repeat a few strings a million times, and a spilled table would otherwise go back to disk for them.
-    if (this.cacheMask < 0) this.makeCache();
+    if (this.jsonMask < 0) this.makeCache();
     const slot = index & this.stringMask;
     if (this.cacheKeys[slot] === index) return this.cacheValues[slot]!;
     if (this.firstUse(index)) return this.read(index, false);
@@ -151,8 +153,8 @@ export class SharedStrings {
    */
   putJson(index: number, row: JsonRow, column: number): void {
     this.checkIndex(index);
-    if (this.cacheMask < 0) this.makeCache();
-    const slot = index & this.cacheMask;
+    if (this.jsonMask < 0) this.makeCache();
+    const slot = index & this.jsonMask;
     if (this.jsonKeys[slot] === index) {
       const at = slot * JSON_SLOT;
       row.putRaw(column, this.jsonBytes, at, at + this.jsonLengths[slot]!);
@@ -176,10 +178,7 @@ export class SharedStrings {
         const bytes = this.locate(index, true);
         const out = this.jsonBytes;
         const at = slot * JSON_SLOT;
-        let o = at;
-        out[o++] = 0x22;
-        for (let i = this.at; i < this.atEnd; i++) out[o++] = bytes[i]!;
-        out[o++] = 0x22;
+        const o = writeQuoted(bytes, this.at, this.atEnd, out, at);
         this.jsonKeys[slot] = index;
         this.jsonLengths[slot] = o - at;
         row.putRaw(column, out, at, o);
@@ -216,7 +215,7 @@ export class SharedStrings {
     this.cacheKeys = new Int32Array(stringSlots).fill(-1);
     this.cacheValues = new Array(stringSlots);
     this.stringMask = stringSlots - 1;
-    this.cacheMask = slots - 1;
+    this.jsonMask = slots - 1;
     this.jsonKeys = new Int32Array(slots).fill(-1);
     this.jsonLengths = new Uint8Array(slots);
     this.jsonBytes = Buffer.allocUnsafeSlow(slots * JSON_SLOT);
