@@ -12,11 +12,13 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type CostEstimate, estimateCost } from "@sluice/functions";
 import { LocalRuntime } from "@sluice/runtime";
+import { buildCliBundle } from "./cli-bundle.ts";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -35,6 +37,11 @@ export interface PipelineResult {
   transitions: number;
   cost: CostEstimate;
   lambdaGbSeconds: number;
+  /**
+   * CPU time (user + system) from the upload's start to its end: the process hosting the local runtime
+   * (conversion, the emulator, the Map) and the no-op admin server's (its stopping included).
+   */
+  cpuSeconds: { runtime: number; consumer: number };
 }
 
 /** The design before the claim check (rows in the messages, 500-row chunks), measured once at 1M rows. */
@@ -79,22 +86,27 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  // The consumer prints one JSON line when ready and one when it stops, each with its CPU time so far.
+  const lines = createInterface({ input: consumer.stdout! });
+  const nextLine = () =>
+    new Promise<{ cpuSeconds?: number }>((resolve, reject) => {
+      lines.once("line", (line) => resolve(JSON.parse(line)));
+      lines.once("close", () => reject(new Error("the no-op consumer ended without a report")));
+    });
   try {
-    await once(consumer.stdout!, "data");
+    const ready = await nextLine();
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const upload = await runtime.upload(bytes, path.basename(file));
     const record = await runtime.waitForExecution(upload.executionArn);
     const seconds = (performance.now() - started) / 1000;
-    const report = new Promise<string>((resolve) => {
-      let text = "";
-      consumer.stdout!.on("data", (d: Buffer) => {
-        text += d.toString();
-      });
-      consumer.stdout!.on("end", () => resolve(text.trim()));
-    });
+    const runtimeCpu = process.cpuUsage(cpuBefore);
+    const report = nextLine();
+    const exited = once(consumer, "exit");
     consumer.kill("SIGTERM");
-    await once(consumer, "exit");
-    if (process.env.SLUICE_BENCH_VERBOSE) process.stderr.write(`consumer: ${await report}\n`);
+    const stopped = await report;
+    await exited;
+    if (process.env.SLUICE_BENCH_VERBOSE) process.stderr.write(`consumer: ${JSON.stringify(stopped)}\n`);
     const summary = record.output as { rows?: number; chunks?: number } | undefined;
     const usage = runtime.usage(upload.executionArn);
     return {
@@ -108,6 +120,10 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
       transitions: usage.transitions,
       cost: runtime.estimatedCost(upload.executionArn),
       lambdaGbSeconds: usage.lambda.gbSeconds,
+      cpuSeconds: {
+        runtime: (runtimeCpu.user + runtimeCpu.system) / 1e6,
+        consumer: (stopped.cpuSeconds ?? Number.NaN) - (ready.cpuSeconds ?? Number.NaN),
+      },
     };
   } finally {
     if (consumer.exitCode === null) consumer.kill("SIGKILL");
@@ -117,6 +133,31 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
 }
 
 const usd = (value: number) => `$${value.toFixed(4)}`;
+
+const cpuText = (r: PipelineResult) =>
+  `${r.cpuSeconds.runtime.toFixed(1)} + ${r.cpuSeconds.consumer.toFixed(1)} = ${(r.cpuSeconds.runtime + r.cpuSeconds.consumer).toFixed(1)}`;
+
+/**
+ * Whether this machine could reach the end-to-end target at all: the CPU time the upload took (both processes)
+ * against what its cores give in the time the target allows (rows / (0.5 × conversion-alone rows/s)). More CPU
+ * than that means no overlap of stages can reach the target here; the work itself has to shrink.
+ */
+function cpuBudget(results: PipelineResult[], convertAlone: Map<number, number>): string[] {
+  const cores = os.availableParallelism();
+  const out: string[] = [];
+  for (const r of results) {
+    const alone = convertAlone.get(r.rows);
+    if (alone === undefined || r.status !== "SUCCEEDED") continue;
+    const allowed = r.rows / (0.5 * alone);
+    const used = r.cpuSeconds.runtime + r.cpuSeconds.consumer;
+    out.push(
+      `CPU budget at ${r.rows.toLocaleString("en-US")} rows: the upload took ${used.toFixed(1)} CPU-s in ${r.seconds.toFixed(1)} s; ` +
+        `the target allows ${allowed.toFixed(1)} s, which ${cores} cores give ${(allowed * cores).toFixed(1)} CPU-s ` +
+        `(${used <= allowed * cores ? "enough, if the stages overlapped" : "not enough even if every stage overlapped"}).`,
+    );
+  }
+  return out;
+}
 
 async function previousDesign(): Promise<PreviousDesign> {
   return JSON.parse(await readFile(path.join(BENCH_DIR, "results/previous-design-1m.json"), "utf8"));
@@ -173,8 +214,8 @@ export async function pipelineTable(
 ): Promise<string> {
   const previous = await previousDesign();
   const lines = [
-    "| rows | file MB | chunks | status | rows/s end to end | conversion alone rows/s | end to end / conversion (target ≥ 0.5×) | admin server (consumer) peak RSS MB | transitions | est. cost per upload |",
-    "|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
+    "| rows | file MB | chunks | status | rows/s end to end | conversion alone rows/s | end to end / conversion (target ≥ 0.5×) | CPU s: runtime + admin server | admin server (consumer) peak RSS MB | transitions | est. cost per upload |",
+    "|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const r of results) {
     const e2e = r.rows / r.seconds;
@@ -184,14 +225,15 @@ export async function pipelineTable(
         ? "—"
         : `${(e2e / alone).toFixed(2)}× ${e2e / alone >= 0.5 ? "PASS" : "MISS"}`;
     lines.push(
-      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(e2e).toLocaleString("en-US")} | ${alone === undefined ? "—" : Math.round(alone).toLocaleString("en-US")} | ${ratio} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
+      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(e2e).toLocaleString("en-US")} | ${alone === undefined ? "—" : Math.round(alone).toLocaleString("en-US")} | ${ratio} | ${cpuText(r)} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
     );
   }
   const million = results.find((r) => r.rows === previous.rows);
   const before = previousCost(previous, million?.lambdaGbSeconds ?? 0);
   lines.push(
-    `| ${previous.rows.toLocaleString("en-US")} (previous design, ${previous.commit}) | | ${previous.chunks} | | | | | | ${previous.transitions.toLocaleString("en-US")} | ${usd(before.usd)} |`,
+    `| ${previous.rows.toLocaleString("en-US")} (previous design, ${previous.commit}) | | ${previous.chunks} | | | | | | | ${previous.transitions.toLocaleString("en-US")} | ${usd(before.usd)} |`,
   );
+  lines.push("", ...cpuBudget(results, convertAlone));
   lines.push("", "Cost per upload, by item (us-east-1 list prices, no free tier):", "");
   lines.push("| rows | design | transitions | SQS requests | S3 GET | S3 PUT/LIST | Lambda GB-s | total |");
   lines.push("|--:|---|--:|--:|--:|--:|--:|--:|");
@@ -222,6 +264,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     .map(parseSize);
   const results: PipelineResult[] = [];
   const convertAlone = new Map<number, number>();
+  if (!args.includes("--no-convert-alone")) buildCliBundle();
   for (const rows of sizes) {
     // --no-convert-alone: the pipeline only (profile-stages.ts profiles this process and wants no idle wait).
     const alone = args.includes("--no-convert-alone") ? null : await convertAloneRowsPerSec(rows);

@@ -26,6 +26,7 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { buildCliBundle } from "./cli-bundle.ts";
 import {
   DATA_DIR,
   ensureWorkbooks,
@@ -695,16 +696,6 @@ async function runChild(
   const [code] = (await once(child, "close")) as [number | null];
   clearTimeout(timer);
   return { code, out, err };
-}
-
-/**
- * Builds the CLI bundle first: bin/sluice.js runs the TypeScript sources through tsx when any source is newer than
- * the bundle, and that (slower, bigger) path is not what users run, so a stale bundle would measure the wrong thing.
- */
-function buildCliBundle(): void {
-  const built = spawnSync(process.execPath, [path.join(ROOT, "scripts/build-cli.mjs")], { stdio: "inherit" });
-  if (built.status !== 0)
-    throw new Error("building the CLI bundle failed: fix the build before benchmarking");
 }
 
 async function main(): Promise<void> {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { buildCliBundle } from "./cli-bundle.ts";
 import { ensureWorkbooks, parseSize, VARIANTS, type Variant, workbookPath } from "./generate-workbooks.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -121,6 +122,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const at = process.argv.indexOf("--sizes");
   const sizes = at >= 0 ? (process.argv[at + 1] ?? "").split(",").map(parseSize) : [100_000, 1_000_000];
   const results: ServeResult[] = [];
+  buildCliBundle();
   for (const rows of sizes)
     for (const variant of VARIANTS) {
       process.stderr.write(`serve ${variant} ${rows} … `);
