@@ -62,16 +62,20 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
   const bytes = await readFile(file);
   const runtime = await LocalRuntime.start({ config: { maxConcurrency: 4 } });
   const rssFile = path.join(tmpdir(), `sluice-consumer-rss-${process.pid}-${rows}`);
+  // SLUICE_BENCH_CONSUMER: a bundle of the no-op consumer to run instead of its sources (profile-stages.ts gives
+  // one built with a source map, and SLUICE_BENCH_CONSUMER_PROFILE_DIR, where its CPU profile goes).
+  const bundled = process.env.SLUICE_BENCH_CONSUMER;
+  const profileDir = process.env.SLUICE_BENCH_CONSUMER_PROFILE_DIR;
   const consumer = spawn(
     process.execPath,
     // The same heap cap as the admin server benchmark: bounded memory must hold under it whatever the upload.
     [
       `--max-old-space-size=${process.env.CONSUMER_HEAP_MB ?? 256}`,
-      "--import",
-      "tsx/esm",
+      ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
+      ...(bundled ? [] : ["--import", "tsx/esm"]),
       "--import",
       HOOK_URL,
-      path.join(BENCH_DIR, "peers/noop-consumer.ts"),
+      bundled ?? path.join(BENCH_DIR, "peers/noop-consumer.ts"),
     ],
     {
       env: {

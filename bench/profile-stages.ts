@@ -2,9 +2,9 @@
  * Where the time goes: each stage under `node --cpu-prof`, summarised as the top functions by self time.
  *
  * Stages: `sluice convert` of xlsx-inline, xlsx-shared and csv, and the local pipeline end to end (pipeline-bench.ts:
- * upload → convert → Distributed Map → SQS → a no-op admin server in its own process → summary; the profile is of
- * the process hosting the local runtime, where conversion, the Map and the emulator run; the no-op admin server
- * is a separate process and not profiled).
+ * upload → convert → Distributed Map → SQS → a no-op admin server in its own process → summary; two profiles: the
+ * process hosting the local runtime, where conversion, the Map and the emulator run, and the no-op admin server's,
+ * which fetches, checks and parses every chunk).
  *
  * The code profiled is an esbuild bundle of the sources as they are now (the CLI as scripts/build-cli.mjs bundles
  * it, plus a linked source map), written to bench/.data/profile/: a profile of tsx-transformed sources would name
@@ -65,8 +65,11 @@ interface CpuProfile {
   samples: number[];
 }
 
-/** The CLI and the pipeline benchmark, bundled with linked source maps (external: what build-cli.mjs leaves out). */
-async function bundle(): Promise<{ cli: string; pipeline: string }> {
+/**
+ * The CLI, the pipeline benchmark and its no-op admin server, bundled with linked source maps (external: what
+ * build-cli.mjs leaves out).
+ */
+async function bundle(): Promise<{ cli: string; pipeline: string; consumer: string }> {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const common = {
@@ -87,13 +90,21 @@ async function bundle(): Promise<{ cli: string; pipeline: string }> {
   const pipeline = path.join(OUT, "pipeline-bench.mjs");
   await build({ ...common, entryPoints: [path.join(ROOT, "packages/cli/src/cli.ts")], outfile: cli });
   await build({ ...common, entryPoints: [path.join(BENCH_DIR, "pipeline-bench.ts")], outfile: pipeline });
-  return { cli, pipeline };
+  const consumer = path.join(OUT, "noop-consumer.mjs");
+  await build({
+    ...common,
+    entryPoints: [path.join(BENCH_DIR, "peers/noop-consumer.ts")],
+    outfile: consumer,
+  });
+  return { cli, pipeline, consumer };
 }
 
+/** `args` run under the profiler; `alsoIn`: a directory where a child of it writes a profile of its own. */
 async function profiled(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-): Promise<{ profile: CpuProfile; seconds: number }> {
+  alsoIn?: string,
+): Promise<{ profile: CpuProfile; seconds: number; other?: CpuProfile }> {
   const dir = await mkdtemp(path.join(tmpdir(), "sluice-cpuprof-"));
   try {
     const started = performance.now();
@@ -105,9 +116,12 @@ async function profiled(
     const [code] = (await once(child, "close")) as [number | null];
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) throw new Error(`${args.join(" ")} exited ${code}`);
-    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
-    if (!file) throw new Error("no .cpuprofile written");
-    return { profile: JSON.parse(readFileSync(path.join(dir, file), "utf8")) as CpuProfile, seconds };
+    const read = (from: string): CpuProfile => {
+      const file = readdirSync(from).find((f) => f.endsWith(".cpuprofile"));
+      if (!file) throw new Error(`no .cpuprofile written in ${from}`);
+      return JSON.parse(readFileSync(path.join(from, file), "utf8")) as CpuProfile;
+    };
+    return { profile: read(dir), seconds, ...(alsoIn ? { other: read(alsoIn) } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -255,14 +269,22 @@ const out: string[] = [
 for (const size of sizes) {
   for (const stage of stages) {
     process.stderr.write(`profiling ${stage} ${sizeLabel(size)} … `);
-    let result: { profile: CpuProfile; seconds: number };
+    let result: { profile: CpuProfile; seconds: number; other?: CpuProfile };
     if (stage === "pipeline") {
-      result = await profiled(
-        [bundles.pipeline, "--sizes", sizeLabel(size).toLowerCase(), "--no-convert-alone"],
-        {
-          SLUICE_BENCH_DIR: BENCH_DIR,
-        },
-      );
+      const consumerDir = await mkdtemp(path.join(tmpdir(), "sluice-cpuprof-consumer-"));
+      try {
+        result = await profiled(
+          [bundles.pipeline, "--sizes", sizeLabel(size).toLowerCase(), "--no-convert-alone"],
+          {
+            SLUICE_BENCH_DIR: BENCH_DIR,
+            SLUICE_BENCH_CONSUMER: bundles.consumer,
+            SLUICE_BENCH_CONSUMER_PROFILE_DIR: consumerDir,
+          },
+          consumerDir,
+        );
+      } finally {
+        await rm(consumerDir, { recursive: true, force: true });
+      }
     } else {
       const dir = await mkdtemp(path.join(tmpdir(), "sluice-prof-out-"));
       try {
@@ -277,6 +299,15 @@ for (const size of sizes) {
         ? `Local pipeline end to end, xlsx-inline, ${sizeLabel(size)} rows (the runtime's process)`
         : `sluice convert, ${stage}, ${sizeLabel(size)} rows`;
     out.push(report(title, result.seconds, result.profile));
+    if (result.other) {
+      out.push(
+        report(
+          `Local pipeline end to end, xlsx-inline, ${sizeLabel(size)} rows (the no-op admin server's process; idle while the workbook converts)`,
+          result.seconds,
+          result.other,
+        ),
+      );
+    }
   }
 }
 process.stdout.write(`${out.join("\n")}\n`);
