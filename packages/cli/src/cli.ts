@@ -70,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "convert": {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`${CONVERT_USAGE}\n`);
+        return 0;
+      }
       const line = process.stderr.isTTY ? new ConvertProgressLine(process.stderr) : undefined;
       try {
         const summary = await runConvert(rest, line ? (p) => line.update(p) : undefined);

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,6 +138,20 @@ describe("sluice convert", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^error INVALID_OPTION: /);
     expect(result.stderr).toMatch(message);
+  });
+
+  it("prints its usage for --help or -h, as the top-level usage says every command does", () => {
+    for (const args of [["--help"], ["orders.csv", "-h", "--out", "out/help"]]) {
+      const result = sluice("convert", ...args);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe("");
+      expect(result.stdout.split("\n")[0]).toBe(
+        "usage: sluice convert <file> [--out DIR] [--sheet NAME] [--chunk-rows N] [--chunk-bytes N] [--upload-id ID]",
+      );
+    }
+    expect(sluice("--help").stdout).toContain('Run "sluice <command> --help" for a command\'s options.');
+    // Asking for help converts nothing, even with a file named.
+    expect(existsSync(join(dir, "out/help"))).toBe(false);
   });
 
   it("names the sheets when the requested one does not exist", () => {
