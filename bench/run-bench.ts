@@ -36,7 +36,7 @@ import {
   type Variant,
   workbookPath,
 } from "./generate-workbooks.ts";
-import { type PipelineResult, pipelineTable, runPipeline } from "./pipeline-bench.ts";
+import { END_TO_END_VS_CONVERT, type PipelineResult, pipelineTable, runPipeline } from "./pipeline-bench.ts";
 import { runServe, type ServeResult, serveTable } from "./serve-bench.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -447,7 +447,6 @@ const XLSX_VS_EXCELJS = 5;
 const XLSX_VS_FLOOR_MAX_TIME = 3.5;
 const XLSX_RSS_MB = 128;
 const CSV_VS_PAPAPARSE = 1;
-const END_TO_END_VS_CONVERT = 0.5;
 // "The database is the limit": the import through sluice reaches at least this share of the rate the database
 // gives the admin server's own statements without the pipeline. The issue names no figure: this one is ours.
 const IMPORT_VS_ADMIN_STATEMENTS = 0.8;
