@@ -206,8 +206,10 @@ export async function convertAloneRowsPerSec(rows: number): Promise<number | nul
     });
     const [code] = (await once(child, "close")) as [number | null];
     const seconds = (performance.now() - started) / 1000;
+    // A failed convert printed its error on stderr; its stdout has no summary to read.
+    if (code !== 0) return null;
     const counted = (JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { rows?: number }).rows;
-    return code === 0 && counted === rows ? rows / seconds : null;
+    return counted === rows ? rows / seconds : null;
   } finally {
     await rm(out, { recursive: true, force: true });
   }
@@ -271,6 +273,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const results: PipelineResult[] = [];
   const convertAlone = new Map<number, number>();
   if (!args.includes("--no-convert-alone")) buildCliBundle();
+  // Before conversion alone, which reads them too (runPipeline would make them only for itself).
+  await ensureWorkbooks(sizes);
   for (const rows of sizes) {
     // --no-convert-alone: the pipeline only (profile-stages.ts profiles this process and wants no idle wait).
     const alone = args.includes("--no-convert-alone") ? null : await convertAloneRowsPerSec(rows);
