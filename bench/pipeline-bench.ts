@@ -96,7 +96,13 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
   const lines = createInterface({ input: consumer.stdout! });
   const nextLine = () =>
     new Promise<{ cpuSeconds?: number }>((resolve, reject) => {
-      lines.once("line", (line) => resolve(JSON.parse(line)));
+      lines.once("line", (line) => {
+        try {
+          resolve(JSON.parse(line));
+        } catch {
+          reject(new Error(`the no-op consumer printed ${JSON.stringify(line)}, not its JSON report`));
+        }
+      });
       lines.once("close", () => reject(new Error("the no-op consumer ended without a report")));
     });
   try {
