@@ -278,7 +278,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     .map(parseSize);
   const results: PipelineResult[] = [];
   const convertAlone = new Map<number, number>();
-  if (!args.includes("--no-convert-alone")) buildCliBundle();
+  if (!args.includes("--no-convert-alone")) buildCliBundle(path.dirname(BENCH_DIR));
   // Before conversion alone, which reads them too (runPipeline would make them only for itself).
   await ensureWorkbooks(sizes);
   for (const rows of sizes) {

@@ -699,7 +699,7 @@ async function runChild(
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  buildCliBundle();
+  buildCliBundle(ROOT);
   await ensureWorkbooks(opts.sizes);
   const results: CaseResult[] = [];
   const started = new Date();

@@ -122,7 +122,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const at = process.argv.indexOf("--sizes");
   const sizes = at >= 0 ? (process.argv[at + 1] ?? "").split(",").map(parseSize) : [100_000, 1_000_000];
   const results: ServeResult[] = [];
-  buildCliBundle();
+  buildCliBundle(ROOT);
   for (const rows of sizes)
     for (const variant of VARIANTS) {
       process.stderr.write(`serve ${variant} ${rows} … `);

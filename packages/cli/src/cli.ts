@@ -65,12 +65,17 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/** `sluice <command> --help` (or `-h`) anywhere among the command's arguments. */
+function wantsHelp(args: string[]): boolean {
+  return args.includes("--help") || args.includes("-h");
+}
+
 /** Exit codes: 0 done, 1 a failure worth retrying (I/O), 2 bad input or usage. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "convert": {
-      if (rest.includes("--help") || rest.includes("-h")) {
+      if (wantsHelp(rest)) {
         process.stdout.write(`${CONVERT_USAGE}\n`);
         return 0;
       }
@@ -89,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     case "demo": {
       // Loaded on demand: the local runtime brings the AWS SDK and the CDK, which `convert` has no use for.
       const { DEMO_USAGE, runDemo } = await import("./commands/demo-command.ts");
-      if (rest.includes("--help") || rest.includes("-h")) {
+      if (wantsHelp(rest)) {
         process.stdout.write(`${DEMO_USAGE}\n`);
         return 0;
       }
@@ -103,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
     case "upload":
     case "serve": {
       const { usage, run } = await JSON_COMMANDS[command]!();
-      if (rest.includes("--help") || rest.includes("-h")) {
+      if (wantsHelp(rest)) {
         process.stdout.write(`${usage}\n`);
         return 0;
       }
