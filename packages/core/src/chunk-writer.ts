@@ -50,10 +50,16 @@ const ADDED: AddResult = Object.freeze({ added: true });
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_UTF8_PER_UNIT = 3;
 
+/** What follows the rows: `]}` (and, with warnings, `,"warnings":[...]` before the `}`). */
+const CLOSE_BYTES = 2;
+/** `,"warnings":[` and its `]`. */
+const WARNINGS_WRAP = ',"warnings":['.length + 1;
+
 /**
  * Packs serialized rows into chunk lines bounded by row count and by bytes. Each row's JSON is encoded once,
  * straight into a reused buffer, so rows waiting for their chunk are bytes off the JS heap rather than strings
- * the garbage collector has to promote and sweep.
+ * the garbage collector has to promote and sweep. A chunk names its columns once (`setColumns`); a header that
+ * grows closes the chunk being filled, so every row of a chunk has one value per column of that chunk.
  */
 export class ChunkWriter {
   /**
@@ -63,12 +69,17 @@ export class ChunkWriter {
    */
   private body: Buffer;
   private readonly spare: Buffer[] = [];
-  /** Envelope bytes with every number at its widest. */
-  private readonly head: number;
-  /** Bytes of rows a chunk holds. */
-  private readonly room: number;
+  /** Envelope bytes (columns included) with every number at its widest. */
+  private head = 0;
+  /** Bytes of rows and warnings a chunk holds with the current columns. */
+  private room = 0;
+  /** The current columns as JSON (`["a","b"]`). */
+  private columnsJson = "[]";
   /** Bytes of rows in `body` (after its head). */
   private bodyBytes = 0;
+  /** The chunk's warnings as JSON objects, and the bytes they add to it (wrapper and commas included). */
+  private warnings: string[] = [];
+  private warningBytes = 0;
   private rowCount = 0;
   private firstRow = 0;
   private lastRow = 0;
@@ -78,25 +89,32 @@ export class ChunkWriter {
   private readonly sealed: SealedChunk[] = [];
   /** The write in flight (see drain). */
   private writing: Promise<void> = Promise.resolve();
-  /** Envelope bytes with every number at its widest, so the bound holds before the real numbers are known. */
-  private readonly envelopeBytes: number;
 
   constructor(
     private readonly uploadId: string,
     private readonly bounds: ChunkBounds,
     private readonly sink: ChunkSink,
   ) {
-    const widest = 999_999_999_999;
-    this.head = Buffer.byteLength(this.envelope(widest, widest, widest));
-    this.envelopeBytes = this.head + 2;
-    this.room = Math.max(0, bounds.bytes - this.envelopeBytes);
+    this.setColumns([]);
     this.body = this.newBody();
   }
 
   private newBody(): Buffer {
-    // RecordEncoder may write 3 bytes past a row's end (which the next row or the closing `]}\n` overwrites).
-    // Never from Buffer's shared pool: a body is lent to the sink as a whole buffer of its own.
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.head + this.room + 4);
+    // The whole line fits the byte bound; a few bytes more for the newline. Never from Buffer's shared pool: a
+    // body is lent to the sink as a whole buffer of its own.
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.bounds.bytes + 8);
+  }
+
+  /**
+   * The columns of the rows that follow, in the order their values come. Rows already added keep the columns
+   * they were added with: their chunk is closed first.
+   */
+  setColumns(names: readonly string[]): void {
+    this.seal();
+    this.columnsJson = JSON.stringify(names);
+    const widest = 999_999_999_999;
+    this.head = Buffer.byteLength(this.envelope(widest, widest, widest));
+    this.room = Math.max(0, this.bounds.bytes - this.head - CLOSE_BYTES);
   }
 
   get chunks(): number {
@@ -108,7 +126,7 @@ export class ChunkWriter {
     return this.totalBytes;
   }
 
-  /** The largest serialized row that fits in a chunk on its own. */
+  /** The largest serialized row (with its warnings) that fits in a chunk on its own, with the current columns. */
   get maxRowBytes(): number {
     return this.room;
   }
@@ -116,12 +134,12 @@ export class ChunkWriter {
   private envelope(index: number, firstRow: number, lastRow: number): string {
     return `{"v":${CONTRACT_VERSION},"uploadId":${JSON.stringify(this.uploadId)},"index":${index},"chunkId":${JSON.stringify(
       chunkIdFor(this.uploadId, index),
-    )},"firstRow":${firstRow},"lastRow":${lastRow},"rows":[`;
+    )},"firstRow":${firstRow},"lastRow":${lastRow},"columns":${this.columnsJson},"rows":[`;
   }
 
   /**
-   * Adds a row's JSON; a row too large for any chunk is not added, and its size is returned. Synchronous unless
-   * a chunk was full and is written first (then a promise): a million rows make no million awaits.
+   * Adds a row's JSON (`[row, ...values]`, one value per column); a row too large for any chunk is not added,
+   * and its size is returned. Synchronous unless a chunk was full and is written first (then a promise).
    */
   add(rowJson: string, row: number): AddResult | Promise<AddResult> {
     const result = this.addLine(rowJson, row);
@@ -130,14 +148,12 @@ export class ChunkWriter {
 
   /** `add` without writing: a full chunk is sealed and waits for `drain()`, as in `addRecord`. */
   addLine(rowJson: string, row: number): AddResult {
-    const room = this.room;
     // A UTF-16 unit is at least one UTF-8 byte, so a string longer than the room can never fit.
-    if (rowJson.length > room) return { added: false, bytes: Buffer.byteLength(rowJson) };
+    if (rowJson.length > this.room) return { added: false, bytes: Buffer.byteLength(rowJson) };
     if (this.rowCount >= this.bounds.rows) this.seal();
-    const separator = this.rowCount > 0 ? 1 : 0;
-    if (this.bodyBytes + separator + rowJson.length * MAX_UTF8_PER_UNIT > room) {
+    if (this.bodyBytes + 1 + rowJson.length * MAX_UTF8_PER_UNIT + this.warningBytes > this.room) {
       // Near the end of the room: measure exactly before deciding.
-      const refused = this.makeRoom(Buffer.byteLength(rowJson));
+      const refused = this.makeRoom(Buffer.byteLength(rowJson), 0);
       if (refused) return refused;
     }
     const at = this.rowStart(row);
@@ -145,17 +161,16 @@ export class ChunkWriter {
   }
 
   /**
-   * Adds a byte record (see `RecordEncoder`) as `{"row":N,"data":{...}}`, encoded straight into the chunk: no
-   * string, no object. Always synchronous: a full chunk is sealed and waits in memory for `drain()`, which the
-   * caller awaits between input chunks (so the queue holds at most one input chunk's worth of rows).
+   * Adds a byte record (see `RecordEncoder`) as `[row, ...values]`, encoded straight into the chunk: no string,
+   * no object. Always synchronous: a full chunk is sealed and waits in memory for `drain()`, which the caller
+   * awaits between input chunks (so the queue holds at most one input chunk's worth of rows).
    */
   addRecord(encoder: RecordEncoder, record: ByteRecord): AddResult {
-    const room = this.room;
     if (this.rowCount >= this.bounds.rows) this.seal();
     const worst = encoder.maxBytes(record);
-    if (this.bodyBytes + 1 + worst > room) {
+    if (this.bodyBytes + 1 + worst + this.warningBytes > this.room) {
       // Near the end of the room: measure exactly before deciding.
-      const refused = this.makeRoom(encoder.exactBytes(record));
+      const refused = this.makeRoom(encoder.exactBytes(record), 0);
       if (refused) return refused;
     }
     const at = this.rowStart(record.row);
@@ -163,18 +178,30 @@ export class ChunkWriter {
   }
 
   /**
-   * Adds a row of cell values (see `RecordEncoder.encodeCells`) as `{"row":N,"data":{...}}`, encoded straight into
-   * the chunk. Synchronous like `addRecord`: full chunks wait for `drain()`.
+   * Adds a row of cell values (see `RecordEncoder.encodeCells`) as `[row, ...values]`, encoded straight into the
+   * chunk, and its warnings (JSON objects `{"row":..,"column":..,"code":..,"message":..}`) into the same chunk's
+   * list. Synchronous like `addRecord`: full chunks wait for `drain()`.
    */
-  addCells(encoder: RecordEncoder, cells: readonly (CellValue | undefined)[], row: number): AddResult {
-    const room = this.room;
+  addCells(
+    encoder: RecordEncoder,
+    cells: readonly (CellValue | undefined)[],
+    row: number,
+    warnings?: readonly string[],
+  ): AddResult {
     if (this.rowCount >= this.bounds.rows) this.seal();
-    if (this.bodyBytes + 1 + encoder.maxCellsBytes(cells) > room) {
-      const refused = this.makeRoom(encoder.exactCellsBytes(cells, row));
+    const warned = warnings && warnings.length > 0 ? warnings : undefined;
+    const extra = warned ? warningsBytes(warned) : 0;
+    if (warned || this.bodyBytes + 1 + encoder.maxCellsBytes(cells) + this.warningBytes > this.room) {
+      const refused = this.makeRoom(encoder.exactCellsBytes(cells, row), extra);
       if (refused) return refused;
     }
     const at = this.rowStart(row);
-    return this.rowEnd(encoder.encodeCells(cells, row, this.body, at), row);
+    const result = this.rowEnd(encoder.encodeCells(cells, row, this.body, at), row);
+    if (warned) {
+      this.warningBytes += this.warnings.length === 0 ? WARNINGS_WRAP + extra : extra + 1;
+      this.warnings.push(...warned);
+    }
+    return result;
   }
 
   /**
@@ -183,19 +210,22 @@ export class ChunkWriter {
    */
   addJson(encoder: RecordEncoder, record: JsonRecord): AddResult {
     if (this.rowCount >= this.bounds.rows) this.seal();
-    const refused = this.makeRoom(encoder.exactJsonBytes(record));
+    const refused = this.makeRoom(encoder.exactJsonBytes(record), 0);
     if (refused) return refused;
     const at = this.rowStart(record.row);
     return this.rowEnd(encoder.encodeJson(record, this.body, at), record.row);
   }
 
   /**
-   * Room for a row of exactly `bytes`: undefined once it fits (the chunk sealed first when it would not), or the
-   * answer for a row no chunk can hold.
+   * Room for a row of exactly `bytes` and warnings of `warningBytes` (their JSON joined by commas): undefined once
+   * it fits (the chunk sealed first when it would not), or the answer for a row no chunk can hold.
    */
-  private makeRoom(bytes: number): AddResult | undefined {
-    if (bytes > this.room) return { added: false, bytes };
-    if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes > this.room) this.seal();
+  private makeRoom(bytes: number, warningBytes: number): AddResult | undefined {
+    const alone = bytes + (warningBytes > 0 ? WARNINGS_WRAP + warningBytes : 0);
+    if (alone > this.room) return { added: false, bytes: alone };
+    const more = warningBytes > 0 ? warningBytes + (this.warnings.length > 0 ? 1 : WARNINGS_WRAP) : 0;
+    if (this.bodyBytes + (this.rowCount > 0 ? 1 : 0) + bytes + this.warningBytes + more > this.room)
+      this.seal();
     return undefined;
   }
 
@@ -260,12 +290,19 @@ export class ChunkWriter {
     const envelope = this.envelope(index, this.firstRow, this.lastRow);
     const start = this.head - Buffer.byteLength(envelope);
     body.write(envelope, start);
-    const end = this.head + this.bodyBytes;
-    body.write("]}\n", end, "latin1");
+    let end = this.head + this.bodyBytes;
+    body[end++] = 0x5d; // "]"
+    if (this.warnings.length > 0) {
+      end += body.write(`,"warnings":[${this.warnings.join(",")}]`, end);
+      this.warnings = [];
+      this.warningBytes = 0;
+    }
+    body.write("}\n", end, "latin1");
+    end += 2;
     // A full chunk is lent as it is and the next fills another buffer; a short one (a row bound well below the
     // byte bound) is copied out, so chunks waiting to be written hold about their own size.
     const full = this.bodyBytes * 2 >= this.room;
-    const line = full ? body.subarray(start, end + 3) : Buffer.from(body.subarray(start, end + 3));
+    const line = full ? body.subarray(start, end) : Buffer.from(body.subarray(start, end));
     const meta: ChunkMeta = {
       index,
       chunkId: chunkIdFor(this.uploadId, index),
@@ -286,6 +323,13 @@ export class ChunkWriter {
   }
 }
 
+/** Bytes of warnings' JSON joined by commas. */
+function warningsBytes(warnings: readonly string[]): number {
+  let n = warnings.length - 1;
+  for (const w of warnings) n += Buffer.byteLength(w);
+  return n;
+}
+
 /** A chunk closed and not yet written: its line, and the buffer the line is a view of (undefined: a copy). */
 interface SealedChunk {
   line: Buffer;
@@ -293,76 +337,43 @@ interface SealedChunk {
   body: Buffer | undefined;
 }
 
-const ROW_PREFIX = Buffer.from('{"row":', "latin1");
-const DATA_PREFIX = Buffer.from(',"data":{', "latin1");
-/** `{"row":` + up to 16 digits + `,"data":{` + `}}`. */
-const FIXED_BYTES = ROW_PREFIX.length + 16 + DATA_PREFIX.length + 2;
+/** `[` + up to 16 digits + `]`. */
+const FIXED_BYTES = 18;
 
 /**
- * Writes a byte record as the JSON `JSON.stringify({ row, data: { <name>: value ?? null, ... } })` would give
- * (same bytes: the same key order, the same escapes), for the current header: names by column in sheet order.
- * Values are valid UTF-8 already, so only `"`, `\` and control characters need escaping; `""` in a quoted field
- * is unescaped on the way.
+ * Writes a row as the JSON `JSON.stringify([row, ...values])` would give (same bytes, the same escapes), one value
+ * per column of the current header in sheet order (null where the row has none). Values are valid UTF-8
+ * already, so only `"`, `\` and control characters need escaping; `""` in a quoted field is unescaped on the way.
  */
 export class RecordEncoder {
-  /**
-   * `"name":` for every column (each after the first with its leading comma) as little-endian 32-bit words, each
-   * key starting on a word: keys are most of a row's bytes, and are copied four bytes at a time.
-   */
-  private keyWords = new Uint32Array(0);
-  private keyStarts = new Int32Array(0);
-  private keyLengths = new Int32Array(0);
-  private keyBytes = 0;
+  /** Column indexes of the current header, in sheet order (the order of a chunk's `columns`). */
   private columns: number[] = [];
   private view: DataView | undefined;
   private viewed: Buffer | undefined;
   private readView: DataView | undefined;
   private read: Buffer | undefined;
 
-  setHeader(columns: readonly number[], names: readonly string[]): void {
-    // JavaScript objects (so JSON.stringify) put array-index keys first, in numeric order: the same order here.
-    const order = columns.map((_, k) => k);
-    const indexes = order.filter((k) => isArrayIndex(names[k]!));
-    if (indexes.length > 0) {
-      indexes.sort((a, b) => Number(names[a]) - Number(names[b]));
-      order.splice(0, order.length, ...indexes, ...order.filter((k) => !isArrayIndex(names[k]!)));
-    }
-    const parts = order.map((k, at) =>
-      Buffer.from(`${at > 0 ? "," : ""}${JSON.stringify(names[k])}:`, "utf8"),
-    );
-    const padded = Buffer.alloc(parts.reduce((sum, part) => sum + ((part.length + 3) & ~3), 0));
-    this.keyStarts = new Int32Array(parts.length);
-    this.keyLengths = new Int32Array(parts.length);
-    let at = 0;
-    parts.forEach((part, k) => {
-      this.keyStarts[k] = at >> 2;
-      this.keyLengths[k] = part.length;
-      part.copy(padded, at);
-      at += (part.length + 3) & ~3;
-    });
-    this.keyWords = new Uint32Array(padded.length >> 2);
-    for (let w = 0; w < this.keyWords.length; w++) this.keyWords[w] = padded.readUInt32LE(w * 4);
-    this.keyBytes = parts.reduce((sum, part) => sum + part.length, 0);
-    this.columns = order.map((k) => columns[k]!);
+  setHeader(columns: readonly number[]): void {
+    this.columns = [...columns];
   }
 
   /** At least the bytes `encode` writes: every value byte escaped to six (`\u00XX`). */
   maxBytes(record: ByteRecord): number {
-    return FIXED_BYTES + this.keyBytes + 6 * this.columns.length + 6 * record.span;
+    return FIXED_BYTES + 7 * this.columns.length + 6 * record.span;
   }
 
   /** Exactly the bytes `encode` writes. */
   exactBytes(record: ByteRecord): number {
-    let n = ROW_PREFIX.length + String(record.row).length + DATA_PREFIX.length + this.keyBytes + 2;
+    let n = 2 + String(record.row).length;
     const { bytes, count, starts, ends, quoted } = record;
     const columns = this.columns;
     for (let k = 0; k < columns.length; k++) {
       const c = columns[k]!;
       if (c >= count || starts[c] === ends[c]) {
-        n += 4;
+        n += 5;
         continue;
       }
-      n += 2;
+      n += 3;
       const e = ends[c]!;
       const pairs = quoted[c] === 1;
       for (let i = starts[c]!; i < e; i++) {
@@ -378,18 +389,6 @@ export class RecordEncoder {
     return n;
   }
 
-  /**
-   * Writes key `k` (`"name":`, with its leading comma after the first) at `o`, four bytes at a time; returns its
-   * end. Up to three bytes past it are written too: what follows (a value, then a key or `}}`: at least three
-   * bytes) overwrites them.
-   */
-  private writeKey(view: DataView, o: number, k: number): number {
-    const words = this.keyWords;
-    const length = this.keyLengths[k]!;
-    for (let j = 0, w = this.keyStarts[k]!; j < length; j += 4, w++) view.setUint32(o + j, words[w]!, true);
-    return o + length;
-  }
-
   /** A DataView on the record's bytes, kept while the record reuses the same buffer. */
   private inputView(bytes: Buffer): DataView {
     if (bytes !== this.read) {
@@ -399,23 +398,17 @@ export class RecordEncoder {
     return this.readView!;
   }
 
-  /** Writes `{"row":<row>,"data":{` at `at` and points `view` at `out`; returns where the first key goes. */
+  /** Writes `[<row>` at `at` and points `view` at `out`; returns where the first value's comma goes. */
   private writeRowStart(out: Buffer, at: number, row: number): number {
-    let o = at;
-    for (let i = 0; i < ROW_PREFIX.length; i++) out[o++] = ROW_PREFIX[i]!;
-    o = writeDigits(out, o, row);
-    for (let i = 0; i < DATA_PREFIX.length; i++) out[o++] = DATA_PREFIX[i]!;
+    out[at] = 0x5b; // [
     if (out !== this.viewed) {
       this.viewed = out;
       this.view = new DataView(out.buffer, out.byteOffset, out.length);
     }
-    return o;
+    return writeDigits(out, at + 1, row);
   }
 
-  /**
-   * Writes the record's JSON at `at` (the caller made room: `exactBytes`, and 3 bytes more that may be
-   * overwritten); returns the end.
-   */
+  /** Writes the record's JSON at `at` (the caller made room: `exactBytes`); returns the end. */
   encode(record: ByteRecord, out: Buffer, at: number): number {
     let o = this.writeRowStart(out, at, record.row);
     const { bytes, count, starts, ends, quoted } = record;
@@ -423,7 +416,7 @@ export class RecordEncoder {
     const view = this.view!;
     const input = this.inputView(bytes);
     for (let k = 0; k < columns.length; k++) {
-      o = this.writeKey(view, o, k);
+      out[o++] = 0x2c; // ,
       const c = columns[k]!;
       if (c >= count || starts[c] === ends[c]) {
         o = writeNull(out, o);
@@ -454,27 +447,26 @@ export class RecordEncoder {
       }
       out[o++] = 0x22;
     }
-    out[o++] = 0x7d; // }}
-    out[o++] = 0x7d;
+    out[o++] = 0x5d; // ]
     return o;
   }
 
   /** Exactly the bytes `encodeJson` writes. */
   exactJsonBytes(record: JsonRecord): number {
     const row = record.row;
-    let n = ROW_PREFIX.length + (row < 10 ? 1 : String(row).length) + DATA_PREFIX.length + this.keyBytes + 2;
+    let n = 2 + (row < 10 ? 1 : String(row).length);
     const { count, starts, ends } = record;
     const columns = this.columns;
     for (let k = 0; k < columns.length; k++) {
       const c = columns[k]!;
-      n += c < count && starts[c] !== ends[c] ? ends[c]! - starts[c]! : 4;
+      n += c < count && starts[c] !== ends[c] ? 1 + ends[c]! - starts[c]! : 5;
     }
     return n;
   }
 
   /**
-   * Writes `{"row":N,"data":{...}}` from a record whose values are JSON text: keys and values are copied (the
-   * caller made room: `exactJsonBytes`, and 3 bytes more that may be overwritten); returns the end.
+   * Writes `[row, ...values]` from a record whose values are JSON text: the values are copied (the caller made
+   * room: `exactJsonBytes`); returns the end.
    */
   encodeJson(record: JsonRecord, out: Buffer, at: number): number {
     let o = this.writeRowStart(out, at, record.row);
@@ -483,7 +475,7 @@ export class RecordEncoder {
     const columns = this.columns;
     const view = this.view!;
     for (let k = 0; k < columns.length; k++) {
-      o = this.writeKey(view, o, k);
+      out[o++] = 0x2c; // ,
       const c = columns[k]!;
       if (c >= count || starts[c] === ends[c]) {
         o = writeNull(out, o);
@@ -499,45 +491,43 @@ export class RecordEncoder {
       for (; i + 4 <= e; i += 4, o += 4) view.setUint32(o, input.getUint32(i, true), true);
       for (; i < e; i++) out[o++] = bytes[i]!;
     }
-    out[o++] = 0x7d; // }}
-    out[o++] = 0x7d;
+    out[o++] = 0x5d; // ]
     return o;
   }
 
   /** At least the bytes `encodeCells` writes: a UTF-16 unit takes at most 6 (`\\u00XX`, `\\udXXX`). */
   maxCellsBytes(cells: readonly (CellValue | undefined)[]): number {
-    let n = FIXED_BYTES + this.keyBytes;
+    let n = FIXED_BYTES;
     const columns = this.columns;
     for (let k = 0; k < columns.length; k++) {
       const value = cells[columns[k]!];
-      n += typeof value === "string" ? 2 + 6 * value.length : MAX_SCALAR_BYTES;
+      n += 1 + (typeof value === "string" ? 2 + 6 * value.length : MAX_SCALAR_BYTES);
     }
     return n;
   }
 
   /** Exactly the bytes `encodeCells` writes. */
   exactCellsBytes(cells: readonly (CellValue | undefined)[], row: number): number {
-    let n = ROW_PREFIX.length + String(row).length + DATA_PREFIX.length + this.keyBytes + 2;
+    let n = 2 + String(row).length;
     const columns = this.columns;
     for (let k = 0; k < columns.length; k++) {
       const value = cells[columns[k]!];
-      if (typeof value === "string") n += 2 + jsonStringBytes(value);
-      else n += scalarJson(value).length;
+      if (typeof value === "string") n += 3 + jsonStringBytes(value);
+      else n += 1 + scalarJson(value).length;
     }
     return n;
   }
 
   /**
-   * Writes `JSON.stringify({ row, data: { <name>: cells[<column>] ?? null, ... } })` at `at`, as UTF-8 (the
-   * caller made room: `exactCellsBytes`, and 3 bytes more that may be overwritten); returns the end. Strings are
-   * escaped and encoded here, as JSON.stringify and Buffer.write would (a lone surrogate becomes `\\udXXX`).
+   * Writes `JSON.stringify([row, ...cells in column order])` at `at`, as UTF-8, undefined as null (the caller made
+   * room: `exactCellsBytes`); returns the end. Strings are escaped and encoded here, as JSON.stringify and
+   * Buffer.write would (a lone surrogate becomes `\\udXXX`).
    */
   encodeCells(cells: readonly (CellValue | undefined)[], row: number, out: Buffer, at: number): number {
     let o = this.writeRowStart(out, at, row);
     const columns = this.columns;
-    const view = this.view!;
     for (let k = 0; k < columns.length; k++) {
-      o = this.writeKey(view, o, k);
+      out[o++] = 0x2c; // ,
       const value = cells[columns[k]!];
       if (typeof value === "string") o = writeJsonString(value, out, o);
       else {
@@ -545,15 +535,9 @@ export class RecordEncoder {
         for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
       }
     }
-    out[o++] = 0x7d; // }}
-    out[o++] = 0x7d;
+    out[o++] = 0x5d; // ]
     return o;
   }
-}
-
-/** A property name JavaScript orders as an array index ("0", "7", not "07" or "4294967295"). */
-function isArrayIndex(name: string): boolean {
-  return /^(?:0|[1-9][0-9]{0,9})$/.test(name) && Number(name) < 2 ** 32 - 1;
 }
 
 function writeNull(out: Buffer, at: number): number {

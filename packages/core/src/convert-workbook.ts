@@ -66,34 +66,6 @@ function checkBounds(options: ConvertOptions): ChunkBounds {
   return { rows, bytes };
 }
 
-type RowRecord = { row: number; data: Record<string, CellValue>; warnings?: unknown };
-type RowFactory = (cells: (CellValue | undefined)[], row: number) => RowRecord;
-
-/**
- * A function that makes `{ row, data: { <name>: cells[<column>] ?? null, ... } }` for this header. Names go in
- * as computed keys of JSON string literals, so any header text (even `__proto__`) is an ordinary own key.
- * Non-finite numbers become null when stringified, as JSON requires.
- */
-function rowFactory(columns: number[], names: string[]): RowFactory {
-  const fields = columns.map((column, k) => `[${JSON.stringify(names[k])}]: c[${column}] ?? null`).join(", ");
-  return new Function("c", "row", `return { row, data: { ${fields} } };`) as RowFactory;
-}
-
-/**
- * The same record without compiling anything, for a header that keeps growing: compiling once per growth costs
- * time in the header's width each time, quadratic in all. (`__proto__` is never a header name.)
- */
-function plainRowFactory(columns: number[], names: string[]): RowFactory {
-  return (c, row) => {
-    const data: Record<string, CellValue> = {};
-    for (let k = 0; k < columns.length; k++) data[names[k]!] = c[columns[k]!] ?? null;
-    return { row, data };
-  };
-}
-
-/** Header growths that get a compiled row factory; past them a sheet that adds a column per row gets the plain one. */
-const COMPILED_GROWTHS = 32;
-
 function pushSample(list: { count: number; samples: RowIssue[] }, issue: RowIssue): void {
   list.count++;
   if (list.samples.length < MANIFEST_SAMPLE_LIMIT) list.samples.push(issue);
@@ -122,18 +94,13 @@ export async function convertWorkbook(input: {
       message: `Row ${row} serializes to ${bytes} bytes, over the ${writer.maxRowBytes}-byte room in a chunk of ${bounds.bytes} bytes`,
     });
   let header: Header | undefined;
-  // Builds a row's object with one fixed shape per header, rebuilt only when the header grows: JSON.stringify of
-  // such objects is V8's fast path, and a row makes one object and one string, not a string per value.
-  let makeRow: RowFactory = rowFactory([], []);
   let totalRows = 0;
 
-  let growths = 0;
   const encoder = new RecordEncoder();
+  /** The header is new or grew: the rows that follow have its columns (the writer closes the chunk before). */
   const refreshKeys = (h: Header) => {
-    encoder.setHeader(h.columns, h.names);
-    growths++;
-    makeRow =
-      growths <= COMPILED_GROWTHS ? rowFactory(h.columns, h.names) : plainRowFactory(h.columns, h.names);
+    encoder.setHeader(h.columns);
+    writer.setColumns(h.names);
   };
 
   /** Counts an added row, or records one too large for any chunk. */
@@ -142,17 +109,23 @@ export async function convertWorkbook(input: {
     else rowTooLarge(row, added.bytes);
   };
 
-  /** A row with warnings as JSON, through its object and JSON.stringify (rare); the warnings are sampled. */
-  const withWarnings = (cells: readonly CellValue[], row: number, rowWarnings: readonly CellWarning[]) => {
-    const record = makeRow(cells as CellValue[], row);
+  /** A row with warnings (rare): its warnings are sampled and go into its chunk's list. */
+  const addWarned = (cells: readonly CellValue[], row: number, rowWarnings: readonly CellWarning[]) => {
     const named = rowWarnings.map((w) => ({
+      row,
       column: header!.nameOf(w.column),
       code: w.code,
       message: w.message,
     }));
-    record.warnings = named;
-    for (const w of named) pushSample(warnings, { row, ...w });
-    return JSON.stringify(record);
+    const added = writer.addCells(
+      encoder,
+      cells,
+      row,
+      named.map((w) => JSON.stringify(w)),
+    );
+    // Sampled only once the row is in a chunk: a row refused as too large is a row error, not a warned row.
+    if (added.added) for (const w of named) pushSample(warnings, w);
+    counted(added, row);
   };
 
   /** A data row of values (the header is already known). */
@@ -166,12 +139,9 @@ export async function convertWorkbook(input: {
     }
     if (raw.warnings) for (const w of raw.warnings) if (h.ensure(w.column)) grew = true;
     if (grew) refreshKeys(h);
-    if (raw.warnings && raw.warnings.length > 0) {
-      counted(writer.addLine(withWarnings(cells, raw.row, raw.warnings), raw.row), raw.row);
-    } else {
-      // The usual row: its JSON written straight into the chunk, no object and no string.
-      counted(writer.addCells(encoder, cells, raw.row), raw.row);
-    }
+    if (raw.warnings && raw.warnings.length > 0) addWarned(cells, raw.row, raw.warnings);
+    // The usual row: its JSON written straight into the chunk, no object and no string.
+    else counted(writer.addCells(encoder, cells, raw.row), raw.row);
   };
 
   await guard(async () => {
@@ -191,12 +161,12 @@ export async function convertWorkbook(input: {
         const cells: CellValue[] = [];
         for (let i = 0; i < r.count; i++) cells.push(r.starts[i] === r.ends[i] ? null : r.text(i));
         header = new Header(cells, r.row);
-        encoder.setHeader(header.columns, header.names);
+        refreshKeys(header);
         return;
       }
       let grew = false;
       for (let i = 0; i < r.count; i++) if (r.starts[i] !== r.ends[i] && header.ensure(i)) grew = true;
-      if (grew) encoder.setHeader(header.columns, header.names);
+      if (grew) refreshKeys(header);
       const added = writer.addRecord(encoder, r);
       if (!added.added) {
         rowTooLarge(r.row, added.bytes);
@@ -242,7 +212,7 @@ export async function convertWorkbook(input: {
           // Rare: the row's values back from their JSON, written as `addRow` writes a row with warnings.
           const cells: CellValue[] = [];
           for (let i = 0; i < count; i++) cells.push(record.value(i));
-          counted(writer.addLine(withWarnings(cells, record.row, rowWarnings), record.row), record.row);
+          addWarned(cells, record.row, rowWarnings);
           return;
         }
         counted(writer.addJson(encoder, record), record.row);
