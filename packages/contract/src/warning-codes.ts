@@ -3,7 +3,7 @@
  * the upload goes on, and the manifest, summary.json and the Slack alerts say what was noticed (`{ code,
  * message }`, FileWarningSchema in messages.ts). Row- and cell-level warnings (CELL_ERROR...) are in the
  * error-code table with area `row`. Readers should show a code they do not know as it is: newer converters may
- * add codes within contract version 2.
+ * add codes within a contract version.
  */
 export const WARNING_CODES = {
   FORMAT_EXTENSION_MISMATCH: {

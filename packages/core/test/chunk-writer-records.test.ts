@@ -1,4 +1,4 @@
-import type { ChunkBounds } from "@sluice/contract";
+import { type ChunkBounds, ChunkSchema, chunkRows } from "@sluice/contract";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ChunkMeta, ChunkWriter, RecordEncoder } from "../src/chunk-writer.ts";
@@ -36,18 +36,12 @@ function byteRecord(row: number, values: (string | null)[], quotedFlags: boolean
   };
 }
 
-/** What the string path serializes for the same row: `JSON.stringify({ row, data })`, header order, null for empty. */
-function expectedJson(row: number, columns: number[], names: string[], values: (string | null)[]): string {
-  const data: Record<string, string | null> = {};
-  columns.forEach((c, k) => {
-    Object.defineProperty(data, names[k]!, {
-      value: values[c] === undefined || values[c] === "" ? null : values[c],
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  });
-  return JSON.stringify({ row, data });
+/** What the string path serializes for the same row: `JSON.stringify([row, ...values])`, header order, null for empty. */
+function expectedJson(row: number, columns: number[], values: (string | null)[]): string {
+  return JSON.stringify([
+    row,
+    ...columns.map((c) => (values[c] === undefined || values[c] === "" ? null : values[c])),
+  ]);
 }
 
 // Text with everything JSON has to escape, next to multi-byte text and quotes.
@@ -106,11 +100,11 @@ describe("RecordEncoder", () => {
             cells.map(([, q]) => q),
           );
           const encoder = new RecordEncoder();
-          encoder.setHeader(columns, names);
+          encoder.setHeader(columns);
           const out = Buffer.alloc(encoder.maxBytes(record) + 8);
           const end = encoder.encode(record, out, 5);
           const json = out.toString("utf8", 5, end);
-          expect(json).toBe(expectedJson(row, columns, names, values));
+          expect(json).toBe(expectedJson(row, columns, values));
           expect(end - 5).toBe(encoder.exactBytes(record));
           expect(end - 5).toBeLessThanOrEqual(encoder.maxBytes(record));
         },
@@ -119,6 +113,8 @@ describe("RecordEncoder", () => {
     );
   });
 });
+
+const NAMES = ["a", "b", "c", "d"];
 
 function collect() {
   const lines: { line: Buffer; meta: ChunkMeta }[] = [];
@@ -133,9 +129,10 @@ function collect() {
 }
 
 /** The reference writer: each row's JSON string through `add`, then flushed; the chunks and each add's answer. */
-async function throughStrings(bounds: ChunkBounds, rows: [json: string, row: number][]) {
+async function throughStrings(bounds: ChunkBounds, rows: [json: string, row: number][], names = NAMES) {
   const via = collect();
   const writer = new ChunkWriter("up-1", bounds, via.sink);
+  writer.setColumns(names);
   const results: unknown[] = [];
   for (const [json, row] of rows) results.push(await writer.add(json, row));
   await writer.flush();
@@ -149,21 +146,21 @@ describe("ChunkWriter.addRecord", () => {
         fc.array(fc.array(value, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 1, max: 7 }),
         fc.integer({ min: 1024, max: 1400 }),
-        async (rows, chunkRows, chunkBytes) => {
-          const names = ["a", "b", "c", "d"];
+        async (rows, rowBound, chunkBytes) => {
           const columns = [0, 1, 2, 3];
-          const bounds = { rows: chunkRows, bytes: chunkBytes };
+          const bounds = { rows: rowBound, bytes: chunkBytes };
           const big = (values: (string | null)[], r: number) =>
             r % 5 === 0 ? values.map((v) => (v === null ? v : v.repeat(80))) : values;
           const { via: viaString, results: stringResults } = await throughStrings(
             bounds,
-            rows.map((row, r) => [expectedJson(r + 2, columns, names, big(row, r)), r + 2]),
+            rows.map((row, r) => [expectedJson(r + 2, columns, big(row, r)), r + 2]),
           );
 
           const viaBytes = collect();
           const byteWriter = new ChunkWriter("up-1", bounds, viaBytes.sink);
+          byteWriter.setColumns(NAMES);
           const encoder = new RecordEncoder();
-          encoder.setHeader(columns, names);
+          encoder.setHeader(columns);
           const byteResults: unknown[] = [];
           for (let r = 0; r < rows.length; r++) {
             const values = big(rows[r]!, r);
@@ -206,8 +203,9 @@ describe("ChunkWriter.addRecord", () => {
         },
       },
     );
+    writer.setColumns(["v"]);
     const encoder = new RecordEncoder();
-    encoder.setHeader([0], ["v"]);
+    encoder.setHeader([0]);
     for (let r = 2; r < 9; r++) writer.addRecord(encoder, byteRecord(r, [`v${r}`], [false]));
     expect(started).toEqual([]);
     await writer.drain();
@@ -231,8 +229,9 @@ describe("ChunkWriter.addRecord", () => {
         },
       },
     );
+    writer.setColumns(["v"]);
     const encoder = new RecordEncoder();
-    encoder.setHeader([0], ["v"]);
+    encoder.setHeader([0]);
     writer.addRecord(encoder, byteRecord(2, ["a"], [false]));
     writer.addRecord(encoder, byteRecord(3, ["b"], [false]));
     // The first write fails while in flight; the drain that follows reports it rather than writing on.
@@ -283,12 +282,11 @@ describe("RecordEncoder.encodeCells", () => {
         (cells, names, row) => {
           const columns = names.map((_, k) => k);
           const encoder = new RecordEncoder();
-          encoder.setHeader(columns, names);
-          const data: Record<string, CellValue> = {};
-          columns.forEach((c, k) => {
-            data[names[k]!] = cells[c] ?? null;
-          });
-          const expected = Buffer.from(JSON.stringify({ row, data }), "utf8");
+          encoder.setHeader(columns);
+          const expected = Buffer.from(
+            JSON.stringify([row, ...columns.map((c) => cells[c] ?? null)]),
+            "utf8",
+          );
           const out = Buffer.alloc(encoder.maxCellsBytes(cells) + 8);
           const end = encoder.encodeCells(cells, row, out, 2);
           expect(out.subarray(2, end)).toEqual(expected);
@@ -305,27 +303,22 @@ describe("RecordEncoder.encodeCells", () => {
         fc.array(fc.array(cell, { maxLength: 4 }), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 1, max: 7 }),
         fc.integer({ min: 1024, max: 1400 }),
-        async (rows, chunkRows, chunkBytes) => {
-          const names = ["a", "b", "c", "d"];
+        async (rows, rowBound, chunkBytes) => {
           const columns = [0, 1, 2, 3];
-          const bounds = { rows: chunkRows, bytes: chunkBytes };
+          const bounds = { rows: rowBound, bytes: chunkBytes };
           const widen = (cells: (CellValue | undefined)[], r: number) =>
             r % 5 === 0 ? cells.map((v) => (typeof v === "string" ? v.repeat(120) : v)) : cells;
-          const json = (cells: (CellValue | undefined)[], row: number) => {
-            const data: Record<string, CellValue> = {};
-            columns.forEach((c, k) => {
-              data[names[k]!] = cells[c] ?? null;
-            });
-            return JSON.stringify({ row, data });
-          };
+          const json = (cells: (CellValue | undefined)[], row: number) =>
+            JSON.stringify([row, ...columns.map((c) => cells[c] ?? null)]);
           const { via: viaString, results: stringResults } = await throughStrings(
             bounds,
             rows.map((row, r) => [json(widen(row, r), r + 2), r + 2]),
           );
           const viaCells = collect();
           const cellWriter = new ChunkWriter("up-1", bounds, viaCells.sink);
+          cellWriter.setColumns(NAMES);
           const encoder = new RecordEncoder();
-          encoder.setHeader(columns, names);
+          encoder.setHeader(columns);
           const cellResults: unknown[] = [];
           for (let r = 0; r < rows.length; r++) {
             cellResults.push(cellWriter.addCells(encoder, widen(rows[r]!, r), r + 2));
@@ -337,6 +330,88 @@ describe("RecordEncoder.encodeCells", () => {
             Buffer.concat(viaString.lines.map((l) => l.line)),
           );
           expect(viaCells.lines.map((l) => l.meta)).toEqual(viaString.lines.map((l) => l.meta));
+        },
+      ),
+      { seed: 14, numRuns: 300 },
+    );
+  });
+});
+
+describe("ChunkWriter: a chunk's columns and warnings", () => {
+  it("closes the chunk being filled when the columns change; each chunk names its own", async () => {
+    const via = collect();
+    const writer = new ChunkWriter("up-1", { rows: 100, bytes: 100_000 }, via.sink);
+    const encoder = new RecordEncoder();
+    writer.setColumns(["a"]);
+    encoder.setHeader([0]);
+    // Columns set again before any row: no empty chunk.
+    writer.setColumns(["a"]);
+    writer.addCells(encoder, ["x"], 2);
+    writer.addCells(encoder, ["y"], 3);
+    writer.setColumns(["column_0", "a"]);
+    encoder.setHeader([0, 1]);
+    writer.addCells(encoder, ["p", "q"], 4);
+    await writer.flush();
+    const chunks = via.lines.map((l) => ChunkSchema.parse(JSON.parse(l.line.toString("utf8"))));
+    expect(chunks.map((c) => [c.columns, c.rows])).toEqual([
+      [
+        ["a"],
+        [
+          [2, "x"],
+          [3, "y"],
+        ],
+      ],
+      [["column_0", "a"], [[4, "p", "q"]]],
+    ]);
+  });
+
+  it("keeps each row's warnings in its chunk, every line within the byte bound, and refuses only what fits nowhere", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            cells: fc.array(cell, { minLength: 2, maxLength: 2 }),
+            warnings: fc.array(fc.string({ unit: "grapheme", maxLength: 60 }), { maxLength: 3 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1024, max: 1400 }),
+        async (rows, chunkRowBound, chunkBytes) => {
+          const via = collect();
+          const writer = new ChunkWriter("up-1", { rows: chunkRowBound, bytes: chunkBytes }, via.sink);
+          const encoder = new RecordEncoder();
+          writer.setColumns(["a", "b"]);
+          encoder.setHeader([0, 1]);
+          const kept: { row: number; warnings: string[] }[] = [];
+          for (let r = 0; r < rows.length; r++) {
+            const { cells, warnings } = rows[r]!;
+            const row = r + 2;
+            // Every fifth row's messages are long enough that some cannot fit a chunk at all.
+            const messages = r % 5 === 0 ? warnings.map((m) => m.repeat(20)) : warnings;
+            const json = messages.map((message) => JSON.stringify({ row, column: "b", code: "W", message }));
+            // The row and its warnings in a chunk of their own: `,"warnings":[` ... `]` around them.
+            const alone =
+              encoder.exactCellsBytes(cells, row) +
+              (json.length > 0 ? ',"warnings":['.length + 1 + Buffer.byteLength(json.join(",")) : 0);
+            const added = writer.addCells(encoder, cells, row, json);
+            expect(added).toEqual(
+              alone <= writer.maxRowBytes ? { added: true } : { added: false, bytes: alone },
+            );
+            if (added.added) kept.push({ row, warnings: messages });
+            if (r % 4 === 0) await writer.drain();
+          }
+          await writer.flush();
+          const chunks = via.lines.map((l) => {
+            expect(l.line.length - 1).toBeLessThanOrEqual(chunkBytes);
+            expect(l.meta.bytes).toBe(l.line.length - 1);
+            return ChunkSchema.parse(JSON.parse(l.line.toString("utf8")));
+          });
+          const rowsBack = chunks.flatMap((c) => chunkRows(c));
+          expect(rowsBack.map((r) => r.row)).toEqual(kept.map((k) => k.row));
+          expect(rowsBack.map((r) => (r.warnings ?? []).map((w) => w.message))).toEqual(
+            kept.map((k) => k.warnings),
+          );
         },
       ),
       { seed: 14, numRuns: 300 },

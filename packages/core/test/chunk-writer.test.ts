@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ChunkPointerSchema, ChunkSchema } from "@sluice/contract";
+import { ChunkPointerSchema, ChunkSchema, chunkRows } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { bufferSource } from "../src/byte-source.ts";
 import { type ChunkMeta, ChunkWriter, chunkPointer } from "../src/chunk-writer.ts";
@@ -20,7 +20,7 @@ function collect() {
 }
 
 function rowJson(row: number, text: string) {
-  const json = JSON.stringify({ row, data: { text } });
+  const json = JSON.stringify([row, text]);
   return { json, bytes: Buffer.byteLength(json) };
 }
 
@@ -28,6 +28,7 @@ describe("ChunkWriter", () => {
   it("cuts chunks at the row bound", async () => {
     const { lines, sink } = collect();
     const writer = new ChunkWriter("up-1", { rows: 3, bytes: 100_000 }, sink);
+    writer.setColumns(["text"]);
     for (let row = 2; row < 10; row++) {
       const { json } = rowJson(row, `r${row}`);
       await writer.add(json, row);
@@ -50,6 +51,7 @@ describe("ChunkWriter", () => {
     async (limit) => {
       const { lines, sink } = collect();
       const writer = new ChunkWriter("업로드", { rows: 10_000, bytes: limit }, sink);
+      writer.setColumns(["text"]);
       for (let row = 1; row <= 300; row++) {
         const { json, bytes } = rowJson(row, "한글".repeat(row % 37));
         expect(bytes).toBeLessThanOrEqual(writer.maxRowBytes);
@@ -60,7 +62,7 @@ describe("ChunkWriter", () => {
         expect(Buffer.byteLength(line)).toBe(meta.bytes);
         expect(meta.bytes).toBeLessThanOrEqual(limit);
       }
-      const rows = lines.flatMap((l) => ChunkSchema.parse(JSON.parse(l.line)).rows.map((r) => r.row));
+      const rows = lines.flatMap((l) => chunkRows(ChunkSchema.parse(JSON.parse(l.line))).map((r) => r.row));
       expect(rows).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     },
   );
@@ -68,7 +70,8 @@ describe("ChunkWriter", () => {
   it("fits a row of exactly maxRowBytes alone in a chunk", async () => {
     const { lines, sink } = collect();
     const writer = new ChunkWriter("u", { rows: 10, bytes: 2048 }, sink);
-    const prefix = JSON.stringify({ row: 7, data: { text: "" } }).length;
+    writer.setColumns(["text"]);
+    const prefix = JSON.stringify([7, ""]).length;
     const { json, bytes } = rowJson(7, "x".repeat(writer.maxRowBytes - prefix));
     expect(bytes).toBe(writer.maxRowBytes);
     await writer.add(json, 7);
@@ -80,6 +83,7 @@ describe("ChunkWriter", () => {
   it("gives each chunk its offset in the file and the SHA-256 of its bytes, what a pointer names", async () => {
     const { lines, sink } = collect();
     const writer = new ChunkWriter("up-1", { rows: 4, bytes: 100_000 }, sink);
+    writer.setColumns(["text"]);
     for (let row = 2; row < 13; row++) await writer.add(rowJson(row, "é".repeat(row)).json, row);
     await writer.flush();
     // The file as a sink writes it: every line with its newline, one after the other.
@@ -125,14 +129,15 @@ describe("ChunkWriter", () => {
       },
     };
     const writer = new ChunkWriter("up-lend", { rows: 40, bytes: 2048 }, sink);
+    writer.setColumns(["text"]);
     let row = 1;
     // Rows of ~60 bytes: 2 KiB fills well before 40 rows (lent), then rows of ~12 bytes hit the row bound first.
-    for (; row <= 400; row++) await writer.add(rowJson(row, "x".repeat(20 + (row % 7))).json, row);
-    for (; row <= 600; row++) await writer.add(JSON.stringify({ row, data: {} }), row);
+    for (; row <= 400; row++) await writer.add(rowJson(row, "x".repeat(48 + (row % 7))).json, row);
+    for (; row <= 600; row++) await writer.add(JSON.stringify([row, null]), row);
     await writer.flush();
     expect(writing).toBe(0);
     const chunks = lines.map((line) => ChunkSchema.parse(JSON.parse(line)));
-    expect(chunks.flatMap((c) => c.rows.map((r) => (r as { row: number }).row))).toEqual(
+    expect(chunks.flatMap((c) => c.rows.map((r) => r[0]))).toEqual(
       Array.from({ length: 600 }, (_, i) => i + 1),
     );
     // The full chunks came from a few buffers used again and again; the short ones (the last five) are copies.
@@ -146,6 +151,7 @@ describe("ChunkWriter", () => {
   it("writes nothing when no row was added", async () => {
     const { lines, sink } = collect();
     const writer = new ChunkWriter("u", { rows: 10, bytes: 2048 }, sink);
+    writer.setColumns(["text"]);
     await writer.flush();
     expect(lines).toHaveLength(0);
   });
@@ -165,6 +171,7 @@ describe("ChunkWriter", () => {
     expect((plain as SluiceError).message).toMatch(/Writing chunk 0 failed: socket hang up/);
     const typed = new OutputWriteError("the bucket said no");
     const writer = new ChunkWriter("u", { rows: 1, bytes: 2048 }, failing(typed));
+    writer.setColumns(["text"]);
     await expect(
       Promise.resolve(writer.add(rowJson(2, "x").json, 2)).then(() => writer.flush()),
     ).rejects.toBe(typed);

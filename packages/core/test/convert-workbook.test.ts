@@ -1,4 +1,4 @@
-import { type ChunkRow, ChunkSchema } from "@sluice/contract";
+import { ChunkSchema, chunkRows } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { bufferSource } from "../src/byte-source.ts";
 import type { ChunkMeta } from "../src/chunk-writer.ts";
@@ -17,7 +17,7 @@ async function convert(text: string, options: Parameters<typeof convertWorkbook>
     options,
   });
   const chunks = lines.map((l) => ChunkSchema.parse(JSON.parse(l)));
-  return { manifest, chunks, rows: chunks.flatMap((c) => c.rows) as ChunkRow[], raw: lines.join("") };
+  return { manifest, chunks, rows: chunks.flatMap((c) => chunkRows(c)), raw: lines.join("") };
 }
 
 describe("convertWorkbook", () => {

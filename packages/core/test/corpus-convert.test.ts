@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { type ChunkRow, ChunkSchema, type Manifest, ManifestSchema } from "@sluice/contract";
+import { type ChunkRow, ChunkSchema, chunkRows, type Manifest, ManifestSchema } from "@sluice/contract";
 import { corpusDir, corpusFile, hasCorpus } from "@sluice/test-support/shared-corpus";
 import { describe, expect, it } from "vitest";
 import { openFileSource } from "../src/byte-source.ts";
@@ -393,7 +393,7 @@ async function convert(file: string) {
     const manifest = await convertWorkbook({ source, uploadId: "corpus", sink });
     return {
       manifest: ManifestSchema.parse(manifest),
-      rows: lines.flatMap((l) => ChunkSchema.parse(JSON.parse(l)).rows),
+      rows: lines.flatMap((l) => chunkRows(ChunkSchema.parse(JSON.parse(l)))),
     };
   } finally {
     await source.close();

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ChunkSchema, chunkRows } from "@sluice/contract";
 import { afterAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -43,7 +44,7 @@ async function convert(file: string, ...args: string[]): Promise<Converted> {
   const rows = readFileSync(path.join(out, "chunks.jsonl"), "utf8")
     .split("\n")
     .filter((line) => line.length > 0)
-    .flatMap((line) => (JSON.parse(line) as { rows: ConvertedRow[] }).rows);
+    .flatMap((line) => chunkRows(ChunkSchema.parse(JSON.parse(line))) as ConvertedRow[]);
   return { summary, rows };
 }
 

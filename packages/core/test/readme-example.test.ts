@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChunkSchema } from "@sluice/contract";
+import { ChunkSchema, chunkRows } from "@sluice/contract";
 import { describe, expect, it } from "vitest";
 import { convertToJsonl } from "../src/examples/convert-to-jsonl.ts";
 
@@ -21,7 +21,7 @@ describe("README usage snippet", () => {
       const manifest = await convertToJsonl(join(dir, "in.csv"), join(dir, "chunks.jsonl"));
       expect(manifest).toMatchObject({ totalRows: 2, totalChunks: 1, header: ["sku", "qty"] });
       const [line] = (await readFile(join(dir, "chunks.jsonl"), "utf8")).trimEnd().split("\n");
-      expect(ChunkSchema.parse(JSON.parse(line!)).rows[1]).toEqual({
+      expect(chunkRows(ChunkSchema.parse(JSON.parse(line!)))[1]).toEqual({
         row: 3,
         data: { sku: "B-2", qty: "5" },
       });

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";
-import { type Chunk, ChunkSchema, ERROR_CODES, ManifestSchema } from "@sluice/contract";
+import { type Chunk, ChunkSchema, chunkRows, ERROR_CODES, ManifestSchema } from "@sluice/contract";
 import { corpusDir, hasCorpus } from "@sluice/test-support/shared-corpus";
 import ExcelJS from "exceljs";
 import fc from "fast-check";
@@ -834,16 +834,21 @@ export async function convertBytes(bytes: Buffer, name: string, keep = true): Pr
         const json = JSON.parse(line.toString("utf8")) as Chunk;
         const parsed = ChunkSchema.safeParse({ ...json, rows: json.rows?.slice(0, 1) });
         if (!parsed.success) throw new FuzzFailure(`a chunk fails the contract: ${parsed.error.message}`);
-        const chunk = json;
-        for (const r of chunk.rows) {
-          if (!Number.isInteger(r.row) || r.row < 1) throw new FuzzFailure(`bad row number ${r.row}`);
-          for (const key in r.data) {
-            const v = r.data[key];
+        const width = json.columns.length + 1;
+        for (const record of json.rows) {
+          const row = record[0];
+          if (!Number.isInteger(row) || row < 1) throw new FuzzFailure(`bad row number ${row}`);
+          if (record.length !== width) {
+            throw new FuzzFailure(`row ${row} has ${record.length - 1} values for ${width - 1} columns`);
+          }
+          for (let k = 1; k < record.length; k++) {
+            const v = record[k];
             if (v !== null && typeof v !== "string" && typeof v !== "boolean" && !Number.isFinite(v)) {
-              throw new FuzzFailure(`bad value ${JSON.stringify(v)} in row ${r.row}`);
+              throw new FuzzFailure(`bad value ${JSON.stringify(v)} in row ${row}`);
             }
           }
         }
+        const chunk = { ...json, rows: chunkRows(json) };
         if (chunk.firstRow !== chunk.rows[0]!.row || chunk.lastRow !== chunk.rows.at(-1)!.row) {
           throw new FuzzFailure(
             `chunk ${chunk.index} says rows ${chunk.firstRow}-${chunk.lastRow}, holds others`,
