@@ -1,7 +1,8 @@
 // papaparse streaming over a file stream, counting rows. The anchor for csv is papaparse's fastest honest way of
 // producing every row: array rows (`header: false`), the `chunk` callback, the file read as utf8 in Node's default
 // 64 KiB pieces (measured here at 1M rows: about 1.6× faster than header-keyed objects; 1 MiB reads were slower).
-// `--header` gives header-keyed objects instead (what the converter also produces), shown for information.
+// `--header` gives header-keyed objects instead (what the converter produced before contract 3; its chunks now
+// carry array rows too, the column names once per chunk), shown for information.
 //
 //   tsx bench/peers/papaparse.ts FILE [--header]
 import { createReadStream } from "node:fs";

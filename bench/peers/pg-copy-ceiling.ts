@@ -10,9 +10,10 @@
  *
  * Also, when the admin server benchmark's workbook of that size exists (bench/.data/admin-server/, written by
  * examples/admin-server/bench/admin-server-bench.ts), the admin server's own import path without the pipeline:
- * the workbook converted beforehand with `sluice convert` (not timed), then every chunk of chunks.jsonl through the
- * example's exported `importChunk()` (its validation, its transaction, its multi-row insert and ledger), 4 chunks in
- * flight like the admin server. That is the rate the database gives the admin server's own statements.
+ * the workbook converted beforehand with `sluice convert` (not timed), then every chunk of chunks.jsonl, its rows
+ * keyed by column name (`keyedChunk`, as the consumer SDK does), through the example's exported `importChunk()`
+ * (its validation, its transaction, its multi-row insert and ledger), 4 chunks in flight like the admin server.
+ * That is the rate the database gives the admin server's own statements.
  *
  * Prints one JSON line per size on stdout: {"rows", "oneStreamRowsPerSec", "fourStreamsRowsPerSec",
  * "adminStatementsRowsPerSec" (null when the workbook is missing)}.
@@ -27,7 +28,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { Chunk } from "@sluice/contract";
+import { type Chunk, keyedChunk } from "@sluice/contract";
 import { createPool, importChunk, migrate } from "@sluice/example-admin-server";
 import { startPostgres } from "@sluice/example-admin-server/embedded-postgres";
 import { DISTRICTS, GIVEN_NAMES, ITEMS, PRICES, SURNAMES } from "@sluice/example-admin-server/orders-sheet";
@@ -166,7 +167,8 @@ async function adminStatements(pool: pg.Pool, rows: number): Promise<number | nu
     const lines = createInterface({ input: createReadStream(join(out, "chunks.jsonl"), "utf8") });
     for await (const line of lines) {
       if (!line) continue;
-      const chunk = JSON.parse(line) as Chunk;
+      // Keyed by column name, as the consumer SDK hands a chunk to the admin server's handler.
+      const chunk = keyedChunk(JSON.parse(line) as Chunk);
       const task: Promise<void> = importChunk({ pool }, chunk).then((r) => {
         accepted += r.accepted;
         inFlight.delete(task);

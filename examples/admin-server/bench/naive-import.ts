@@ -25,6 +25,8 @@ await workbook.xlsx.readFile(file);
 const sheet = workbook.worksheets[0];
 if (!sheet) throw new Error("no sheet");
 const header = (sheet.getRow(1).values as unknown[]).map((v) => (v == null ? "" : String(v)));
+// The chunk's columns, as a KeyedChunk (what the consumer SDK hands the handler) carries them.
+const columns = [...new Set(header.filter((name) => name !== ""))];
 
 const pad = (n: number) => String(n).padStart(2, "0");
 function cell(value: ExcelJS.CellValue, name: string): string | number | boolean | null {
@@ -59,6 +61,7 @@ const flush = async () => {
       chunkId: chunkIdFor(uploadId, index),
       firstRow: batch[0]!.row,
       lastRow: batch[batch.length - 1]!.row,
+      columns,
       rows: batch,
     },
   );

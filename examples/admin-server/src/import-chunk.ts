@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ChunkHandler, RejectedRow } from "@sluice/consumer";
-import type { Chunk } from "@sluice/contract";
+import type { KeyedChunk } from "@sluice/contract";
 import type pg from "pg";
 import { type OrderRecord, validateOrderRow } from "./order-row.ts";
 
 /**
- * The consumer handler: one chunk of orders into PostgreSQL, exactly once.
+ * The consumer handler: one chunk of orders into PostgreSQL, exactly once. The consumer SDK hands it the chunk with
+ * its rows keyed by column name (`KeyedChunk`: `chunk.rows[i]` is `{ row, data, warnings? }`); a chunk read from
+ * chunks.jsonl without the SDK is keyed with `keyedChunk()` of @sluice/contract first.
  *
  * 1. Every row is validated (src/order-row.ts); invalid rows become rejected rows with a code and a reason.
  * 2. In ONE transaction:
@@ -122,7 +124,7 @@ function sqlState(error: unknown): string | undefined {
 /** Imports one chunk; retries the whole transaction on deadlocks, serialization failures and lost connections. */
 export async function importChunk(
   options: ImportChunkOptions,
-  chunk: Chunk,
+  chunk: KeyedChunk,
   signal?: AbortSignal,
 ): Promise<ImportResult & { replayed: boolean }> {
   const started = performance.now();
@@ -216,7 +218,7 @@ returning order_id`;
 
 async function importTransaction(
   options: ImportChunkOptions,
-  chunk: Chunk,
+  chunk: KeyedChunk,
   valid: OrderRecord[],
   invalid: RejectedRow[],
   signal: AbortSignal | undefined,

@@ -117,6 +117,32 @@ describe("importChunk against PostgreSQL", () => {
     expect(ledger.rows[0]).toEqual({ accepted: 2, rejected: result.rejected });
   });
 
+  it("judges a row with a cell warning by its values: the warning neither rejects nor accepts it", async () => {
+    // Excel error values (#DIV/0!) the converter turned into null, with a warning on the row: a Memo may be empty,
+    // a Quantity may not.
+    const chunk = chunkOf(
+      "up-warned",
+      0,
+      [orderData(1, { Memo: null }), orderData(2, { Quantity: null }), orderData(3)],
+      2,
+      [
+        { row: 2, column: "Memo", code: "CELL_ERROR", message: "#DIV/0!" },
+        { row: 3, column: "Quantity", code: "CELL_ERROR", message: "#VALUE!" },
+      ],
+    );
+    expect(chunk.rows.map((r) => r.warnings?.map((w) => w.column))).toEqual([
+      ["Memo"],
+      ["Quantity"],
+      undefined,
+    ]);
+    const result = await importChunk(options(), chunk);
+    expect(result).toEqual({
+      accepted: 2,
+      rejected: [{ row: 3, code: "MISSING_VALUE", message: "Quantity is required" }],
+      replayed: false,
+    });
+  });
+
   it("imports the same chunk delivered twice once, and answers the second time with the recorded result", async () => {
     const chunk = chunkOf("up-3", 4, [
       ...range(1, 30).map((n) => orderData(n)),

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChunkSchema, ManifestSchema } from "@sluice/contract";
+import { ChunkSchema, chunkRows, ManifestSchema } from "@sluice/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { strictEnv } from "./support/cli-process.ts";
 import { zipBombXlsx } from "./support/zip-bomb.ts";
@@ -75,7 +75,9 @@ describe("sluice convert", () => {
       .split("\n")
       .map((line) => ChunkSchema.parse(JSON.parse(line)));
     expect(chunks.map((c) => c.index)).toEqual([...Array(13).keys()]);
-    const rows = chunks.flatMap((c) => c.rows);
+    expect(chunks.every((c) => c.columns.join() === "id,name,qty")).toBe(true);
+    expect(chunks[0]!.rows[0]).toEqual([2, "1", "이름 1", "0"]);
+    const rows = chunks.flatMap((c) => chunkRows(c));
     expect(rows).toHaveLength(1234);
     expect(rows[0]).toEqual({ row: 2, data: { id: "1", name: "이름 1", qty: "0" } });
     expect(rows.at(-1)!.row).toBe(1235);

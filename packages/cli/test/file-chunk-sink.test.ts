@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Chunk } from "@sluice/contract";
 import { bufferSource, convertWorkbook } from "@sluice/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileChunkSink } from "../src/file-chunk-sink.ts";
@@ -33,7 +34,11 @@ describe("FileChunkSink", () => {
     const lines = (await readFile(join(out, "chunks.jsonl"), "utf8")).trimEnd().split("\n");
     expect(manifest.totalChunks).toBeGreaterThan(20);
     expect(lines).toHaveLength(manifest.totalChunks);
-    const rows = lines.flatMap((line) => (JSON.parse(line) as { rows: { data: { id: string } }[] }).rows);
-    expect(rows.map((r) => r.data.id)).toEqual(Array.from({ length: 60_000 }, (_, i) => String(i)));
+    const chunks = lines.map((line) => JSON.parse(line) as Chunk);
+    expect(chunks.every((c) => c.columns.join() === "id,name,city")).toBe(true);
+    // Each row `[row, id, name, city]`.
+    expect(chunks.flatMap((c) => c.rows.map((r) => r[1]))).toEqual(
+      Array.from({ length: 60_000 }, (_, i) => String(i)),
+    );
   });
 });

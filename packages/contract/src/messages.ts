@@ -93,17 +93,14 @@ export function chunkRows(chunk: Pick<Chunk, "columns" | "rows" | "warnings">): 
     out[i] = { row: record[0], data };
   }
   if (chunk.warnings) {
-    // Rows ascend within a chunk: find each warning's row by binary search.
+    // Warnings are rare: look their rows up by number (not by position, which a chunk does not promise).
+    const byRow = new Map<number, ChunkRow>();
+    for (const r of out) byRow.set(r.row, r);
     for (const { row, column, code, message } of chunk.warnings) {
-      let lo = 0;
-      let hi = out.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (out[mid]!.row < row) lo = mid + 1;
-        else hi = mid;
-      }
-      const target = out[lo];
-      if (target?.row === row) (target.warnings ??= []).push({ column, code, message });
+      const target = byRow.get(row);
+      if (target === undefined) continue;
+      target.warnings ??= [];
+      target.warnings.push({ column, code, message });
     }
   }
   return out;

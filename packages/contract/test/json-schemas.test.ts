@@ -34,7 +34,9 @@ const generated = jsonSchemas() as Record<string, object>;
 const committed = (name: string): object =>
   JSON.parse(readFileSync(new URL(`${name}.json`, directory), "utf8")) as object;
 
-const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+// strictTuples off: a chunk's row, `[row, ...values]`, is a tuple with rest items on purpose (ajv's strict mode
+// takes any tuple that is not of fixed length for a mistake).
+const ajv = new Ajv2020({ strict: true, strictTuples: false, allowUnionTypes: true, allErrors: true });
 const validators = Object.fromEntries(
   Object.keys(generated).map((name) => [name, ajv.compile(committed(name))]),
 );
@@ -55,15 +57,13 @@ function realChunk(): { chunk: Chunk; line: string; message: ChunkEnvelope } {
     chunkId: chunkIdFor(uploadId, index),
     firstRow: 32,
     lastRow: 34,
+    columns: ["order_id", "customer", "quantity", "paid"],
     rows: [
-      { row: 32, data: { order_id: "ORD-31", customer: "Müller GmbH", quantity: 2, paid: true } },
-      {
-        row: 33,
-        data: { order_id: "ORD-32", customer: "주식회사 한빛", quantity: null, paid: false },
-        warnings: [{ column: "quantity", code: "CELL_ERROR", message: "#DIV/0! became null" }],
-      },
-      { row: 34, data: { order_id: "ORD-33", customer: "Acme", quantity: 1.5, paid: false } },
+      [32, "ORD-31", "Müller GmbH", 2, true],
+      [33, "ORD-32", "주식회사 한빛", null, false],
+      [34, "ORD-33", "Acme", 1.5, false],
     ],
+    warnings: [{ row: 33, column: "quantity", code: "CELL_ERROR", message: "#DIV/0! became null" }],
   };
   const line = JSON.stringify(ChunkSchema.parse(chunk));
   const bytes = Buffer.from(line, "utf8");
@@ -184,15 +184,31 @@ describe("packages/contract/schemas", () => {
     }
   });
 
-  it("accept fields they do not know (forward compatibility within version 2)", () => {
+  it("accept fields they do not know (forward compatibility within version 3)", () => {
     const extended = { ...message, traceId: "abc", chunk: { ...message.chunk, compression: "none" } };
     expect(validate("chunk-message", extended)).toEqual([]);
     expect(ChunkEnvelopeSchema.safeParse(extended).success).toBe(true);
+    const chunkExtended = { ...chunk, sheet: "Orders" };
+    expect(validate("chunk", chunkExtended)).toEqual([]);
+    expect(ChunkSchema.safeParse(chunkExtended).success).toBe(true);
+  });
+
+  it("refuse a chunk of contract version 2 (rows keyed by name)", () => {
+    const v2 = {
+      ...chunk,
+      v: 2,
+      rows: [{ row: 32, data: { order_id: "ORD-31", customer: "Müller GmbH", quantity: 2, paid: true } }],
+    };
+    const { columns: _columns, warnings: _warnings, ...keyed } = v2;
+    for (const value of [v2, { ...keyed, v: 3 }]) {
+      expect(ChunkSchema.safeParse(value).success).toBe(false);
+      expect(validate("chunk", value).length).toBeGreaterThan(0);
+    }
   });
 
   it("refuse what zod refuses", () => {
     const refused: [string, (string | number)[], unknown][] = [
-      ["chunk-message", ["v"], 1],
+      ["chunk-message", ["v"], 2],
       ["chunk-message", ["kind"], "manifest"],
       ["chunk-message", ["taskToken"], ""],
       ["chunk-message", ["taskToken"], undefined],
@@ -207,12 +223,28 @@ describe("packages/contract/schemas", () => {
       ["chunk-message", ["chunk", "rows"], 1.5],
       ["chunk-message", ["chunk", "key"], undefined],
       ["chunk-message", ["totals"], undefined],
+      ["chunk", ["v"], 2],
       ["chunk", ["rows"], []],
-      ["chunk", ["rows", 0, "row"], 0],
-      ["chunk", ["rows", 0, "data", "quantity"], { nested: true }],
-      ["chunk", ["rows", 0, "data", "quantity"], [1, 2]],
+      ["chunk", ["rows"], undefined],
+      ["chunk", ["rows", 0], []],
+      ["chunk", ["rows", 0], { row: 32, data: { order_id: "ORD-31" } }],
+      ["chunk", ["rows", 0, 0], 0],
+      ["chunk", ["rows", 0, 0], 32.5],
+      ["chunk", ["rows", 0, 0], "32"],
+      ["chunk", ["rows", 0, 3], { nested: true }],
+      ["chunk", ["rows", 0, 3], [1, 2]],
+      ["chunk", ["columns"], undefined],
+      ["chunk", ["columns"], []],
+      ["chunk", ["columns", 2], 7],
+      ["chunk", ["columns"], ["order_id", "customer", "order_id", "paid"]],
+      ["chunk", ["columns", 3], "__proto__"],
+      ["chunk", ["warnings"], []],
+      ["chunk", ["warnings"], { row: 33, column: "quantity", code: "CELL_ERROR", message: "m" }],
+      ["chunk", ["warnings", 0, "row"], 0],
+      ["chunk", ["warnings", 0, "row"], undefined],
+      ["chunk", ["warnings", 0, "code"], undefined],
       ["chunk", ["index"], -1],
-      ["task-result", ["v"], 3],
+      ["task-result", ["v"], 2],
       ["task-result", ["accepted"], -1],
       ["task-result", ["rejected", "rows", 0], [33]],
       ["task-result", ["rejected", "rows", 0], [33, 0, 1]],
@@ -242,6 +274,18 @@ describe("packages/contract/schemas", () => {
       const what = `${name} with ${path.join(".")} = ${JSON.stringify(to)}`;
       expect(samples[name]!.schema.safeParse(value).success, what).toBe(false);
       expect(validate(name, value).length, what).toBeGreaterThan(0);
+    }
+  });
+
+  it("cannot say that a chunk's row has one value per column: zod refuses it, the JSON Schema cannot", () => {
+    for (const record of [
+      [32, "ORD-31", "Müller GmbH", 2],
+      [32, "ORD-31", "Müller GmbH", 2, true, "one too many"],
+      [32],
+    ]) {
+      const value = changed(chunk, ["rows", 1], record);
+      expect(ChunkSchema.safeParse(value).success, JSON.stringify(record)).toBe(false);
+      expect(validate("chunk", value), JSON.stringify(record)).toEqual([]);
     }
   });
 

@@ -4,6 +4,8 @@ import { STALE_TOKEN_ERRORS, TASK_OUTPUT_LIMIT_BYTES } from "@sluice/consumer";
 import {
   ChunkEnvelopeSchema,
   ChunkSchema,
+  CONTRACT_VERSION,
+  chunkRows,
   ERROR_CODES,
   errorCodesOf,
   MAX_CHUNK_BYTES,
@@ -39,7 +41,9 @@ const json = (name: string): unknown => {
   return JSON.parse(text);
 };
 
-const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+// strictTuples off: a chunk's row, `[row, ...values]`, is a tuple with rest items on purpose (ajv's strict mode
+// takes any tuple that is not of fixed length for a mistake).
+const ajv = new Ajv2020({ strict: true, strictTuples: false, allowUnionTypes: true, allErrors: true });
 function jsonSchemaErrors(name: string, value: unknown): string[] {
   const schema = JSON.parse(
     readFileSync(new URL(`../schemas/${name}.json`, import.meta.url), "utf8"),
@@ -56,6 +60,7 @@ describe("docs/protocol.md's worked example", () => {
     expect([...blocks.keys()].sort()).toEqual([
       "chunk-line",
       "chunk-message",
+      "chunk-row",
       "get-object-request",
       "send-task-failure",
       "send-task-success",
@@ -66,6 +71,8 @@ describe("docs/protocol.md's worked example", () => {
 
   it("shows a chunk message valid against the zod schema and packages/contract/schemas/chunk-message.json", () => {
     expect(jsonSchemaErrors("chunk-message", json("chunk-message"))).toEqual([]);
+    expect(message.v).toBe(CONTRACT_VERSION);
+    expect(doc).toContain(`Contract version ${CONTRACT_VERSION}.`);
     expect(pointer.key).toMatch(/^processed\/[^/]+\/chunks\.jsonl$/);
     expect(pointer.key).toBe(`processed/${message.uploadId}/chunks.jsonl`);
   });
@@ -103,6 +110,18 @@ describe("docs/protocol.md's worked example", () => {
     });
   });
 
+  it("shows a compact chunk with a cell warning, and reads one of its rows as chunkRows does", () => {
+    const chunk = ChunkSchema.parse(JSON.parse(blocks.get("chunk-line")!));
+    expect(chunk.warnings?.length).toBeGreaterThan(0);
+    for (const record of chunk.rows) expect(record).toHaveLength(chunk.columns.length + 1);
+    const shown = json("chunk-row") as { row: number };
+    const keyed = chunkRows(chunk);
+    expect(keyed.find((r) => r.row === shown.row)).toEqual(shown);
+    // The row shown is the one the warning is about; the others have none.
+    expect(keyed.filter((r) => r.warnings).map((r) => r.row)).toEqual([shown.row]);
+    expect(doc).toContain("zip `columns` with the values after the row number");
+  });
+
   it("answers it with a packed TaskResult that counts every row of the chunk once", () => {
     const value = json("task-result");
     const result = TaskResultSchema.parse(value);
@@ -110,7 +129,7 @@ describe("docs/protocol.md's worked example", () => {
     expect(result).toMatchObject({ uploadId: message.uploadId, chunkIndex: pointer.index });
     expect(result.accepted + result.rejected.rows.length).toBe(pointer.rows);
     const chunk = ChunkSchema.parse(JSON.parse(blocks.get("chunk-line")!));
-    const rowNumbers = new Set(chunk.rows.map((r) => r.row));
+    const rowNumbers = new Set(chunk.rows.map(([row]) => row));
     for (const [row] of result.rejected.rows) expect(rowNumbers.has(row), `row ${row}`).toBe(true);
     expect(new Set(result.rejected.rows.map(([row]) => row)).size).toBe(result.rejected.rows.length);
     // Each reason once.

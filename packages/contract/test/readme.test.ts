@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Chunk, ChunkSchema, ERROR_CODES, TaskResultSchema } from "@sluice/contract";
+import { type Chunk, ChunkSchema, CONTRACT_VERSION, ERROR_CODES, TaskResultSchema } from "@sluice/contract";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -97,7 +97,7 @@ describe("packages/contract/README.md", () => {
       const result = TaskResultSchema.parse(JSON.parse(taskOutputFor(example("chunk-message"), chunk)));
       // Row 9 of the example has no sku.
       expect(result).toEqual({
-        v: 2,
+        v: CONTRACT_VERSION,
         uploadId: chunk.uploadId,
         chunkIndex: chunk.index,
         accepted: 3,

@@ -1,4 +1,5 @@
 import {
+  CONTRACT_VERSION,
   ERROR_CODES,
   FileWarningSchema,
   isWarningCode,
@@ -13,8 +14,9 @@ import { describe, expect, it } from "vitest";
  * carries them in the manifest and summary.json, which documents written before it existed still parse.
  */
 
-const manifestV2 = {
-  v: 2,
+/** A manifest and a summary without `fileWarnings`, as written before the field existed (in this contract version). */
+const manifestWithout = {
+  v: CONTRACT_VERSION,
   uploadId: "orders-0123456789ab",
   source: { name: "uploads/orders.xlsx", bytes: 1234 },
   format: "csv",
@@ -31,8 +33,8 @@ const manifestV2 = {
   rowErrors: { count: 0, samples: [] },
 };
 
-const summaryV2 = {
-  v: 2,
+const summaryWithout = {
+  v: CONTRACT_VERSION,
   uploadId: "orders-0123456789ab",
   status: "SUCCEEDED",
   rows: 2,
@@ -82,24 +84,25 @@ describe("WARNING_CODES", () => {
 
 describe("fileWarnings", () => {
   it("defaults to [] in a manifest and a summary written before the field existed", () => {
-    expect(ManifestSchema.parse(manifestV2).fileWarnings).toEqual([]);
-    expect(SummarySchema.parse(summaryV2).fileWarnings).toEqual([]);
+    expect(ManifestSchema.parse(manifestWithout).fileWarnings).toEqual([]);
+    expect(SummarySchema.parse(summaryWithout).fileWarnings).toEqual([]);
   });
 
   it("carries { code, message } in both, and a code a reader does not know yet", () => {
     const later = { code: "SOME_LATER_WARNING", message: "from a newer converter" };
-    expect(ManifestSchema.parse({ ...manifestV2, fileWarnings: [mismatch, later] }).fileWarnings).toEqual([
+    expect(
+      ManifestSchema.parse({ ...manifestWithout, fileWarnings: [mismatch, later] }).fileWarnings,
+    ).toEqual([mismatch, later]);
+    expect(SummarySchema.parse({ ...summaryWithout, fileWarnings: [mismatch] }).fileWarnings).toEqual([
       mismatch,
-      later,
     ]);
-    expect(SummarySchema.parse({ ...summaryV2, fileWarnings: [mismatch] }).fileWarnings).toEqual([mismatch]);
   });
 
   it("refuses a warning without a code or message", () => {
     expect(FileWarningSchema.safeParse({ code: "", message: "x" }).success).toBe(false);
     expect(FileWarningSchema.safeParse({ code: "X" }).success).toBe(false);
     expect(
-      ManifestSchema.safeParse({ ...manifestV2, fileWarnings: ["FORMAT_EXTENSION_MISMATCH"] }).success,
+      ManifestSchema.safeParse({ ...manifestWithout, fileWarnings: ["FORMAT_EXTENSION_MISMATCH"] }).success,
     ).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import type { ConvertOutput, ExecutionInput } from "@sluice/contract";
 import {
   type ChunkPointer,
+  CONTRACT_VERSION,
   chunkIdFor,
   packRejectedRows,
   type RejectedRow,
@@ -103,7 +104,7 @@ export function taskResult(
 ): TaskResult {
   const { rejected = [], ...rest } = overrides;
   return {
-    v: 2,
+    v: CONTRACT_VERSION,
     uploadId: "orders-0123456789ab",
     chunkIndex: 0,
     accepted: 250,

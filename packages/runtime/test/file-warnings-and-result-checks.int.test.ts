@@ -3,6 +3,7 @@ import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import {
   ChunkEnvelopeSchema,
+  CONTRACT_VERSION,
   FailureRecordSchema,
   ManifestSchema,
   packRejectedRows,
@@ -80,7 +81,7 @@ describe("file warnings and result checks on the local runtime", () => {
       for (const message of Messages) {
         const body = ChunkEnvelopeSchema.parse(JSON.parse(message.Body!));
         const result: TaskResult = {
-          v: 2,
+          v: CONTRACT_VERSION,
           uploadId: body.uploadId,
           chunkIndex: body.chunk.index,
           accepted: body.chunk.index === 1 ? 999 : body.chunk.rows,

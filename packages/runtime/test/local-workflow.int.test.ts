@@ -1,4 +1,5 @@
 import { SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { CONTRACT_VERSION } from "@sluice/contract";
 import { DEFAULT_STAGE_CONFIG, PLACEHOLDER, workflowAsl } from "@sluice/workflow";
 import { describe, expect, it } from "vitest";
 import type { Asl } from "../src/local-workflow.ts";
@@ -560,7 +561,7 @@ describe("the stack's own ASL (npm run asl)", () => {
     expect(execution.status).toBe("SUCCEEDED");
     expect(sent.map((m) => (m.chunk as { index: number }).index).sort()).toEqual([0, 1, 2]);
     expect(sent[0]).toMatchObject({
-      v: 2,
+      v: CONTRACT_VERSION,
       kind: "chunk",
       uploadId: "up1",
       totals: { totalRows: 30, totalChunks: 3 },

@@ -39,6 +39,7 @@ import { afterEach, describe, expect, it } from "vitest";
 // ---------------------------------------------------------------------------------------------------------------
 
 type Cell = string | number | boolean | null;
+/** A row as the import gets it: keyed by column name (the chunk carries it compact, see `fetchChunk`). */
 interface ChunkRow {
   row: number;
   data: Record<string, Cell>;
@@ -57,7 +58,7 @@ interface Pointer {
   sha256: string;
 }
 interface ChunkMessage {
-  v: 2;
+  v: 3;
   kind: "chunk";
   taskToken: string;
   uploadId: string;
@@ -109,10 +110,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
 const isInt = (value: unknown, min: number): value is number =>
   typeof value === "number" && Number.isInteger(value) && value >= min;
+const isCell = (value: unknown): value is Cell =>
+  value === null || ["string", "number", "boolean"].includes(typeof value);
 const errorName = (error: unknown): string =>
   isObject(error) && typeof error.name === "string" ? error.name : "";
 
-/** Step 2: the body is a chunk message of contract version 2 (the checks a JSON Schema validator would make). */
+/** Step 2: the body is a chunk message of contract version 3 (the checks a JSON Schema validator would make). */
 function parseMessage(body: string | undefined): {
   message?: ChunkMessage;
   taskToken?: string;
@@ -131,7 +134,7 @@ function parseMessage(body: string | undefined): {
   const p = isObject(value) ? value.chunk : undefined;
   const ok =
     isObject(value) &&
-    value.v === 2 &&
+    value.v === 3 &&
     value.kind === "chunk" &&
     taskToken !== undefined &&
     typeof value.uploadId === "string" &&
@@ -151,11 +154,15 @@ function parseMessage(body: string | undefined): {
     typeof p.sha256 === "string" &&
     /^[A-Za-z0-9+/]{43}=$/.test(p.sha256);
   if (!ok)
-    return { ...(taskToken ? { taskToken } : {}), problem: "the body is not a chunk message of version 2" };
+    return { ...(taskToken ? { taskToken } : {}), problem: "the body is not a chunk message of version 3" };
   return { message: value as unknown as ChunkMessage, taskToken };
 }
 
-/** Steps 3 and 4: the ranged GET, read into exactly `length` bytes, then size, SHA-256, JSON, the same chunk. */
+/**
+ * Steps 3 and 4: the ranged GET, read into exactly `length` bytes, then size, SHA-256, JSON, the same chunk. The
+ * chunk is compact (`columns` once, each row `[row, value per column]`, cell warnings in `warnings` by row): the
+ * rows are handed to the import keyed by column name.
+ */
 async function fetchChunk(s3: S3Client, message: ChunkMessage, maxChunkBytes: number): Promise<ChunkRow[]> {
   const p = message.chunk;
   if (p.length > maxChunkBytes) {
@@ -208,20 +215,62 @@ async function fetchChunk(s3: S3Client, message: ChunkMessage, maxChunkBytes: nu
   } catch (error) {
     throw new PermanentFailure("CHUNK_INVALID", `chunk ${p.index} is not JSON: ${(error as Error).message}`);
   }
+  const columns: unknown = isObject(chunk) ? chunk.columns : undefined;
+  const records: unknown = isObject(chunk) ? chunk.rows : undefined;
+  const warnings: unknown = isObject(chunk) ? chunk.warnings : undefined;
   const same =
     isObject(chunk) &&
-    chunk.v === 2 &&
+    chunk.v === 3 &&
     chunk.uploadId === message.uploadId &&
     chunk.index === p.index &&
     chunk.chunkId === p.chunkId &&
     chunk.firstRow === p.firstRow &&
     chunk.lastRow === p.lastRow &&
-    Array.isArray(chunk.rows) &&
-    chunk.rows.length === p.rows &&
-    chunk.rows.every((r) => isObject(r) && isInt(r.row, 1) && isObject(r.data));
+    Array.isArray(columns) &&
+    columns.length > 0 &&
+    columns.every((name) => typeof name === "string") &&
+    new Set(columns).size === columns.length &&
+    Array.isArray(records) &&
+    records.length === p.rows &&
+    records.every(
+      (r) =>
+        Array.isArray(r) && r.length === columns.length + 1 && isInt(r[0], 1) && r.slice(1).every(isCell),
+    ) &&
+    (warnings === undefined ||
+      (Array.isArray(warnings) &&
+        warnings.every(
+          (w) =>
+            isObject(w) &&
+            isInt(w.row, 1) &&
+            typeof w.column === "string" &&
+            typeof w.code === "string" &&
+            typeof w.message === "string",
+        )));
   if (!same)
     throw new PermanentFailure("CHUNK_INVALID", `chunk ${p.index} is not the chunk the message names`);
-  return (chunk as { rows: ChunkRow[] }).rows;
+  return keyedRows(
+    columns as string[],
+    records as [number, ...Cell[]][],
+    (warnings ?? []) as { row: number; column: string; code: string; message: string }[],
+  );
+}
+
+/** The compact rows keyed by column name, each with its cell warnings. */
+function keyedRows(
+  columns: string[],
+  records: [number, ...Cell[]][],
+  warnings: { row: number; column: string; code: string; message: string }[],
+): ChunkRow[] {
+  const byRow = new Map<number, NonNullable<ChunkRow["warnings"]>>();
+  for (const { row, column, code, message } of warnings) {
+    byRow.set(row, [...(byRow.get(row) ?? []), { column, code, message }]);
+  }
+  return records.map(([row, ...values]) => {
+    // fromEntries defines each name as the row's own property, whatever the name.
+    const data: Record<string, Cell> = Object.fromEntries(columns.map((name, k) => [name, values[k]!]));
+    const rowWarnings = byRow.get(row);
+    return rowWarnings ? { row, data, warnings: rowWarnings } : { row, data };
+  });
 }
 
 /** Step 6: the TaskResult, rejected rows packed (each distinct reason once, each row as [row, reason]). */
@@ -241,7 +290,7 @@ function taskOutput(message: ChunkMessage, outcome: ImportOutcome, durationMs: n
     rows.push([r.row, reason]);
   }
   const output = JSON.stringify({
-    v: 2,
+    v: 3,
     uploadId: message.uploadId,
     chunkIndex: message.chunk.index,
     accepted: outcome.accepted,

@@ -125,7 +125,7 @@ export const GENERATED_ASL = {
             "Parameters": {
               "QueueUrl": "https://sqs.us-east-1.amazonaws.com/000000000000/sluice-chunks",
               "MessageBody": {
-                "v": 2,
+                "v": 3,
                 "kind": "chunk",
                 "taskToken.$": "$$.Task.Token",
                 "uploadId.$": "$.uploadId",

@@ -1,4 +1,4 @@
-import { RETRYABLE_ERROR_CODES } from "@sluice/contract";
+import { CONTRACT_VERSION, RETRYABLE_ERROR_CODES } from "@sluice/contract";
 import { Duration } from "aws-cdk-lib";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
@@ -56,7 +56,7 @@ export class UploadWorkflow extends Construct {
       queue: props.chunkQueue,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       messageBody: sfn.TaskInput.fromObject({
-        v: 2,
+        v: CONTRACT_VERSION,
         kind: "chunk",
         taskToken: sfn.JsonPath.taskToken,
         uploadId: sfn.JsonPath.stringAt("$.uploadId"),

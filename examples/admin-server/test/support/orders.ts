@@ -1,4 +1,12 @@
-import { type Chunk, type ChunkRow, CONTRACT_VERSION, chunkIdFor } from "@sluice/contract";
+import {
+  type CellValue,
+  type Chunk,
+  ChunkSchema,
+  CONTRACT_VERSION,
+  chunkIdFor,
+  type KeyedChunk,
+  keyedChunk,
+} from "@sluice/contract";
 import { ORDER_HEADERS } from "../../src/order-row.ts";
 
 /** Orders rows shaped like examples/orders.xlsx, deterministic by index. */
@@ -36,23 +44,40 @@ export function orderData(n: number, overrides: Record<string, string | number |
   };
 }
 
-/** A chunk as the converter cuts it: rows numbered from `firstRow` (row 1 is the header). */
-export function chunkOf(
+/**
+ * A chunk as the converter cuts it (contract 3, compact): rows numbered from `firstRow` (row 1 is the header), the
+ * columns every key of `data` in first-seen order (null where a row lacks one), `warnings` by row number.
+ */
+export function compactChunkOf(
   uploadId: string,
   index: number,
-  data: Record<string, string | number | boolean | null>[],
+  data: Record<string, CellValue>[],
   firstRow = 2 + index * 100,
+  warnings?: Chunk["warnings"],
 ): Chunk {
-  const rows: ChunkRow[] = data.map((d, i) => ({ row: firstRow + i, data: d }));
-  return {
+  const columns = [...new Set(data.flatMap((d) => Object.keys(d)))];
+  return ChunkSchema.parse({
     v: CONTRACT_VERSION,
     uploadId,
     index,
     chunkId: chunkIdFor(uploadId, index),
     firstRow,
-    lastRow: firstRow + rows.length - 1,
-    rows,
-  };
+    lastRow: firstRow + data.length - 1,
+    columns,
+    rows: data.map((d, i) => [firstRow + i, ...columns.map((c) => d[c] ?? null)]),
+    ...(warnings?.length ? { warnings } : {}),
+  });
+}
+
+/** That chunk as the consumer SDK hands it to the handler: rows keyed by column name (`keyedChunk`). */
+export function chunkOf(
+  uploadId: string,
+  index: number,
+  data: Record<string, CellValue>[],
+  firstRow = 2 + index * 100,
+  warnings?: Chunk["warnings"],
+): KeyedChunk {
+  return keyedChunk(compactChunkOf(uploadId, index, data, firstRow, warnings));
 }
 
 function csvCell(value: string | number | boolean | null): string {

@@ -6,6 +6,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import {
   type ChunkRow,
   ChunkSchema,
+  chunkRows,
   ManifestSchema,
   REJECTED_ROWS_CSV,
   REJECTED_ROWS_XLSX,
@@ -39,7 +40,7 @@ export interface RejectedRowsReportInput {
   signal?: AbortSignal | undefined;
 }
 
-/** A chunk line starts with `{"v":1,"uploadId":"...","index":N,` (core's chunk writer): read N without parsing. */
+/** A chunk line starts with `{"v":3,"uploadId":"...","index":N,` (core's chunk writer): read N without parsing. */
 const CHUNK_HEAD = /^\{"v":\d+,"uploadId":"(?:[^"\\]|\\.)*","index":(\d+)[,}]/;
 
 export function chunkIndexOfLine(line: string): number | undefined {
@@ -160,7 +161,8 @@ export async function writeRejectedRowsReport(
         if (index === undefined || !rows) continue;
         wanted.delete(index);
         const chunk = ChunkSchema.safeParse(JSON.parse(text));
-        const byRow = new Map(chunk.success ? chunk.data.rows.map((r) => [r.row, r.data]) : []);
+        // Keyed by the chunk's own columns: a column the header gained after this chunk reads as empty.
+        const byRow = new Map(chunk.success ? chunkRows(chunk.data).map((r) => [r.row, r.data]) : []);
         for (const rejectedRow of rows) await reportLine(rejectedRow, byRow.get(rejectedRow.row));
       }
     } finally {

@@ -8,7 +8,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { ChunkPointerSchema, chunkIdFor, type Manifest } from "@sluice/contract";
+import { ChunkPointerSchema, CONTRACT_VERSION, chunkIdFor, type Manifest } from "@sluice/contract";
 import { type ChunkMeta, OutputWriteError } from "@sluice/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -21,7 +21,7 @@ const PREFIX = "processed/up-1/";
 
 function manifest(totalChunks: number): Manifest {
   return {
-    v: 2,
+    v: CONTRACT_VERSION,
     uploadId: "up-1",
     source: { name: "x.csv", bytes: 10 },
     format: "csv",
@@ -42,7 +42,7 @@ function manifest(totalChunks: number): Manifest {
 
 /** A chunk line of about `bytes` bytes. */
 function line(index: number, bytes = 100 * 1024): string {
-  const head = `{"v":2,"uploadId":"up-1","index":${index},"chunkId":"${chunkIdFor("up-1", index)}","rows":["`;
+  const head = `{"v":${CONTRACT_VERSION},"uploadId":"up-1","index":${index},"chunkId":"${chunkIdFor("up-1", index)}","rows":["`;
   return `${head}${"x".repeat(bytes - head.length - 3)}"]}`;
 }
 

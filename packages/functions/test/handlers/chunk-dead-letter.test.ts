@@ -1,5 +1,5 @@
 import { SendTaskFailureCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { type ChunkEnvelope, TaskFailureCauseSchema } from "@sluice/contract";
+import { type ChunkEnvelope, CONTRACT_VERSION, TaskFailureCauseSchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handlers/create-chunk-dead-letter-handler.ts";
@@ -17,7 +17,7 @@ function handler() {
 
 function envelope(index: number, token = `token-${index}`): ChunkEnvelope {
   return {
-    v: 2,
+    v: CONTRACT_VERSION,
     kind: "chunk",
     taskToken: token,
     uploadId: "orders-0123456789ab",

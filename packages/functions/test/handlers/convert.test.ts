@@ -9,7 +9,13 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { ChunkPointerSchema, ChunkSchema, ConvertOutputSchema, ManifestSchema } from "@sluice/contract";
+import {
+  ChunkPointerSchema,
+  ChunkSchema,
+  ConvertOutputSchema,
+  chunkRows,
+  ManifestSchema,
+} from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handlers/create-convert-handler.ts";
@@ -109,7 +115,8 @@ describe("convert handler", () => {
       .split("\n")
       .map((l) => ChunkSchema.parse(JSON.parse(l)));
     expect(chunks.map((c) => c.rows.length)).toEqual([10, 10, 5]);
-    expect(chunks[0]?.rows[0]?.data).toEqual({ id: "1", name: "customer 1", amount: "1.50" });
+    expect(chunks[0]?.columns).toEqual(["id", "name", "amount"]);
+    expect(chunkRows(chunks[0]!)[0]?.data).toEqual({ id: "1", name: "customer 1", amount: "1.50" });
     const manifest = ManifestSchema.parse(JSON.parse(written(output.processed.manifestKey)));
     expect(manifest).toMatchObject({
       uploadId: input.uploadId,

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, ListMapRunsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { type FailureRecord, FailureRecordSchema } from "@sluice/contract";
+import { CONTRACT_VERSION, type FailureRecord, FailureRecordSchema } from "@sluice/contract";
 import { LoopbackSlack } from "@sluice/test-support/loopback-slack";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -136,7 +136,7 @@ describe("notify-failure handler", () => {
     const result = await handler()(failureEvent());
     const record = storedRecord();
     expect(record).toEqual({
-      v: 2,
+      v: CONTRACT_VERSION,
       kind: "upload-failure",
       uploadId: "orders-0123456789ab",
       executionArn: EXECUTION_ARN,

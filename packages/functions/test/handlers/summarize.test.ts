@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { type ChunkPointer, SummarySchema } from "@sluice/contract";
+import { type ChunkPointer, CONTRACT_VERSION, SummarySchema } from "@sluice/contract";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handlers/create-summarize-handler.ts";
@@ -114,7 +114,7 @@ describe("summarize handler", () => {
     expect(bucket).toBe(BUCKET);
     expect(key).toBe("processed/orders-0123456789ab/summary.json");
     expect(summary).toMatchObject({
-      v: 2,
+      v: CONTRACT_VERSION,
       uploadId: "orders-0123456789ab",
       status: "SUCCEEDED",
       rows: 1000,

@@ -1,4 +1,4 @@
-import { type Chunk, type ChunkRow, chunkIdFor, type Manifest } from "@sluice/contract";
+import { type Chunk, type ChunkRow, CONTRACT_VERSION, chunkIdFor, type Manifest } from "@sluice/contract";
 import { chunkPointer, jsonl } from "../factories.ts";
 
 export const UPLOAD_ID = "orders-0123456789ab";
@@ -7,7 +7,7 @@ export const HEADER = ["Order", "Email", "Quantity", "Note"];
 
 export function manifest(overrides: Partial<Manifest> = {}): Manifest {
   return {
-    v: 2,
+    v: CONTRACT_VERSION,
     uploadId: UPLOAD_ID,
     source: { name: "orders.xlsx", bytes: 1234 },
     format: "xlsx",
@@ -38,16 +38,20 @@ export function rowsOf(first: number, count: number): ChunkRow[] {
   });
 }
 
-/** A chunks.jsonl line as core's chunk writer lays it out (v, uploadId, index first). */
-export function chunkLine(index: number, rows: ChunkRow[]): string {
+/**
+ * A chunks.jsonl line as core's chunk writer lays it out (v, uploadId, index first): the keyed rows made compact,
+ * `columns` the sheet's HEADER and each row `[row, value per column]`.
+ */
+export function chunkLine(index: number, rows: ChunkRow[], columns: string[] = HEADER): string {
   const chunk: Chunk = {
-    v: 2,
+    v: CONTRACT_VERSION,
     uploadId: UPLOAD_ID,
     index,
     chunkId: chunkIdFor(UPLOAD_ID, index),
     firstRow: rows[0]!.row,
     lastRow: rows[rows.length - 1]!.row,
-    rows,
+    columns,
+    rows: rows.map(({ row, data }) => [row, ...columns.map((name) => data[name] ?? null)]),
   };
   return JSON.stringify(chunk);
 }

@@ -110,6 +110,21 @@ describe("rejected-rows report", () => {
     ]);
   });
 
+  it("places each value under its header name by the chunk's own columns (a chunk before the header grew has fewer)", async () => {
+    // Chunk 0 was written before "Note" joined the header, its columns in another order than the manifest's.
+    const lines = [chunkLine(0, rowsOf(2, 10), ["Quantity", "Order", "Email"]), chunkLine(1, rowsOf(12, 10))];
+    store.put(BUCKET, `${PREFIX}chunks.jsonl`, `${lines.join("\n")}\n`);
+    const rejected = new RejectedRowCollector();
+    rejected.add(0, [reason(4)]);
+    rejected.add(1, [reason(12)]);
+    await writeRejectedRowsReport(input(rejected));
+    expect(csvRows()).toEqual([
+      ["Row", ...HEADER, "Error code", "Error message"],
+      ["4", "ORD-4", "buyer4@example.com", "4", "", "INVALID_EMAIL", "Row 4: not valid"],
+      ["12", "ORD-12", "buyer12@example.com", "5", "", "INVALID_EMAIL", "Row 12: not valid"],
+    ]);
+  });
+
   it("reads a chunk's index from the line head without parsing it", () => {
     expect(chunkIndexOfLine(chunkLine(17, rowsOf(2, 1)))).toBe(17);
     expect(chunkIndexOfLine('{"index":4,"v":1}')).toBe(4);

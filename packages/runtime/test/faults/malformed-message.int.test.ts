@@ -1,5 +1,6 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { type ConsumerEvents, createChunkConsumer } from "@sluice/consumer";
+import { CONTRACT_VERSION } from "@sluice/contract";
 import { failOnCrash } from "@sluice/test-support/crash-watch";
 import {
   ordersCsv,
@@ -55,10 +56,10 @@ describe("a malformed message on the chunk queue", () => {
 
     const bodies = {
       notJson: "this is not JSON {",
-      wrongSchema: JSON.stringify({ v: 2, uploadId: "nobody", chunk: { index: "zero" } }),
+      wrongSchema: JSON.stringify({ v: CONTRACT_VERSION, uploadId: "nobody", chunk: { index: "zero" } }),
       forgedToken: JSON.stringify({ taskToken: "sluice-local-forged", uploadId: "nobody" }),
       // Near the 256 KiB every SQS queue has long accepted.
-      huge: JSON.stringify({ v: 2, padding: "x".repeat(250 * 1024) }),
+      huge: JSON.stringify({ v: CONTRACT_VERSION, padding: "x".repeat(250 * 1024) }),
     };
     const sqs = runtime.emulator.sqs;
     const sent = new Map<string, string>();
