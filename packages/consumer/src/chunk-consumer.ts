@@ -9,7 +9,12 @@ import {
   type Message,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
-import { type Chunk, type ChunkEnvelope, ChunkEnvelopeSchema, ChunkPointerSchema } from "@sluice/contract";
+import {
+  type ChunkEnvelope,
+  ChunkEnvelopeSchema,
+  ChunkPointerSchema,
+  type KeyedChunk,
+} from "@sluice/contract";
 import type { z } from "zod";
 import { fetchChunk } from "./chunk-fetch.ts";
 import {
@@ -354,7 +359,7 @@ export class ChunkConsumer extends TypedEmitter {
     // Set when the chunk is to be tried again later: not answered, not deleted, released for redelivery.
     let retryLater: { error: unknown; fetch: boolean } | undefined;
     try {
-      let chunk: Chunk | undefined;
+      let chunk: KeyedChunk | undefined;
       if (!stale && !entry.abandoned) {
         try {
           chunk = await fetchChunk(this.#o.s3, envelope, {

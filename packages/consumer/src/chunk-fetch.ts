@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { type Chunk, type ChunkEnvelope, type ChunkPointer, ChunkSchema } from "@sluice/contract";
+import {
+  type Chunk,
+  type ChunkEnvelope,
+  type ChunkPointer,
+  ChunkSchema,
+  type KeyedChunk,
+  keyedChunk,
+} from "@sluice/contract";
 import { isPlainChunk } from "./chunk-shape.ts";
 import { ConsumerError } from "./errors.ts";
 
@@ -133,15 +140,16 @@ export async function readChunkBytes(
 /**
  * Fetches the chunk a message points to and proves it is that chunk: exactly `length` bytes, their base64 SHA-256
  * equal to the pointer's, JSON that ChunkSchema accepts, and the same upload, index, chunk id, row range and row
- * count as the pointer. Throws ConsumerError (retryable: false) CHUNK_TOO_LARGE, CHUNK_CHECKSUM_MISMATCH or
- * CHUNK_INVALID when the chunk is wrong for good; any other error (S3 refused or failed, after `call`'s retries)
- * means the chunk could not be read now.
+ * count as the pointer. Returns it with its rows keyed by column name (the contract's `keyedChunk`: `rows` as
+ * `{ row, data, warnings? }`, `columns` as on the wire), as a handler gets it. Throws ConsumerError
+ * (retryable: false) CHUNK_TOO_LARGE, CHUNK_CHECKSUM_MISMATCH or CHUNK_INVALID when the chunk is wrong for good;
+ * any other error (S3 refused or failed, after `call`'s retries) means the chunk could not be read now.
  */
 export async function fetchChunk(
   s3: S3Client,
   envelope: Pick<ChunkEnvelope, "uploadId" | "chunk">,
   options: FetchChunkOptions,
-): Promise<Chunk> {
+): Promise<KeyedChunk> {
   const pointer = envelope.chunk;
   if (pointer.length > options.maxChunkBytes) {
     throw new ConsumerError(
@@ -194,5 +202,6 @@ export async function fetchChunk(
   if (differences.length > 0) {
     throw invalid(pointer, `is not the chunk the message names: ${differences.join("; ")}`);
   }
-  return chunk;
+  // The wire's compact rows ([row, ...values]) keyed by column name, each row's warnings beside it.
+  return keyedChunk(chunk);
 }

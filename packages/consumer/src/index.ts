@@ -1,12 +1,17 @@
 export type {
+  CellValue,
   Chunk,
   ChunkEnvelope,
   ChunkPointer,
   ChunkRow,
+  ChunkWarning,
+  KeyedChunk,
   RejectedRow,
+  RowWarning,
   TaskFailureCause,
   TaskResult,
 } from "@sluice/contract";
+export { chunkRows, keyedChunk } from "@sluice/contract";
 export {
   ChunkConsumer,
   type ConsumerStatus,

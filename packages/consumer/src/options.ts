@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { Chunk, ChunkEnvelope, RejectedRow } from "@sluice/contract";
+import type { ChunkEnvelope, KeyedChunk, RejectedRow } from "@sluice/contract";
 import { InvalidOptionError } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryOptions } from "./retry.ts";
 
@@ -30,10 +30,11 @@ export interface ChunkHandlerResult {
 
 /**
  * Gets the chunk fetched from S3 and verified (size, SHA-256, ChunkSchema, and that it is the chunk the message
- * names). Throw ChunkRejectedError (or any error with `retryable: false`) to fail the chunk for good; any other
- * error releases the message for redelivery.
+ * names), its rows keyed by column name: `chunk.rows[i]` is `{ row, data, warnings? }` and `chunk.columns` the
+ * column names in sheet order. Throw ChunkRejectedError (or any error with `retryable: false`) to fail the chunk
+ * for good; any other error releases the message for redelivery.
  */
-export type ChunkHandler = (chunk: Chunk, ctx: ChunkContext) => Promise<ChunkHandlerResult>;
+export type ChunkHandler = (chunk: KeyedChunk, ctx: ChunkContext) => Promise<ChunkHandlerResult>;
 
 /** Anything with these methods: console, pino, Powertools' Logger. */
 export interface ConsumerLogger {

@@ -1,6 +1,8 @@
 import {
-  type Chunk,
   ChunkEnvelopeSchema,
+  CONTRACT_VERSION,
+  type KeyedChunk,
+  keyedChunk,
   TaskFailureCauseSchema,
   TaskResultSchema,
   unpackRejectedRows,
@@ -78,7 +80,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
       const result = TaskResultSchema.parse(JSON.parse(call.output ?? ""));
       const index = Number(call.taskToken.split("-").pop());
       expect(result).toMatchObject({
-        v: 2,
+        v: CONTRACT_VERSION,
         uploadId: "ok",
         chunkIndex: index,
         accepted: 3,
@@ -139,7 +141,7 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
       },
       { step: "initialize", name: "recordRanges" },
     );
-    const seen: Chunk[] = [];
+    const seen: KeyedChunk[] = [];
     const { consumer } = consumerFor(queue.url, {
       concurrency: 1,
       handler: async (chunk) => {
@@ -151,8 +153,14 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     await waitFor(() => consumer.status.processed === 2);
     await consumer.stop();
 
-    expect(seen).toEqual([object.chunks[3], object.chunks[1]]);
+    // The compact lines ([row, ...values] under `columns`) reach the handler keyed by column name.
+    expect(seen).toEqual([keyedChunk(object.chunks[3]!), keyedChunk(object.chunks[1]!)]);
     expect(seen.map((c) => c.rows.length)).toEqual([4, 2]);
+    expect(seen[1]?.columns).toEqual(["sku", "qty"]);
+    expect(seen[1]?.rows).toEqual([
+      { row: 4, data: { sku: "A-1-0", qty: 0 } },
+      { row: 5, data: { sku: "A-1-1", qty: 1 } },
+    ]);
     const range = (i: number) => {
       const p = object.pointers[i];
       return p ? `bytes=${p.offset}-${p.offset + p.length - 1}` : "";
@@ -489,7 +497,12 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
   it("reports malformed messages, fails their task token, never deletes them: redrive moves them to the DLQ", async () => {
     const queue = aws.createQueue({ visibilityTimeout: 1, maxReceiveCount: 2 });
     await aws.send(queue.url, "{not json");
-    await aws.send(queue.url, { v: 2, kind: "chunk", taskToken: "token-bad-shape", uploadId: "bad" });
+    await aws.send(queue.url, {
+      v: CONTRACT_VERSION,
+      kind: "chunk",
+      taskToken: "token-bad-shape",
+      uploadId: "bad",
+    });
     // Received with the consumer's visibility timeout: a malformed message comes back after it.
     const { consumer, events } = consumerFor(queue.url, {
       visibilityTimeoutSeconds: 1,

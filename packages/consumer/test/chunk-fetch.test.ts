@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { GetObjectCommandInput, GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
-import type { ChunkEnvelope, ChunkPointer } from "@sluice/contract";
+import {
+  type Chunk,
+  type ChunkEnvelope,
+  type ChunkPointer,
+  CONTRACT_VERSION,
+  keyedChunk,
+} from "@sluice/contract";
 import { describe, expect, it, vi } from "vitest";
 import { fetchChunk } from "../src/index.ts";
 import { makeChunk, makeChunkObject, serveObjects } from "./support/envelopes.ts";
@@ -43,16 +49,65 @@ function servingOnly(bytes: Buffer) {
 }
 
 describe("fetchChunk", () => {
-  it("reads exactly the pointer's byte range and returns the chunk", async () => {
+  it("reads exactly the pointer's byte range and returns the chunk, its rows keyed by column", async () => {
     const objects = new Map([[`${upload.bucket}/${upload.key}`, upload.body]]);
     const { client, send } = s3Answering(serveObjects(objects));
-    await expect(fetchChunk(client, envelope(2), { maxChunkBytes: MAX })).resolves.toEqual(upload.chunks[2]);
+    const fetched = await fetchChunk(client, envelope(2), { maxChunkBytes: MAX });
+    expect(fetched).toStrictEqual(keyedChunk(upload.chunks[2]!));
+    expect(fetched).toStrictEqual({
+      v: CONTRACT_VERSION,
+      uploadId: "u1",
+      index: 2,
+      chunkId: "u1/000002",
+      firstRow: 8,
+      lastRow: 10,
+      columns: ["sku", "qty"],
+      rows: [
+        { row: 8, data: { sku: "A-2-0", qty: 0 } },
+        { row: 9, data: { sku: "A-2-1", qty: 1 } },
+        { row: 10, data: { sku: "A-2-2", qty: 2 } },
+      ],
+    });
     const pointer = upload.pointers[2] as ChunkPointer;
     expect(send.mock.calls[0]?.[0].input).toEqual({
       Bucket: upload.bucket,
       Key: upload.key,
       Range: `bytes=${pointer.offset}-${pointer.offset + pointer.length - 1}`,
     });
+  });
+
+  it("hands each row its cell warnings, keyed like its values; empty cells are null", async () => {
+    const chunk: Chunk = {
+      ...makeChunk(1, { uploadId: "u1" }),
+      rows: [
+        [5, "A-1", 3],
+        [6, "B-2", null],
+        [7, null, 1],
+      ],
+      warnings: [
+        { row: 6, column: "qty", code: "CELL_ERROR_VALUE", message: "#N/A read as empty" },
+        { row: 6, column: "sku", code: "NUMBER_AS_TEXT", message: "text" },
+      ],
+    };
+    const line = Buffer.from(JSON.stringify(chunk));
+    const fetched = await fetchChunk(
+      servingOnly(line).client,
+      { uploadId: "u1", chunk: pointerTo(line) },
+      { maxChunkBytes: MAX },
+    );
+    expect(fetched.rows).toStrictEqual([
+      { row: 5, data: { sku: "A-1", qty: 3 } },
+      {
+        row: 6,
+        data: { sku: "B-2", qty: null },
+        warnings: [
+          { column: "qty", code: "CELL_ERROR_VALUE", message: "#N/A read as empty" },
+          { column: "sku", code: "NUMBER_AS_TEXT", message: "text" },
+        ],
+      },
+      { row: 7, data: { sku: null, qty: 1 } },
+    ]);
+    expect(fetched).not.toHaveProperty("warnings");
   });
 
   it("stops reading a body longer than the pointer's length at once and destroys the stream", async () => {
@@ -152,6 +207,30 @@ describe("fetchChunk", () => {
       makeChunk(1, { uploadId: "u1", rows: 4 }),
       "u1",
       /4 rows, the pointer says 3/,
+    ],
+    [
+      "a chunk with a row narrower than its columns",
+      {
+        ...makeChunk(1, { uploadId: "u1" }),
+        rows: [
+          [5, "A", 1],
+          [6, "B"],
+          [7, "C", 3],
+        ],
+      },
+      "u1",
+      /is not a sluice Chunk: rows\.1: has 1 values, the chunk has 2 columns/,
+    ],
+    [
+      "a contract 2 chunk (rows keyed by name)",
+      {
+        ...makeChunk(1, { uploadId: "u1" }),
+        v: 2,
+        columns: undefined,
+        rows: [5, 6, 7].map((row) => ({ row, data: { sku: "A", qty: 1 } })),
+      },
+      "u1",
+      /is not a sluice Chunk: v: .*rows\.0/,
     ],
   ])(
     "refuses content that is %s as CHUNK_INVALID, checksum intact",

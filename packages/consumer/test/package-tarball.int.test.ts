@@ -97,24 +97,42 @@ describe("the packed @sluice/contract and @sluice/consumer", () => {
         `import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { type ChunkEnvelope, ChunkEnvelopeSchema } from "@sluice/contract";
+import { type ChunkEnvelope, ChunkEnvelopeSchema, CONTRACT_VERSION } from "@sluice/contract";
 import {
   type Chunk,
   type ChunkConsumer,
   type ChunkHandler,
   ChunkRejectedError,
+  type ChunkRow,
   createChunkConsumer,
+  type KeyedChunk,
+  keyedChunk,
   type RejectedRow,
 } from "@sluice/consumer";
 
-const handler: ChunkHandler = async (chunk: Chunk, ctx) => {
+const handler: ChunkHandler = async (chunk: KeyedChunk, ctx) => {
   if (ctx.totals.totalRows > 1_000_000) throw new ChunkRejectedError("too many rows");
+  if (!chunk.columns.includes("sku")) throw new ChunkRejectedError("no sku column");
   const rejected: RejectedRow[] = [];
-  for (const { row, data } of chunk.rows) {
-    if (data.sku === null) rejected.push({ row, code: "SKU_MISSING", message: "no sku" });
+  for (const { row, data, warnings } of chunk.rows) {
+    if (data.sku === null || warnings?.length) rejected.push({ row, code: "SKU_MISSING", message: "no sku" });
   }
   return { accepted: chunk.rows.length - rejected.length, rejected };
 };
+// The wire chunk is compact; keyedChunk gives the rows a handler gets.
+const wire: Chunk = {
+  v: CONTRACT_VERSION,
+  uploadId: "u",
+  index: 0,
+  chunkId: "u/000000",
+  firstRow: 2,
+  lastRow: 2,
+  columns: ["sku"],
+  rows: [[2, "A"]],
+};
+const keyed: ChunkRow[] = keyedChunk(wire).rows;
+// @ts-expect-error a wire row is [row, ...values], not { row, data }
+const notWire: Chunk["rows"] = [{ row: 2, data: { sku: "A" } }];
 const clients = { sqs: new SQSClient({}), sfn: new SFNClient({}), s3: new S3Client({}) };
 const consumer: ChunkConsumer = createChunkConsumer({ queueUrl: "https://sqs.example/q", ...clients, handler });
 consumer.on("chunk_succeeded", (event) => {
@@ -127,7 +145,7 @@ const envelope: ChunkEnvelope = ChunkEnvelopeSchema.parse(JSON.parse("{}"));
 createChunkConsumer({ queueUrl: "q", ...clients, handler, concurrency: "4" });
 // @ts-expect-error the handler must return { accepted, rejected }
 createChunkConsumer({ queueUrl: "q", ...clients, handler: async () => ({ ok: true }) });
-export { envelope, processed };
+export { envelope, keyed, notWire, processed };
 `,
       );
       await writeFile(

@@ -38,8 +38,8 @@ describe("README usage snippet", () => {
     vi.spyOn(console, "info").mockImplementation(() => {});
     const queue = aws.createQueue();
     const chunk = makeChunk(0, { uploadId: "readme", rows: 3 });
-    const second = chunk.rows[1];
-    if (second) second.data = { qty: 1 };
+    // Row 3 without a sku: on the wire `[row, sku, qty]`, the handler sees `data.sku === null`.
+    chunk.rows[1] = [3, null, 1];
     await aws.sendChunks(queue.url, chunkObjectOf([chunk]));
     await run(queue.url, (status) => status.processed === 1);
     const result = TaskResultSchema.parse(

@@ -1,4 +1,5 @@
 import {
+  CONTRACT_VERSION,
   TASK_FAILURE_LIMITS,
   TaskFailureCauseSchema,
   TaskResultSchema,
@@ -18,7 +19,7 @@ describe("buildSuccessOutput", () => {
       12.6,
     );
     expect(result).toEqual({
-      v: 2,
+      v: CONTRACT_VERSION,
       uploadId: "u1",
       chunkIndex: 7,
       accepted: 2,

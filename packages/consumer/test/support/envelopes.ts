@@ -17,7 +17,10 @@ export function chunksKey(uploadId: string): string {
   return `processed/${uploadId}/chunks.jsonl`;
 }
 
-/** A valid chunk with `rows` rows (row numbers from 2 + index × rows). */
+/**
+ * A valid chunk as the converter writes it, columns `sku` and `qty`, with `rows` rows (row numbers from
+ * 2 + index × rows): row i is `[firstRow + i, "A-<index>-<i>", i]`.
+ */
 export function makeChunk(index: number, options: { uploadId?: string; rows?: number } = {}): Chunk {
   const uploadId = options.uploadId ?? "upload-1";
   const count = options.rows ?? 3;
@@ -29,10 +32,12 @@ export function makeChunk(index: number, options: { uploadId?: string; rows?: nu
     chunkId: chunkIdFor(uploadId, index),
     firstRow,
     lastRow: firstRow + count - 1,
-    rows: Array.from({ length: count }, (_, i) => ({
-      row: firstRow + i,
-      data: { sku: `A-${index}-${i}`, qty: i },
-    })),
+    columns: ["sku", "qty"],
+    rows: Array.from({ length: count }, (_, i): Chunk["rows"][number] => [
+      firstRow + i,
+      `A-${index}-${i}`,
+      i,
+    ]),
   };
 }
 
