@@ -532,6 +532,28 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     expect(consumer.status.failed).toBe(4);
   });
 
+  it("answers a whole message of the previous contract (v 2) with MESSAGE_INVALID naming v: the upload fails at once", async () => {
+    const queue = aws.createQueue({ visibilityTimeout: 1, maxReceiveCount: 1 });
+    const object = makeChunkObject("old-contract");
+    await aws.putObject(object.key, object.body, object.bucket);
+    // Everything a message of this contract has, only its version is the one before (a stack not yet upgraded).
+    await aws.send(queue.url, { ...object.envelopes[0]!, v: CONTRACT_VERSION - 1 });
+    const { consumer, events } = consumerFor(queue.url, {
+      visibilityTimeoutSeconds: 1,
+      heartbeatSeconds: 0.5,
+      handler: async () => expect.unreachable(),
+    });
+    consumer.start();
+    await waitFor(() => aws.sfnFake.accepted("SendTaskFailure").length === 1, 10_000, "the task failed");
+    await consumer.stop();
+    const shape = (events.message_invalid ?? []).filter((e) => e.reason === "schema");
+    expect(shape[0]?.issues.map((i) => i.path.join("."))).toEqual(["v"]);
+    expect(aws.sfnFake.accepted("SendTaskFailure")[0]).toMatchObject({
+      taskToken: object.envelopes[0]!.taskToken,
+      error: "MESSAGE_INVALID",
+    });
+  });
+
   it("never holds more than `concurrency` chunks, and never asks for more messages than free slots", async () => {
     const queue = aws.createQueue();
     await aws.sendChunks(queue.url, makeChunkObject("many", { count: 25 }));
