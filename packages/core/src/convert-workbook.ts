@@ -98,7 +98,7 @@ export async function convertWorkbook(input: {
 
   const encoder = new RecordEncoder();
   /** The header is new or grew: the rows that follow have its columns (the writer closes the chunk before). */
-  const refreshKeys = (h: Header) => {
+  const useHeader = (h: Header) => {
     encoder.setHeader(h.columns);
     writer.setColumns(h.names);
   };
@@ -138,7 +138,7 @@ export async function convertWorkbook(input: {
       if (value !== null && value !== undefined && h.ensure(i)) grew = true;
     }
     if (raw.warnings) for (const w of raw.warnings) if (h.ensure(w.column)) grew = true;
-    if (grew) refreshKeys(h);
+    if (grew) useHeader(h);
     if (raw.warnings && raw.warnings.length > 0) addWarned(cells, raw.row, raw.warnings);
     // The usual row: its JSON written straight into the chunk, no object and no string.
     else counted(writer.addCells(encoder, cells, raw.row), raw.row);
@@ -161,12 +161,12 @@ export async function convertWorkbook(input: {
         const cells: CellValue[] = [];
         for (let i = 0; i < r.count; i++) cells.push(r.starts[i] === r.ends[i] ? null : r.text(i));
         header = new Header(cells, r.row);
-        refreshKeys(header);
+        useHeader(header);
         return;
       }
       let grew = false;
       for (let i = 0; i < r.count; i++) if (r.starts[i] !== r.ends[i] && header.ensure(i)) grew = true;
-      if (grew) refreshKeys(header);
+      if (grew) useHeader(header);
       const added = writer.addRecord(encoder, r);
       if (!added.added) {
         rowTooLarge(r.row, added.bytes);
@@ -194,7 +194,7 @@ export async function convertWorkbook(input: {
       values(raw) {
         if (header === undefined) {
           header = new Header(raw.cells, raw.row);
-          refreshKeys(header);
+          useHeader(header);
           return;
         }
         // Only the header is asked for as values; anything else is an ordinary row.
@@ -207,7 +207,7 @@ export async function convertWorkbook(input: {
         for (let i = 0; i < count; i++) if (starts[i] !== ends[i] && h.ensure(i)) grew = true;
         const rowWarnings = record.warnings;
         if (rowWarnings) for (const w of rowWarnings) if (h.ensure(w.column)) grew = true;
-        if (grew) refreshKeys(h);
+        if (grew) useHeader(h);
         if (rowWarnings && rowWarnings.length > 0) {
           // Rare: the row's values back from their JSON, written as `addRow` writes a row with warnings.
           const cells: CellValue[] = [];
@@ -232,7 +232,7 @@ export async function convertWorkbook(input: {
       for (const raw of batch) {
         if (header === undefined) {
           header = new Header(raw.cells, raw.row);
-          refreshKeys(header);
+          useHeader(header);
           continue;
         }
         addRow(raw);
