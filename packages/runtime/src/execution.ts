@@ -23,6 +23,17 @@ export interface Usage {
   lambdaMs: number;
 }
 
+/**
+ * One branch of a Parallel state as its latest run left it: SUCCEEDED with its output (a redrive keeps it), or
+ * stopped (FAILED, or ABORTED because another branch failed or the execution stopped) at the state it was in,
+ * where a redrive resumes it (at its StartAt when it had entered none).
+ */
+export interface BranchProgress {
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+  output?: unknown;
+  stoppedAt?: { name: string; input: unknown };
+}
+
 export const REDRIVABLE: ReadonlySet<ExecutionStatus> = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
 
 /** "This period starts from the day a state machine completes its execution" (RedriveExecution). */
@@ -51,8 +62,14 @@ export class Execution {
   control?: { abort(): void };
   /** @internal What StopExecution gave as the reason. */
   stopRequest?: { error?: string; cause?: string };
-  /** @internal Set by a redrive that resumes at this Distributed Map state: its failed Map Run runs again. */
-  redriveMapState?: string;
+  /**
+   * @internal The Distributed Map and Parallel states a redrive resumes at (a Parallel's branches may resume at
+   * a Map of their own): each takes its name out on entering, and runs its unfinished part again (the failed
+   * Map Run; the branches that did not succeed).
+   */
+  readonly redriveStates = new Set<string>();
+  /** @internal Each Parallel state's branches as its latest run left them, by state name (what a redrive resumes). */
+  readonly parallels = new Map<string, BranchProgress[]>();
 
   constructor(
     readonly executionArn: string,
@@ -81,8 +98,12 @@ export class Execution {
    * ExecutionRedriven) with an `<type>StateEntered` event and no matching `<type>StateExited`, with the input it
    * entered with. A state whose error a Catch handled has its Exited event, so it is not run again. `{}` when
    * the last run entered no state at all (it resumes at StartAt); undefined when every state it entered exited.
+   * `topLevel`: the names of the machine's own states, so a Parallel branch's events (in the same history) are
+   * not taken for them.
    */
-  unfinishedState(): { name: string; input: unknown } | Record<string, never> | undefined {
+  unfinishedState(
+    topLevel?: ReadonlySet<string>,
+  ): { name: string; input: unknown } | Record<string, never> | undefined {
     const start = this.history.findLastIndex(
       (e) => e.type === "ExecutionStarted" || e.type === "ExecutionRedriven",
     );
@@ -91,6 +112,8 @@ export class Execution {
     for (const event of this.history.slice(start + 1)) {
       if (event.type.endsWith("StateEntered")) {
         const details = event.stateEnteredEventDetails as { name: string; input: string };
+        // A Parallel branch's states share the history; the branches keep their own progress (`parallels`).
+        if (topLevel && !topLevel.has(details.name)) continue;
         open.delete(details.name);
         open.set(details.name, JSON.parse(details.input));
         entered = true;

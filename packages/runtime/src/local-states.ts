@@ -93,11 +93,16 @@ export type LocalStateKind =
   | { kind: "lambda"; functionName: string }
   | { kind: "sqs"; waitForTaskToken: boolean }
   | { kind: "pass" }
-  | { kind: "distributedMap" };
+  | { kind: "distributedMap" }
+  | { kind: "parallel" };
 
-/** The local states a machine has (Task, Pass, Distributed Map); undefined for the states the library runs. */
+/**
+ * The local states a machine has (Task, Pass, Distributed Map, Parallel); undefined for the states the library
+ * runs.
+ */
 export function localStateKind(name: string, state: StateDefinition): LocalStateKind | undefined {
   if (state.Type === "Pass") return { kind: "pass" };
+  if (state.Type === "Parallel") return { kind: "parallel" };
   if (state.Type === "Map") {
     const mode = (state.ItemProcessor as { ProcessorConfig?: { Mode?: string } } | undefined)?.ProcessorConfig
       ?.Mode;
@@ -446,14 +451,14 @@ function passHandler(name: string, state: StateDefinition, run: StateRun): Local
 }
 
 /**
- * The handlers of a machine's local Task and Pass states for one run; Distributed Map states get theirs from
- * `mapHandler`.
+ * The handlers of a machine's local Task and Pass states for one run; Distributed Map and Parallel states get
+ * theirs from `composite` (they run machines of their own).
  */
 export function localHandlers(
   states: Record<string, StateDefinition>,
   run: StateRun,
   services: LocalServices,
-  mapHandler: (name: string, state: StateDefinition) => LocalStateHandler,
+  composite: (name: string, state: StateDefinition, kind: "distributedMap" | "parallel") => LocalStateHandler,
 ): Record<string, LocalStateHandler> {
   const handlers: Record<string, LocalStateHandler> = {};
   for (const [name, state] of Object.entries(states)) {
@@ -463,7 +468,7 @@ export function localHandlers(
     else if (kind.kind === "sqs")
       handlers[name] = sqsHandler(name, state, kind.waitForTaskToken, run, services);
     else if (kind.kind === "pass") handlers[name] = passHandler(name, state, run);
-    else handlers[name] = mapHandler(name, state);
+    else handlers[name] = composite(name, state, kind.kind);
   }
   return handlers;
 }

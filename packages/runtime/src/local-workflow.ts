@@ -3,7 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { Execution, type ExecutionStatus, type HistoryEvent, type Usage } from "./execution.ts";
+import {
+  type BranchProgress,
+  Execution,
+  type ExecutionStatus,
+  type HistoryEvent,
+  type Usage,
+} from "./execution.ts";
 import {
   type CurrentState,
   checkLocalState,
@@ -20,6 +26,7 @@ import { type ChildOutcome, type ChildRequest, type DistributedMapState, MapRun 
 import { checkedJson, checkParameterLength, toJson } from "./payload-limits.ts";
 import {
   type Asl,
+  type LocalStateHandler,
   LocalStateMachine,
   type MachineEvent,
   type RunOutcome,
@@ -57,6 +64,17 @@ interface ChildMachine {
   label: string;
 }
 
+/** Where a state sits: the workflow's own states, a Parallel state's branch, a Map Run's child execution. */
+type Scope = "top" | "branch" | "child";
+
+/** The workflow's states and its Parallel states' branches' states (state names are unique across them). */
+function statesOf(asl: Asl): [string, StateDefinition][] {
+  return Object.entries(asl.States).flatMap(([name, state]) => [
+    [name, state] as [string, StateDefinition],
+    ...(state.Type === "Parallel" ? (state.Branches as Asl[]).flatMap((branch) => statesOf(branch)) : []),
+  ]);
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A Label as AWS allows it (at most 40 characters, no whitespace or special characters), from the state name. */
@@ -79,6 +97,10 @@ function labelFor(name: string, state: StateDefinition): string {
 export class LocalWorkflow extends EventEmitter {
   private readonly machine: LocalStateMachine;
   private readonly maps = new Map<string, ChildMachine>();
+  /** Each Parallel state's branches, by state name. */
+  private readonly parallels = new Map<string, LocalStateMachine[]>();
+  /** The workflow's own state names (a redrive resumes at one of them). */
+  private readonly topLevel: ReadonlySet<string>;
   private readonly executions = new Map<string, Execution>();
   /** Map Runs by ARN (DescribeMapRun); each also belongs to its execution. */
   private readonly mapRunIndex = new Map<string, MapRun>();
@@ -90,8 +112,19 @@ export class LocalWorkflow extends EventEmitter {
     super();
     this.services = { lambdas: options.lambdas, sendMessage: options.sendMessage, tokens: options.tokens };
     this.stateMachineName = options.stateMachineArn.split(":").at(-1) ?? "";
-    this.machine = new LocalStateMachine(options.asl, (name, state) => this.isLocal(name, state, true));
+    this.topLevel = new Set(Object.keys(options.asl.States));
+    this.machine = new LocalStateMachine(options.asl, (name, state) => this.isLocal(name, state, "top"));
     for (const [name, state] of Object.entries(options.asl.States)) {
+      if (state.Type !== "Parallel") continue;
+      this.parallels.set(
+        name,
+        (state.Branches as Asl[]).map(
+          (branch) =>
+            new LocalStateMachine(branch, (child, childState) => this.isLocal(child, childState, "branch")),
+        ),
+      );
+    }
+    for (const [name, state] of statesOf(options.asl)) {
       if (localStateKind(name, state)?.kind !== "distributedMap") continue;
       const map = state as unknown as DistributedMapState;
       if (map.ItemBatcher !== undefined)
@@ -105,7 +138,7 @@ export class LocalWorkflow extends EventEmitter {
       this.maps.set(name, {
         state: map,
         machine: new LocalStateMachine(definition, (child, childState) =>
-          this.isLocal(child, childState, false),
+          this.isLocal(child, childState, "child"),
         ),
         label: labelFor(name, state),
       });
@@ -113,13 +146,17 @@ export class LocalWorkflow extends EventEmitter {
   }
 
   /** Whether the local runtime runs this state itself; refuses what it cannot run as AWS does. */
-  private isLocal(name: string, state: StateDefinition, topLevel: boolean): boolean {
+  private isLocal(name: string, state: StateDefinition, scope: Scope): boolean {
     const kind = localStateKind(name, state);
     if (!kind) return false;
     checkLocalState(name, state);
-    if (kind.kind === "distributedMap" && !topLevel)
+    if (kind.kind === "distributedMap" && scope === "child")
       throw new Error(
         `state ${JSON.stringify(name)}: the local runtime has no Distributed Map inside a child execution`,
+      );
+    if (kind.kind === "parallel" && scope !== "top")
+      throw new Error(
+        `state ${JSON.stringify(name)}: the local runtime has no Parallel state inside a ${scope === "branch" ? "Parallel branch" : "child execution"}`,
       );
     if (kind.kind === "lambda" && !this.options.lambdas[kind.functionName])
       throw new Error(
@@ -195,7 +232,7 @@ export class LocalWorkflow extends EventEmitter {
       throw new StatesError("ExecutionDoesNotExist", `Execution does not exist: ${executionArn}`);
     const reason = execution.notRedrivableReason();
     if (reason) throw new StatesError("ExecutionNotRedrivable", `${reason} (${executionArn})`);
-    const from = execution.unfinishedState();
+    const from = execution.unfinishedState(this.topLevel);
     if (!from) {
       throw new StatesError(
         "ExecutionNotRedrivable",
@@ -216,7 +253,8 @@ export class LocalWorkflow extends EventEmitter {
     });
     // "When you redrive an execution, it's considered as a state transition."
     execution.usage.transitions++;
-    if (startAt !== undefined && this.maps.has(startAt)) execution.redriveMapState = startAt;
+    if (startAt !== undefined && (this.maps.has(startAt) || this.parallels.has(startAt)))
+      execution.redriveStates.add(startAt);
     this.launch(execution, startAt, startAt === undefined ? execution.input : from.input);
     return execution;
   }
@@ -278,8 +316,10 @@ export class LocalWorkflow extends EventEmitter {
       },
       emit: (event: string, payload: unknown) => this.emit(event, payload),
     };
-    const handlers = localHandlers(this.machine.states, run, this.services, (name, state) =>
-      this.mapHandler(execution, run, name, state),
+    const handlers = localHandlers(this.machine.states, run, this.services, (name, state, kind) =>
+      kind === "parallel"
+        ? this.parallelHandler(execution, run, name, state)
+        : this.mapHandler(execution, run, name, state),
     );
     const machineRun = this.machine.run({
       ...(startAt === undefined ? {} : { startAt }),
@@ -386,6 +426,131 @@ export class LocalWorkflow extends EventEmitter {
     return execution;
   }
 
+  /**
+   * A Parallel state: its branches run at once on the state's effective input, each from its StartAt, and the
+   * state's result is their outputs in branch order. The first branch to fail stops the others, and its error is
+   * the state's ("If any branch fails … the entire Parallel state is considered to have failed and all its
+   * branches are stopped"). A redrive that resumes here runs only the branches that did not succeed, each from
+   * the state where it stopped, and keeps the outputs of those that did ("reschedules and redrives only the
+   * iterations and branches that failed or aborted"); a Retry of the state runs every branch again.
+   */
+  private parallelHandler(
+    execution: Execution,
+    run: StateRun,
+    name: string,
+    state: StateDefinition,
+  ): LocalStateHandler {
+    const branches = this.parallels.get(name)!;
+    const { Branches: _branches, ...processing } = state;
+    return (rawInput) =>
+      runLocalState(name, processing as StateDefinition, rawInput, run, {
+        invoke: async (input) => {
+          const previous = execution.redriveStates.delete(name) ? execution.parallels.get(name) : undefined;
+          const progress = branches.map((_, index): BranchProgress => {
+            const before = previous?.[index];
+            if (before?.status === "SUCCEEDED") return before;
+            return { status: "RUNNING", ...(before?.stoppedAt ? { stoppedAt: before.stoppedAt } : {}) };
+          });
+          execution.parallels.set(name, progress);
+          run.record("ParallelStateStarted");
+          const stopBranches = new AbortController();
+          const stop = () => stopBranches.abort();
+          if (run.signal.aborted) stop();
+          else run.signal.addEventListener("abort", stop, { once: true });
+          let failure: { error: string; cause: string } | undefined;
+          try {
+            await Promise.all(
+              branches.map(async (machine, index) => {
+                const branch = progress[index]!;
+                if (branch.status === "SUCCEEDED") return;
+                const { outcome, stoppedAt } = await this.runBranch(
+                  execution,
+                  run,
+                  machine,
+                  branch.stoppedAt ?? { input },
+                  stopBranches.signal,
+                );
+                if (outcome.status === "SUCCEEDED") {
+                  progress[index] = { status: "SUCCEEDED", output: outcome.output };
+                  return;
+                }
+                progress[index] = {
+                  status: outcome.status === "ABORTED" ? "ABORTED" : "FAILED",
+                  ...(stoppedAt ? { stoppedAt } : {}),
+                };
+                if (outcome.status !== "ABORTED" && !failure) {
+                  failure = { error: outcome.error, cause: outcome.cause };
+                  stopBranches.abort();
+                }
+              }),
+            );
+          } finally {
+            run.signal.removeEventListener("abort", stop);
+          }
+          if (run.signal.aborted) throw new StatesError("States.Aborted", "The execution stopped");
+          if (failure) {
+            run.record("ParallelStateFailed");
+            throw new StatesError(failure.error, failure.cause);
+          }
+          run.record("ParallelStateSucceeded");
+          return progress.map((branch) => branch.output);
+        },
+      });
+  }
+
+  /**
+   * One branch of a Parallel state, in the execution: its states' events go into the execution's history (as
+   * AWS records them) and its usage into the execution's. `from` is where it starts: a redrive's resume point,
+   * or the state's effective input at the branch's StartAt. Where it stopped, when it did not succeed, is the
+   * state it was in (none when it was stopped between two states, so a redrive starts it over).
+   */
+  private async runBranch(
+    execution: Execution,
+    parent: StateRun,
+    machine: LocalStateMachine,
+    from: { name?: string; input: unknown },
+    signal: AbortSignal,
+  ): Promise<{ outcome: RunOutcome; stoppedAt?: { name: string; input: unknown } }> {
+    const controller = new AbortController();
+    const stopBranch = () => controller.abort();
+    if (signal.aborted) stopBranch();
+    else signal.addEventListener("abort", stopBranch, { once: true });
+    const run: StateRun = {
+      executionArn: parent.executionArn,
+      context: parent.context,
+      signal: controller.signal,
+      usage: parent.usage,
+      record: (type, details) => parent.record(type, details),
+      emit: (event: string, payload: unknown) => this.emit(event, payload),
+    };
+    if (from.name !== undefined && this.maps.has(from.name)) execution.redriveStates.add(from.name);
+    const handlers = localHandlers(machine.states, run, this.services, (name, state) =>
+      this.mapHandler(execution, run, name, state),
+    );
+    const machineRun = machine.run({
+      ...(from.name === undefined ? {} : { startAt: from.name }),
+      input: from.input,
+      handlers,
+      ...(this.options.retryIntervalMs === undefined
+        ? {}
+        : { retryIntervalMs: this.options.retryIntervalMs }),
+      onEvent: (event) => this.onEvent(event, machine, run, execution),
+    });
+    const stopRun = () => machineRun.abort();
+    if (controller.signal.aborted) stopRun();
+    else controller.signal.addEventListener("abort", stopRun, { once: true });
+    const outcome = await machineRun.outcome;
+    signal.removeEventListener("abort", stopBranch);
+    controller.abort();
+    const stopped = run.current;
+    return {
+      outcome,
+      ...(outcome.status !== "SUCCEEDED" && stopped
+        ? { stoppedAt: { name: stopped.name, input: stopped.input } }
+        : {}),
+    };
+  }
+
   /** A Distributed Map state: runs a Map Run (or redrives the failed one when a redrive resumes here). */
   private mapHandler(execution: Execution, run: StateRun, name: string, state: StateDefinition) {
     const child = this.maps.get(name)!;
@@ -394,8 +559,7 @@ export class LocalWorkflow extends EventEmitter {
     return (rawInput: unknown) =>
       runLocalState(name, processing as StateDefinition, rawInput, run, {
         invoke: async (input, context) => {
-          const redriving = execution.redriveMapState === name;
-          delete execution.redriveMapState;
+          const redriving = execution.redriveStates.delete(name);
           // "When you retry a Map state, it creates a new Map Run"; a redrive runs the failed one again.
           let mapRun = redriving
             ? execution.mapRuns.findLast((r) => r.stateName === name && r.status !== "SUCCEEDED")

@@ -146,9 +146,10 @@ function outcomeOf(error: unknown): RunOutcome {
 }
 
 /**
- * One state machine (the workflow, or a Distributed Map's ItemProcessor) prepared for the library. `isLocal`
- * picks the states the local runtime runs itself; Parallel and inline Map states are refused, since the library
- * would not redrive them as AWS does (only the failed branches or iterations).
+ * One state machine (the workflow, a Parallel state's branch, or a Distributed Map's ItemProcessor) prepared for
+ * the library. `isLocal` picks the states the local runtime runs itself; an inline Map, or a Parallel state
+ * `isLocal` does not take, is refused, since the library would not redrive them as AWS does (only the failed
+ * iterations or branches).
  */
 export class LocalStateMachine {
   readonly startAt: string;
@@ -163,7 +164,7 @@ export class LocalStateMachine {
     const local = new Set<string>();
     const states: Record<string, StateDefinition> = {};
     for (const [name, state] of Object.entries(asl.States)) {
-      if (state.Type === "Parallel" || (state.Type === "Map" && !isLocal(name, state))) {
+      if ((state.Type === "Parallel" || state.Type === "Map") && !isLocal(name, state)) {
         throw new Error(
           `the local runtime does not run ${state.Type} state ${JSON.stringify(name)} (no redrive of only its failed ${state.Type === "Map" ? "iterations" : "branches"})`,
         );
