@@ -10,6 +10,7 @@ import {
 } from "@sluice/contract";
 import { isPlainChunk } from "./chunk-shape.ts";
 import { ConsumerError } from "./errors.ts";
+import { utf8Text } from "./utf8-text.ts";
 
 export interface FetchChunkOptions {
   /** A pointer whose length is over this fails with CHUNK_TOO_LARGE before anything is fetched. */
@@ -165,7 +166,7 @@ export async function fetchChunk(
   }
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString("utf8"));
+    json = JSON.parse(utf8Text(bytes));
   } catch (error) {
     throw invalid(pointer, `is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -75,37 +75,6 @@ export interface ChunkRow {
 /** A chunk as the consumer SDK hands it to a handler: the same chunk, its rows keyed by column name. */
 export type KeyedChunk = Omit<Chunk, "rows" | "warnings"> & { rows: ChunkRow[] };
 
-/** The chunk with its rows keyed by column name (`chunkRows`); `columns` stays, in the chunk's order. */
-export function keyedChunk(chunk: Chunk): KeyedChunk {
-  const { rows: _rows, warnings: _warnings, ...envelope } = chunk;
-  return { ...envelope, rows: chunkRows(chunk) };
-}
-
-/** The rows of a chunk keyed by column name: the one expansion of the compact layout. */
-export function chunkRows(chunk: Pick<Chunk, "columns" | "rows" | "warnings">): ChunkRow[] {
-  const { columns, rows } = chunk;
-  const width = columns.length;
-  const out: ChunkRow[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const record = rows[i]!;
-    const data: Record<string, CellValue> = {};
-    for (let k = 0; k < width; k++) data[columns[k]!] = record[k + 1] as CellValue;
-    out[i] = { row: record[0], data };
-  }
-  if (chunk.warnings) {
-    // Warnings are rare: look their rows up by number (not by position, which a chunk does not promise).
-    const byRow = new Map<number, ChunkRow>();
-    for (const r of out) byRow.set(r.row, r);
-    for (const { row, column, code, message } of chunk.warnings) {
-      const target = byRow.get(row);
-      if (target === undefined) continue;
-      target.warnings ??= [];
-      target.warnings.push({ column, code, message });
-    }
-  }
-  return out;
-}
-
 export const SampleListSchema = <T extends z.ZodType>(item: T) =>
   z.object({ count: z.number().int().nonnegative(), samples: z.array(item) });
 

@@ -6,7 +6,9 @@ import {
   chunkRows,
   type KeyedChunk,
   keyedChunk,
+  rowDataFactory,
 } from "@sluice/contract";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
 /**
@@ -230,6 +232,68 @@ describe("chunkRows", () => {
     expect(Object.getPrototypeOf(rows[0]!.warnings![0])).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(rows[0]!.data)).toBe(Object.prototype);
+  });
+});
+
+describe("rowDataFactory", () => {
+  /** The keyed object built one key at a time: what the factory must equal, key order included. */
+  function oneByOne(columns: readonly string[], record: readonly unknown[]) {
+    const data: Record<string, unknown> = {};
+    columns.forEach((name, k) => {
+      data[name] = record[k + 1];
+    });
+    return data;
+  }
+  const refuse = () => {
+    throw new EvalError("Code generation from strings disallowed for this context");
+  };
+  const columnNames = fc.uniqueArray(
+    fc.oneof(
+      fc.string(),
+      fc.string({ unit: "grapheme" }),
+      fc.constantFrom("constructor", "0", "1e3", "a\u2028b", '"};'),
+    ),
+    { minLength: 1, maxLength: 20 },
+  );
+
+  it("builds the same object as adding the keys one by one, for any column names, compiled or not", () => {
+    fc.assert(
+      fc.property(
+        columnNames,
+        fc.array(fc.oneof(fc.string(), fc.double(), fc.boolean(), fc.constant(null)), {
+          minLength: 20,
+          maxLength: 20,
+        }),
+        (columns, values) => {
+          const record = [7, ...values.slice(0, columns.length)] as Chunk["rows"][number];
+          const expected = oneByOne(columns, record);
+          for (const dataOf of [rowDataFactory(columns), rowDataFactory(columns, refuse)]) {
+            const data = dataOf(record);
+            expect(Object.keys(data)).toEqual(Object.keys(expected));
+            expect(data).toStrictEqual(expected);
+            expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('makes "__proto__" an own property, never the prototype (though ChunkSchema refuses the name)', () => {
+    const data = rowDataFactory(["__proto__", "b"])([2, { polluted: true } as never, 1]);
+    expect(Object.getOwnPropertyNames(data)).toEqual(["__proto__", "b"]);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect((data as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it("gives chunks with other columns their own keys (one cached column list at a time)", () => {
+    const a = chunkRows(chunkOf({ columns: ["x", "y", "z"], rows: [[2, 1, 2, 3]] }));
+    const b = chunkRows(chunkOf({ columns: ["z", "y", "x"], rows: [[2, 1, 2, 3]] }));
+    const c = chunkRows(chunkOf({ columns: ["x", "y", "z"], rows: [[2, 4, 5, 6]] }));
+    expect(a[0]!.data).toEqual({ x: 1, y: 2, z: 3 });
+    expect(Object.keys(b[0]!.data)).toEqual(["z", "y", "x"]);
+    expect(b[0]!.data).toEqual({ z: 1, y: 2, x: 3 });
+    expect(c[0]!.data).toEqual({ x: 4, y: 5, z: 6 });
   });
 });
 
