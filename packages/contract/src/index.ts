@@ -1,6 +1,6 @@
 export * from "./bucket-layout.ts";
 export * from "./chunk-bounds.ts";
-export * from "./chunk-rows.ts";
+export { chunkRows, keyedChunk } from "./chunk-rows.ts";
 export * from "./console-links.ts";
 export * from "./contract-version.ts";
 export * from "./error-codes.ts";

@@ -6,10 +6,10 @@ import {
   chunkRows,
   type KeyedChunk,
   keyedChunk,
-  rowDataFactory,
 } from "@sluice/contract";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { rowDataFactory } from "../src/chunk-rows.ts";
 
 /**
  * Contract 3's compact chunk: the column names once, each row `[row, value per column]`, the cell warnings beside
