@@ -64,6 +64,12 @@ interface ChildMachine {
   label: string;
 }
 
+/** How a nested run ended, and where it stopped unless it succeeded. */
+interface NestedOutcome {
+  outcome: RunOutcome;
+  stoppedAt?: { name: string; input: unknown };
+}
+
 /** Where a state sits: the workflow's own states, a Parallel state's branch, a Map Run's child execution. */
 type Scope = "top" | "branch" | "child";
 
@@ -501,48 +507,70 @@ export class LocalWorkflow extends EventEmitter {
   /**
    * One branch of a Parallel state, in the execution: its states' events go into the execution's history (as
    * AWS records them) and its usage into the execution's. `from` is where it starts: a redrive's resume point,
-   * or the state's effective input at the branch's StartAt. Where it stopped, when it did not succeed, is the
-   * state it was in (none when it was stopped between two states, so a redrive starts it over).
+   * or the state's effective input at the branch's StartAt.
    */
-  private async runBranch(
+  private runBranch(
     execution: Execution,
     parent: StateRun,
     machine: LocalStateMachine,
     from: { name?: string; input: unknown },
-    signal: AbortSignal,
-  ): Promise<{ outcome: RunOutcome; stoppedAt?: { name: string; input: unknown } }> {
-    const controller = new AbortController();
-    const stopBranch = () => controller.abort();
-    if (signal.aborted) stopBranch();
-    else signal.addEventListener("abort", stopBranch, { once: true });
-    const run: StateRun = {
-      executionArn: parent.executionArn,
-      context: parent.context,
-      signal: controller.signal,
-      usage: parent.usage,
-      record: (type, details) => parent.record(type, details),
-      emit: (event: string, payload: unknown) => this.emit(event, payload),
-    };
+    stop: AbortSignal,
+  ): Promise<NestedOutcome> {
     if (from.name !== undefined && this.maps.has(from.name)) execution.redriveStates.add(from.name);
-    const handlers = localHandlers(machine.states, run, this.services, (name, state) =>
-      this.mapHandler(execution, run, name, state),
-    );
+    return this.runNested(machine, from, stop, {
+      run: (signal) => ({
+        executionArn: parent.executionArn,
+        context: parent.context,
+        signal,
+        usage: parent.usage,
+        record: (type, details) => parent.record(type, details),
+        emit: (event: string, payload: unknown) => this.emit(event, payload),
+      }),
+      composite: (run) => (name, state) => this.mapHandler(execution, run, name, state),
+      history: execution,
+    });
+  }
+
+  /**
+   * Runs a machine of its own (a Parallel branch, a Map Run's child execution) from `from` until it ends or `stop`
+   * aborts. Its local states get a signal of their own, aborted with `stop` and when the run ends (so what they
+   * still wait on stops with it). Returns how it ended and, unless it succeeded, the state it was in (none when
+   * it was stopped between two states).
+   */
+  private async runNested(
+    machine: LocalStateMachine,
+    from: { name?: string; input: unknown },
+    stop: AbortSignal,
+    how: {
+      run: (signal: AbortSignal) => StateRun;
+      composite: (
+        run: StateRun,
+      ) => (name: string, state: StateDefinition, kind: "distributedMap" | "parallel") => LocalStateHandler;
+      /** The execution whose history records the run's states (none: a child's history is not kept). */
+      history?: Execution;
+    },
+  ): Promise<NestedOutcome> {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    if (stop.aborted) abort();
+    else stop.addEventListener("abort", abort, { once: true });
+    const run = how.run(controller.signal);
     const machineRun = machine.run({
       ...(from.name === undefined ? {} : { startAt: from.name }),
       input: from.input,
-      handlers,
+      handlers: localHandlers(machine.states, run, this.services, how.composite(run)),
       ...(this.options.retryIntervalMs === undefined
         ? {}
         : { retryIntervalMs: this.options.retryIntervalMs }),
-      onEvent: (event) => this.onEvent(event, machine, run, execution),
+      onEvent: (event) => this.onEvent(event, machine, run, how.history),
     });
     const stopRun = () => machineRun.abort();
     if (controller.signal.aborted) stopRun();
     else controller.signal.addEventListener("abort", stopRun, { once: true });
     const outcome = await machineRun.outcome;
-    signal.removeEventListener("abort", stopBranch);
+    stop.removeEventListener("abort", abort);
     controller.abort();
-    const stopped = run.current;
+    const stopped: CurrentState | undefined = run.current;
     return {
       outcome,
       ...(outcome.status !== "SUCCEEDED" && stopped
@@ -615,51 +643,40 @@ export class LocalWorkflow extends EventEmitter {
    * plus its own states and retries.
    */
   private async runChild(execution: Execution, child: ChildMachine, mapRun: MapRun, request: ChildRequest) {
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    request.signal.addEventListener("abort", abort, { once: true });
-    if (request.signal.aborted) controller.abort();
     const { resume } = request;
-    const run: StateRun = {
-      executionArn: request.executionArn,
-      parentExecutionArn: execution.executionArn,
-      context: {
-        Execution: {
-          Id: request.executionArn,
-          Name: request.name,
-          Input: request.input,
-          StartTime: (resume?.startDate ?? new Date()).toISOString(),
-          RedriveCount: resume?.redriveCount ?? 0,
-          ...(resume ? { RedriveTime: new Date().toISOString() } : {}),
-        },
-        StateMachine: { Id: mapRun.stateMachineArn, Name: `${this.stateMachineName}/${mapRun.label}` },
-      },
-      signal: controller.signal,
-      usage: execution.usage,
-      // Child histories are not kept (a Map Run can have millions of children).
-      record: () => {},
-      emit: (event: string, payload: unknown) => this.emit(event, payload),
-    };
     execution.usage.childExecutions++;
     execution.usage.transitions++;
-    const handlers = localHandlers(child.machine.states, run, this.services, (name) => {
-      throw new Error(`no Distributed Map inside a child execution (${name})`);
-    });
-    const machineRun = child.machine.run({
-      ...(resume?.state ? { startAt: resume.state } : {}),
-      input: resume?.state ? resume.input : request.input,
-      handlers,
-      ...(this.options.retryIntervalMs === undefined
-        ? {}
-        : { retryIntervalMs: this.options.retryIntervalMs }),
-      onEvent: (event) => this.onEvent(event, child.machine, run),
-    });
-    const stopChild = () => machineRun.abort();
-    if (controller.signal.aborted) stopChild();
-    else controller.signal.addEventListener("abort", stopChild, { once: true });
-    let outcome: RunOutcome = await machineRun.outcome;
-    request.signal.removeEventListener("abort", abort);
-    controller.abort();
+    const nested = await this.runNested(
+      child.machine,
+      resume?.state ? { name: resume.state, input: resume.input } : { input: request.input },
+      request.signal,
+      {
+        run: (signal) => ({
+          executionArn: request.executionArn,
+          parentExecutionArn: execution.executionArn,
+          context: {
+            Execution: {
+              Id: request.executionArn,
+              Name: request.name,
+              Input: request.input,
+              StartTime: (resume?.startDate ?? new Date()).toISOString(),
+              RedriveCount: resume?.redriveCount ?? 0,
+              ...(resume ? { RedriveTime: new Date().toISOString() } : {}),
+            },
+            StateMachine: { Id: mapRun.stateMachineArn, Name: `${this.stateMachineName}/${mapRun.label}` },
+          },
+          signal,
+          usage: execution.usage,
+          // Child histories are not kept (a Map Run can have millions of children).
+          record: () => {},
+          emit: (event: string, payload: unknown) => this.emit(event, payload),
+        }),
+        composite: () => (name) => {
+          throw new Error(`no Distributed Map inside a child execution (${name})`);
+        },
+      },
+    );
+    let outcome = nested.outcome;
     if (outcome.status === "SUCCEEDED") {
       try {
         checkedJson(outcome.output, `The output of child execution ${request.name}`);
@@ -667,11 +684,10 @@ export class LocalWorkflow extends EventEmitter {
         outcome = { status: "FAILED", error: (error as Error).name, cause: (error as Error).message };
       }
     }
-    const stopped: CurrentState | undefined = run.current;
     return {
       ...outcome,
-      ...(outcome.status !== "SUCCEEDED" && stopped
-        ? { stoppedAt: { state: stopped.name, input: stopped.input } }
+      ...(nested.stoppedAt
+        ? { stoppedAt: { state: nested.stoppedAt.name, input: nested.stoppedAt.input } }
         : {}),
     } as ChildOutcome;
   }
