@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Asl } from "../src/local-workflow.ts";
 import {
-  callbackChild,
+  jsonlMap,
   lambdaArn,
   lastRunTypes,
   NO_ANSWER,
@@ -243,19 +243,7 @@ describe("Parallel state", () => {
         {
           StartAt: "Deliver",
           States: {
-            Deliver: {
-              Type: "Map",
-              ItemProcessor: callbackChild(),
-              ItemReader: {
-                Resource: "arn:aws:states:::s3:getObject",
-                ReaderConfig: { InputType: "JSONL" },
-                Parameters: { Bucket: "workflow-test", Key: "items/parallel.jsonl" },
-              },
-              ItemSelector: { "item.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index" },
-              MaxConcurrency: 1,
-              Label: "Deliver",
-              End: true,
-            },
+            Deliver: jsonlMap({ Key: "items/parallel.jsonl" }, { MaxConcurrency: 1, End: true }),
           },
         },
       ]),

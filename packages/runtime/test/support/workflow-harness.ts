@@ -151,6 +151,25 @@ export function callbackChild(task: Record<string, unknown> = {}) {
 }
 
 /**
+ * A Distributed Map state labelled "Deliver" over the JSONL object `key` names in the test bucket (`{ Key }` or
+ * `{ "Key.$": path }`), each item sent by `callbackChild()` as `{ item, index }`; `fields` adds the rest.
+ */
+export function jsonlMap(key: Record<string, string>, fields: Record<string, unknown> = {}) {
+  return {
+    Type: "Map",
+    ItemProcessor: callbackChild(),
+    ItemReader: {
+      Resource: "arn:aws:states:::s3:getObject",
+      ReaderConfig: { InputType: "JSONL" },
+      Parameters: { Bucket: BUCKET, ...key },
+    },
+    ItemSelector: { "item.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index" },
+    Label: "Deliver",
+    ...fields,
+  };
+}
+
+/**
  * Prepare (Pass) -> Deliver (Distributed Map over the JSONL at `$.key`, results under `$.prefix`) -> Done.
  * `map` adds or replaces fields of the Map state; `states` adds states.
  */
@@ -168,16 +187,8 @@ export function mapWorkflow(
         Next: "Deliver",
       },
       Deliver: {
-        Type: "Map",
-        ItemProcessor: callbackChild(),
-        ItemReader: {
-          Resource: "arn:aws:states:::s3:getObject",
-          ReaderConfig: { InputType: "JSONL" },
-          Parameters: { Bucket: BUCKET, "Key.$": "$.prepared.key" },
-        },
-        ItemSelector: { "item.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index" },
+        ...jsonlMap({ "Key.$": "$.prepared.key" }),
         MaxConcurrency: 2,
-        Label: "Deliver",
         ResultWriter: {
           Resource: "arn:aws:states:::s3:putObject",
           Parameters: { Bucket: BUCKET, "Prefix.$": "$.prepared.prefix" },
