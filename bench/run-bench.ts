@@ -13,16 +13,7 @@
 // --profile (also run bench/profile-stages.ts at the largest size: top functions by self time per stage).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -38,6 +29,7 @@ import {
 } from "./generate-workbooks.ts";
 import { END_TO_END_VS_CONVERT, type PipelineResult, pipelineTable, runPipeline } from "./pipeline-bench.ts";
 import { runServe, type ServeResult, serveTable } from "./serve-bench.ts";
+import { tempBytes } from "./temp-bytes.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -188,26 +180,6 @@ function readVmHWM(pid: number): number | null {
   }
 }
 
-function dirBytes(dir: string): number {
-  let total = 0;
-  let entries: import("node:fs").Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    try {
-      if (e.isDirectory()) total += dirBytes(p);
-      else if (e.isFile()) total += statSync(p).size;
-    } catch {
-      // a temp file removed between readdir and stat
-    }
-  }
-  return total;
-}
-
 function childArgs(tool: Tool, file: string, outDir: string, sluiceBin: string, size: number): string[] {
   if (tool === "sluice") return [sluiceBin, "convert", file, "--out", outDir];
   // Peers are TypeScript run through tsx, as the sluice shim also registers tsx in-process.
@@ -276,7 +248,7 @@ async function runOnce(tool: Tool, file: string, size: number, opts: Options): P
     if (v !== null) polledKiB = v; // VmHWM is monotonic: the last value read is the highest seen
   }, RSS_POLL_MS);
   const tmpTimer = setInterval(() => {
-    tmpPeakBytes = Math.max(tmpPeakBytes, dirBytes(tmpDir));
+    tmpPeakBytes = Math.max(tmpPeakBytes, tempBytes(tmpDir, pid));
   }, TMP_POLL_MS);
   const killTimer = setTimeout(() => {
     timedOut = true;
@@ -304,7 +276,8 @@ async function runOnce(tool: Tool, file: string, size: number, opts: Options): P
   await new Promise<void>((resolve) =>
     child.stdout?.readableEnded ? resolve() : child.once("close", resolve),
   );
-  tmpPeakBytes = Math.max(tmpPeakBytes, dirBytes(tmpDir));
+  // The child has exited and its pid may be reused: what is left in the directory only.
+  tmpPeakBytes = Math.max(tmpPeakBytes, tempBytes(tmpDir));
   let exactKiB: number | null = null;
   try {
     exactKiB = Number(readFileSync(rssFile, "utf8")) || null;
@@ -743,7 +716,8 @@ async function main(): Promise<void> {
       "not inflated either); its rows/s is the workbook's row count over its time. Peak RSS is getrusage's " +
       "maxrss at exit; ≥ …* marks a figure polled from /proc VmHWM every 25 ms instead (the child died before " +
       "its exit hook ran): a lower bound. " +
-      "tmp MB is the peak size of the child's TMPDIR.",
+      "tmp MB is the peak size of the child's TMPDIR, unlinked files the child still holds open there included " +
+      `(polled every ${TMP_POLL_MS} ms; the open files are read from /proc, Linux only).`,
     "",
   ];
   const sections = [mainTable(results), ""];
