@@ -2,17 +2,21 @@
  * Where the time goes: each stage under `node --cpu-prof`, summarised as the top functions by self time.
  *
  * Stages: `sluice convert` of xlsx-inline, xlsx-shared and csv, and the local pipeline end to end (pipeline-bench.ts:
- * upload → convert → Distributed Map → SQS → a no-op admin server in its own process → summary; two profiles: the
- * process hosting the local runtime, where conversion, the Map and the emulator run, and the no-op admin server's,
- * which fetches, checks and parses every chunk).
+ * upload → convert → Distributed Map → SQS → a no-op admin server in its own process → summary; three profiles: the
+ * runtime's main thread, where the emulator, the state machine and the Map run; its convert worker thread, where
+ * the Convert Lambda runs, as when the pipeline runs from its sources (worker-lambda.ts); and the no-op admin
+ * server's process, which fetches, checks and parses every chunk). `--cpu-prof` writes one profile per thread; each
+ * thread is reported on its own, the main thread first, and a thread that cannot be told apart is still reported,
+ * by its thread id.
  *
  * The code profiled is an esbuild bundle of the sources as they are now (the CLI as scripts/build-cli.mjs bundles
- * it, plus a linked source map), written to bench/.data/profile/: a profile of tsx-transformed sources would name
- * lines of the transformed code. Positions are mapped back to the TypeScript sources through the source map.
+ * it, plus a linked source map), written to bench/.data/profile/ beside a bundle of the convert worker, where the
+ * runtime looks for it: a profile of tsx-transformed sources would name lines of the transformed code. Positions
+ * are mapped back to the TypeScript sources through the source map.
  *
  *   npx tsx bench/profile-stages.ts [--sizes 1m] [--stages xlsx-inline,xlsx-shared,csv,pipeline] [--top 15]
  *
- * Prints markdown on stdout. Self % and total % are shares of all samples of the stage's process (total: the
+ * Prints markdown on stdout. Self % and total % are shares of all samples of the thread profiled (total: the
  * samples with the function anywhere on the stack, counted once per sample however deep it recurses).
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -66,10 +70,10 @@ interface CpuProfile {
 }
 
 /**
- * The CLI, the pipeline benchmark and its no-op admin server, bundled with linked source maps (external: what
- * build-cli.mjs leaves out).
+ * The CLI, the pipeline benchmark, the convert worker and the no-op admin server, bundled with linked source maps
+ * (external: what build-cli.mjs leaves out).
  */
-async function bundle(): Promise<{ cli: string; pipeline: string; consumer: string }> {
+async function bundle(): Promise<{ cli: string; pipeline: string; consumer: string; worker: string }> {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const common = {
@@ -90,21 +94,58 @@ async function bundle(): Promise<{ cli: string; pipeline: string; consumer: stri
   const pipeline = path.join(OUT, "pipeline-bench.mjs");
   await build({ ...common, entryPoints: [path.join(ROOT, "packages/cli/src/cli.ts")], outfile: cli });
   await build({ ...common, entryPoints: [path.join(BENCH_DIR, "pipeline-bench.ts")], outfile: pipeline });
+  // Beside pipeline-bench.mjs, where locateConvertWorker() looks: without it the runtime would convert on its main
+  // thread, which is not how the pipeline runs.
+  const worker = path.join(OUT, "convert-worker.mjs");
+  await build({
+    ...common,
+    entryPoints: [path.join(ROOT, "packages/runtime/src/convert-worker.ts")],
+    outfile: worker,
+  });
   const consumer = path.join(OUT, "noop-consumer.mjs");
   await build({
     ...common,
     entryPoints: [path.join(BENCH_DIR, "peers/noop-consumer.ts")],
     outfile: consumer,
   });
-  return { cli, pipeline, consumer };
+  return { cli, pipeline, consumer, worker };
+}
+
+/** One thread's profile, as `--cpu-prof` names its file: `CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile`. */
+interface ThreadProfile {
+  file: string;
+  /** 0: the main thread; undefined when the file name does not say. */
+  threadId?: number;
+  profile: CpuProfile;
+}
+
+/**
+ * Every profile written in `from`, the main thread first, then the others by thread id (a process writes one per
+ * thread: worker threads inherit `--cpu-prof`), then any whose name does not parse.
+ */
+function readProfiles(from: string): ThreadProfile[] {
+  const found = readdirSync(from)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((file): ThreadProfile => {
+      const threadId = /^CPU\.\d+\.\d+\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1];
+      const profile = JSON.parse(readFileSync(path.join(from, file), "utf8")) as CpuProfile;
+      return threadId === undefined ? { file, profile } : { file, threadId: Number(threadId), profile };
+    });
+  if (found.length === 0) throw new Error(`no .cpuprofile written in ${from}`);
+  const order = (t: ThreadProfile) => t.threadId ?? Number.POSITIVE_INFINITY;
+  return found.sort((a, b) => order(a) - order(b) || a.file.localeCompare(b.file));
+}
+
+interface Profiled {
+  /** The process's threads, the main thread first. */
+  threads: ThreadProfile[];
+  seconds: number;
+  /** The profiles a child of it wrote in `alsoIn`. */
+  other?: ThreadProfile[];
 }
 
 /** `args` run under the profiler; `alsoIn`: a directory where a child of it writes a profile of its own. */
-async function profiled(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-  alsoIn?: string,
-): Promise<{ profile: CpuProfile; seconds: number; other?: CpuProfile }> {
+async function profiled(args: string[], env: NodeJS.ProcessEnv = {}, alsoIn?: string): Promise<Profiled> {
   const dir = await mkdtemp(path.join(tmpdir(), "sluice-cpuprof-"));
   try {
     const started = performance.now();
@@ -116,16 +157,21 @@ async function profiled(
     const [code] = (await once(child, "close")) as [number | null];
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) throw new Error(`${args.join(" ")} exited ${code}`);
-    const read = (from: string): CpuProfile => {
-      const file = readdirSync(from).find((f) => f.endsWith(".cpuprofile"));
-      if (!file) throw new Error(`no .cpuprofile written in ${from}`);
-      return JSON.parse(readFileSync(path.join(from, file), "utf8")) as CpuProfile;
-    };
-    return { profile: read(dir), seconds, ...(alsoIn ? { other: read(alsoIn) } : {}) };
+    return { threads: readProfiles(dir), seconds, ...(alsoIn ? { other: readProfiles(alsoIn) } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Whether the thread ran `bundled` (its entry script: a worker's frames come from the file it was started with). */
+const ran = (t: ThreadProfile, bundled: string): boolean => {
+  const url = pathToFileURL(bundled).href;
+  return t.profile.nodes.some((n) => n.callFrame.url === url);
+};
+
+/** A thread's name in a section title: what it is when known, its thread id (or file) otherwise. */
+const threadLabel = (t: ThreadProfile): string =>
+  t.threadId === undefined ? `profile ${t.file}` : t.threadId === 0 ? "main thread" : `thread ${t.threadId}`;
 
 const maps = new Map<string, TraceMap | null>();
 function traceMapFor(url: string): TraceMap | null {
@@ -229,12 +275,17 @@ function summarise(profile: CpuProfile): { functions: Row[]; files: Row[]; sampl
 
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;
 
-function report(title: string, seconds: number, profile: CpuProfile): string {
+/** `thread`: for a thread other than the process's main one, which lives only part of the process's wall time. */
+function report(title: string, seconds: number, profile: CpuProfile, thread = false): string {
   const { functions, files, samples } = summarise(profile);
+  // startTime and endTime are in microseconds.
+  const lived = thread
+    ? `, the thread ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s of it`
+    : "";
   const lines = [
     `#### ${title}`,
     "",
-    `${seconds.toFixed(1)} s wall under the profiler, ${samples.toLocaleString("en-US")} samples.`,
+    `${seconds.toFixed(1)} s wall under the profiler${lived}, ${samples.toLocaleString("en-US")} samples.`,
     "",
     "| function | file:line | self % | total % |",
     "|---|---|--:|--:|",
@@ -269,7 +320,7 @@ const out: string[] = [
 for (const size of sizes) {
   for (const stage of stages) {
     process.stderr.write(`profiling ${stage} ${sizeLabel(size)} … `);
-    let result: { profile: CpuProfile; seconds: number; other?: CpuProfile };
+    let result: Profiled;
     if (stage === "pipeline") {
       const consumerDir = await mkdtemp(path.join(tmpdir(), "sluice-cpuprof-consumer-"));
       try {
@@ -294,19 +345,48 @@ for (const size of sizes) {
       }
     }
     process.stderr.write(`${result.seconds.toFixed(1)} s\n`);
-    const title =
-      stage === "pipeline"
-        ? `Local pipeline end to end, xlsx-inline, ${sizeLabel(size)} rows (the runtime's process)`
-        : `sluice convert, ${stage}, ${sizeLabel(size)} rows`;
-    out.push(report(title, result.seconds, result.profile));
-    if (result.other) {
-      out.push(
-        report(
-          `Local pipeline end to end, xlsx-inline, ${sizeLabel(size)} rows (the no-op admin server's process; idle while the workbook converts)`,
-          result.seconds,
-          result.other,
-        ),
-      );
+    const rows = `${sizeLabel(size)} rows`;
+    if (stage === "pipeline") {
+      const title = `Local pipeline end to end, xlsx-inline, ${rows}`;
+      const workers = result.threads.filter((t) => t.threadId !== 0 && ran(t, bundles.worker));
+      // Without a profile of the convert worker the conversion ran on the main thread: not the pipeline as it runs.
+      if (workers.length === 0) {
+        process.stderr.write(
+          "warning: no profile of the convert worker; the conversion ran on the main thread\n",
+        );
+        out.push(
+          `Note: no profile of the convert worker (${path.relative(ROOT, bundles.worker)}); the conversion ran on the runtime's main thread, which is not how the pipeline runs.`,
+          "",
+        );
+      }
+      for (const t of result.threads) {
+        const what =
+          t.threadId === 0
+            ? "the runtime's main thread: the emulator, the state machine, the Map"
+            : workers.includes(t)
+              ? `the convert worker thread: the Convert Lambda${workers.length > 1 ? `, thread ${t.threadId}` : ""}`
+              : `the runtime's process, ${threadLabel(t)}`;
+        out.push(report(`${title} (${what})`, result.seconds, t.profile, t.threadId !== 0));
+      }
+      for (const t of result.other ?? []) {
+        const which = t.threadId === 0 ? "" : `, ${threadLabel(t)}`;
+        out.push(
+          report(
+            `${title} (the no-op admin server's process${which}; idle while the workbook converts)`,
+            result.seconds,
+            t.profile,
+            t.threadId !== 0,
+          ),
+        );
+      }
+    } else {
+      // One thread; any other a profile was written for is reported too, by its thread id, rather than dropped.
+      for (const t of result.threads) {
+        const which = t.threadId === 0 ? "" : ` (${threadLabel(t)})`;
+        out.push(
+          report(`sluice convert, ${stage}, ${rows}${which}`, result.seconds, t.profile, t.threadId !== 0),
+        );
+      }
     }
   }
 }
