@@ -2,6 +2,7 @@ import { deriveUploadId } from "@sluice/core";
 import {
   aslFromTemplate,
   DEFAULT_STAGE_CONFIG,
+  LAMBDA_THROTTLED,
   MAX_RETENTION_SECONDS,
   PLACEHOLDER,
   SEND_ERRORS,
@@ -267,6 +268,19 @@ describe("Pipeline stack", () => {
       );
       expect(states.filter(([, s]) => s.Catch !== undefined).map(([name]) => name)).toEqual([]);
       expect(states.filter(([, s]) => s.Type === "Fail").map(([name]) => name)).toEqual([]);
+    });
+
+    it("retries its Lambda tasks when Lambda throttles them, for minutes, jittered", () => {
+      for (const name of [STATE.convert, STATE.summarize]) {
+        expect(asl().States[name]!.Retry).toContainEqual({
+          ErrorEquals: [LAMBDA_THROTTLED],
+          IntervalSeconds: 2,
+          MaxAttempts: 20,
+          BackoffRate: 2,
+          MaxDelaySeconds: 60,
+          JitterStrategy: "FULL",
+        });
+      }
     });
 
     it("writes the Map's per-chunk results to S3 as compact JSON Lines", () => {

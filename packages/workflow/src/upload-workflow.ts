@@ -7,7 +7,7 @@ import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import type { StageConfig } from "./stage-config.ts";
-import { DELIVER_LABEL, SEND_ERRORS, STATE } from "./workflow-shape.ts";
+import { DELIVER_LABEL, LAMBDA_THROTTLED, SEND_ERRORS, STATE } from "./workflow-shape.ts";
 
 /**
  * The upload workflow, built in this one place. The SST stack deploys it; `npm run asl` and the local runtime
@@ -42,6 +42,18 @@ export class UploadWorkflow extends Construct {
       interval: Duration.seconds(5),
       backoffRate: 2,
     };
+    // Past the account's concurrency (1,000 by default, less on a new account) Lambda refuses an invocation with
+    // Lambda.TooManyRequestsException, which the LambdaInvoke default retry does not list: a burst of uploads
+    // waits for a free execution environment instead of failing. About 8 minutes of tries, jittered so that
+    // throttled uploads do not all come back at once.
+    const throttledRetry = {
+      errors: [LAMBDA_THROTTLED],
+      maxAttempts: 20,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxDelay: Duration.seconds(60),
+      jitterStrategy: sfn.JitterType.FULL,
+    };
 
     const convert = new tasks.LambdaInvoke(this, STATE.convert, {
       lambdaFunction: props.convertFunction,
@@ -49,6 +61,7 @@ export class UploadWorkflow extends Construct {
       resultPath: "$.convert",
     });
     convert.addRetry(transientRetry);
+    convert.addRetry(throttledRetry);
 
     // One child execution per chunk: send its pointer with a task token, wait for the admin server's answer.
     // No heartbeat: its clock would run while the chunk waits in the queue. The deadline is the only timer.
@@ -114,6 +127,7 @@ export class UploadWorkflow extends Construct {
       resultPath: "$.summary",
     });
     summarize.addRetry(transientRetry);
+    summarize.addRetry(throttledRetry);
     summarize.next(new sfn.Succeed(this, STATE.done, { outputPath: "$.summary" }));
 
     const noChunks = new sfn.Pass(this, STATE.noChunks, {

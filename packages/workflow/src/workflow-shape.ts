@@ -30,3 +30,10 @@ export function failureEventPattern(stateMachineArn: string) {
 
 /** Errors of the SQS integration itself (the message was not sent): a retry sends it then, with a new token. */
 export const SEND_ERRORS = ["SQS.SdkClientException", "SQS.AmazonSQSException"] as const;
+
+/**
+ * The error a Lambda task fails with when Lambda refuses the invocation for lack of concurrency ("When Lambda hits
+ * the maximum number of invocations, the error is Lambda.TooManyRequestsException"): the workflow retries it, the
+ * local runtime throws it past a function's concurrency.
+ */
+export const LAMBDA_THROTTLED = "Lambda.TooManyRequestsException";
