@@ -40,6 +40,7 @@ import {
 import { type Emulator, startEmulator } from "./emulator.ts";
 import { executionStatusChangeEvent, invokeAsync, matchesPattern } from "./event-rules.ts";
 import type { Execution } from "./execution.ts";
+import { LambdaConcurrency } from "./lambda-concurrency.ts";
 import type { ObjectCreated } from "./local-s3-store.ts";
 import { type Asl, type CallbackEvent, type CallbackSettledEvent, LocalWorkflow } from "./local-workflow.ts";
 import { type RequestCounts, type RequestMeter, startRequestMeter } from "./request-meter.ts";
@@ -48,6 +49,9 @@ import { StepFunctionsApi } from "./step-functions-api.ts";
 import { StatesError, TaskTokens } from "./task-tokens.ts";
 import { locateConvertWorker, WorkerLambda } from "./worker-lambda.ts";
 import { workflowOperations } from "./workflow-operations.ts";
+
+/** Lambda invocations of one function running at once locally, unless `lambdaConcurrency` says otherwise. */
+export const DEFAULT_LAMBDA_CONCURRENCY = 4;
 
 export interface LocalRuntimeOptions {
   /** Stage settings, as `sst deploy` would take them (concurrency, chunk size, deadline...). */
@@ -60,6 +64,12 @@ export interface LocalRuntimeOptions {
   outDir?: string;
   /** Replaces every Retry interval, so failure paths finish in seconds. */
   retryIntervalMs?: number;
+  /**
+   * How many invocations of each Lambda function run at once, as an account's concurrency bounds them in AWS
+   * (each convert invocation has an execution environment of its own: a worker thread and its heap); past it an
+   * invocation is throttled (`Lambda.TooManyRequestsException`) and the workflow's Retry tries again. Default 4.
+   */
+  lambdaConcurrency?: number;
   /**
    * Waits between the attempts of an asynchronous invocation of NotifyFailure (Lambda's are 1 and 2 minutes);
    * shortened by default so a failed upload's alert follows in seconds.
@@ -290,6 +300,7 @@ export class LocalRuntime extends EventEmitter {
     const workflow = new LocalWorkflow({
       asl: workflowAsl(config) as Asl,
       stateMachineArn: STATE_MACHINE_ARN,
+      lambdaConcurrency: new LambdaConcurrency(options.lambdaConcurrency ?? DEFAULT_LAMBDA_CONCURRENCY),
       s3,
       tokens,
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),

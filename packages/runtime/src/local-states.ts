@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Usage } from "./execution.ts";
+import type { LambdaConcurrency } from "./lambda-concurrency.ts";
 import { checkedJson, toJson } from "./payload-limits.ts";
 import {
   applyResultPath,
@@ -28,6 +29,8 @@ export type SendMessage = (
 export interface LocalServices {
   /** Lambda functions by name (the last part of the ARN in a Task's Resource). */
   lambdas: Record<string, LocalLambda>;
+  /** How many invocations of each function run at once; past it an invocation is throttled. None: no limit. */
+  lambdaConcurrency?: LambdaConcurrency;
   sendMessage: SendMessage;
   tokens: TaskTokens;
 }
@@ -263,12 +266,24 @@ function lambdaHandler(
             ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
           },
         });
+        // Past the function's concurrency Lambda refuses the invocation: nothing runs, nothing is billed.
+        const slot = services.lambdaConcurrency?.acquire(functionName) ?? (() => {});
+        if (slot instanceof StatesError) {
+          // Which history event AWS records for a throttled invocation is not documented (aws-sources.md §29).
+          run.record("LambdaFunctionStartFailed", {
+            lambdaFunctionStartFailedEventDetails: { error: slot.name, cause: slot.message },
+          });
+          throw slot;
+        }
         run.record("LambdaFunctionStarted");
         run.usage.lambdaInvocations++;
         const started = performance.now();
+        // The slot is freed when the function returns, not when the task stops waiting for it (a timeout, an
+        // aborted execution): the environment stays busy until its invocation ends.
         const call = Promise.resolve()
           .then(() => lambda(JSON.parse(input)))
           .finally(() => {
+            slot();
             run.usage.lambdaMs += Math.ceil(performance.now() - started);
           });
         let output: unknown;

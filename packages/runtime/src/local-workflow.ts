@@ -10,6 +10,7 @@ import {
   type HistoryEvent,
   type Usage,
 } from "./execution.ts";
+import type { LambdaConcurrency } from "./lambda-concurrency.ts";
 import {
   type CurrentState,
   checkLocalState,
@@ -45,6 +46,8 @@ export interface LocalWorkflowOptions {
   stateMachineArn: string;
   /** Lambda functions by name (the last part of the ARN in a Task's Resource). */
   lambdas: Record<string, LocalLambda>;
+  /** How many invocations of each function run at once; past it an invocation is throttled. None: no limit. */
+  lambdaConcurrency?: LambdaConcurrency;
   /** The SQS SendMessage call of `sqs:sendMessage` and `sqs:sendMessage.waitForTaskToken` tasks. */
   sendMessage: SendMessage;
   /** The task tokens the Step Functions API's SendTaskSuccess/Failure/Heartbeat settle. */
@@ -116,7 +119,12 @@ export class LocalWorkflow extends EventEmitter {
 
   constructor(private readonly options: LocalWorkflowOptions) {
     super();
-    this.services = { lambdas: options.lambdas, sendMessage: options.sendMessage, tokens: options.tokens };
+    this.services = {
+      lambdas: options.lambdas,
+      ...(options.lambdaConcurrency ? { lambdaConcurrency: options.lambdaConcurrency } : {}),
+      sendMessage: options.sendMessage,
+      tokens: options.tokens,
+    };
     this.stateMachineName = options.stateMachineArn.split(":").at(-1) ?? "";
     this.topLevel = new Set(Object.keys(options.asl.States));
     this.machine = new LocalStateMachine(options.asl, (name, state) => this.isLocal(name, state, "top"));

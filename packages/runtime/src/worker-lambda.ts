@@ -84,50 +84,74 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** One execution environment: a worker thread and the invocation it runs, if any. */
+interface Environment {
+  worker: Worker;
+  /** The invocation it runs (one at a time, as Lambda runs one request per environment). */
+  running?: { id: number; pending: Pending };
+  /** Ends an idle environment that is not the last one (see `idleMs`). */
+  reaper?: NodeJS.Timeout;
+}
+
 /**
- * One warm worker, started on first use (or `warm()`) and reused by every invocation after. Invocations that
- * overlap (two uploads converting at once) share it, as they shared the runtime's thread before; Lambda would give
- * each an execution environment of its own. A worker that dies (an uncaught error, exit) fails the invocations it
- * was running, and the next invocation starts a new one, as Lambda replaces an environment whose runtime exited.
+ * The function's execution environments, one worker thread each, as Lambda runs them: an invocation takes an idle
+ * environment (warm) or starts a new one, and runs alone in it ("For each concurrent request, Lambda provisions a
+ * separate instance of your execution environment"). How many run at once is the caller's to bound (the local
+ * runtime throttles past its concurrency, as Lambda does). An environment left idle beside another idle one ends
+ * after `idleMs`, so a burst of uploads does not keep a thread and its heap for each; one stays warm. A worker
+ * that dies (an uncaught error, exit) fails the invocation it was running, as Lambda replaces an environment whose
+ * runtime exited.
  */
 export class WorkerLambda {
-  #worker: Worker | undefined;
-  readonly #pending = new Map<number, Pending>();
+  readonly #environments = new Set<Environment>();
   #nextId = 0;
   #closed = false;
 
   constructor(
     private readonly entry: WorkerEntry,
     private readonly data: ConvertWorkerData,
+    private readonly idleMs = 60_000,
   ) {}
 
-  /** Starts the worker now, so the first invocation does not wait for its modules to load. */
+  /** Environments started and not ended (idle or running). */
+  get environments(): number {
+    return this.#environments.size;
+  }
+
+  /** Starts an environment now, so the first invocation does not wait for its modules to load. */
   warm(): void {
-    if (!this.#closed) this.#start();
+    if (!this.#closed && this.#environments.size === 0) this.#start();
   }
 
   invoke(event: unknown): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error("the local runtime stopped"));
-    const worker = this.#start();
+    let environment: Environment | undefined;
+    for (const candidate of this.#environments) if (!candidate.running) environment = candidate;
+    environment ??= this.#start();
+    clearTimeout(environment.reaper);
+    const env = environment;
     const id = this.#nextId++;
     return new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      env.running = { id, pending: { resolve, reject } };
       // Keeps the process alive while an invocation runs; an idle worker does not.
-      worker.ref();
-      worker.postMessage({ id, event } satisfies WorkerRequest);
+      env.worker.ref();
+      env.worker.postMessage({ id, event } satisfies WorkerRequest);
     });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const worker = this.#worker;
-    this.#worker = undefined;
-    this.#failAll(new Error("the local runtime stopped"));
-    await worker?.terminate();
+    const environments = [...this.#environments];
+    this.#environments.clear();
+    for (const environment of environments) {
+      clearTimeout(environment.reaper);
+      environment.running?.pending.reject(new Error("the local runtime stopped"));
+      environment.running = undefined;
+    }
+    await Promise.all(environments.map((environment) => environment.worker.terminate()));
   }
 
-  #start(): Worker {
-    if (this.#worker) return this.#worker;
+  #start(): Environment {
     const { url, tsx } = this.entry;
     const worker = tsx
       ? new Worker(new URL(`data:text/javascript,${encodeURIComponent(TSX_BOOT)}`), {
@@ -140,33 +164,46 @@ export class WorkerLambda {
           env: { ...process.env, TSX_DISABLE_CACHE: "1" },
         })
       : new Worker(url, { workerData: this.data });
+    const environment: Environment = { worker };
     worker.unref();
-    worker.on("message", (reply: WorkerReply) => this.#settle(reply));
-    worker.on("error", (error) => {
-      if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(error);
-    });
-    worker.on("exit", (code) => {
-      if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(new Error(`the convert function's worker exited with code ${code}`));
-    });
-    this.#worker = worker;
-    return worker;
+    worker.on("message", (reply: WorkerReply) => this.#settle(environment, reply));
+    worker.on("error", (error) => this.#end(environment, error));
+    worker.on("exit", (code) =>
+      this.#end(environment, new Error(`the convert function's worker exited with code ${code}`)),
+    );
+    this.#environments.add(environment);
+    return environment;
   }
 
-  #settle(reply: WorkerReply): void {
-    const pending = this.#pending.get(reply.id);
-    if (!pending) return;
-    this.#pending.delete(reply.id);
-    if (this.#pending.size === 0) this.#worker?.unref();
-    if ("error" in reply) pending.reject(fromWorker(reply.error));
-    else pending.resolve(reply.output);
+  #settle(environment: Environment, reply: WorkerReply): void {
+    const running = environment.running;
+    if (!running || running.id !== reply.id) return;
+    environment.running = undefined;
+    environment.worker.unref();
+    this.#reapLater(environment);
+    if ("error" in reply) running.pending.reject(fromWorker(reply.error));
+    else running.pending.resolve(reply.output);
   }
 
-  #failAll(error: Error): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) p.reject(error);
+  /** An idle environment beside another idle one ends after `idleMs` unless an invocation takes it first. */
+  #reapLater(environment: Environment): void {
+    const idle = [...this.#environments].filter((e) => !e.running);
+    if (idle.length < 2) return;
+    environment.reaper = setTimeout(() => {
+      if (environment.running || !this.#environments.has(environment)) return;
+      if ([...this.#environments].filter((e) => !e.running).length < 2) return;
+      this.#environments.delete(environment);
+      void environment.worker.terminate();
+    }, this.idleMs);
+    environment.reaper.unref();
+  }
+
+  #end(environment: Environment, error: Error): void {
+    clearTimeout(environment.reaper);
+    this.#environments.delete(environment);
+    const running = environment.running;
+    environment.running = undefined;
+    running?.pending.reject(error);
   }
 }
 

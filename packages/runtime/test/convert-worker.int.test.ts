@@ -62,6 +62,35 @@ describe("the convert function in its own thread", () => {
     }
   });
 
+  it("runs invocations that overlap in environments of their own, reuses an idle one, and ends extra idle ones", async () => {
+    const lambda = new WorkerLambda(
+      { url: new URL("./support/exit-worker.mjs", import.meta.url) },
+      workerData,
+      200,
+    );
+    type Echo = { threadId: number };
+    try {
+      const [a, b, c] = (await Promise.all([
+        lambda.invoke({ delayMs: 300 }),
+        lambda.invoke({ delayMs: 300 }),
+        lambda.invoke({ delayMs: 300 }),
+      ])) as Echo[];
+      // One request per environment at a time: three at once ran in three threads.
+      expect(new Set([a!.threadId, b!.threadId, c!.threadId]).size).toBe(3);
+      expect(lambda.environments).toBe(3);
+      // The next invocation takes a warm one.
+      const next = (await lambda.invoke({ delayMs: 0 })) as Echo;
+      expect([a!.threadId, b!.threadId, c!.threadId]).toContain(next.threadId);
+      expect(lambda.environments).toBe(3);
+      // Idle past idleMs, all but one end; the one left still answers.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(lambda.environments).toBe(1);
+      await expect(lambda.invoke({ n: 4 })).resolves.toEqual({ echoed: { n: 4 } });
+    } finally {
+      await lambda.close();
+    }
+  });
+
   it("fails the invocations of a worker that exits and starts a new one for the next", async () => {
     const lambda = new WorkerLambda(
       { url: new URL("./support/exit-worker.mjs", import.meta.url) },

@@ -1,4 +1,5 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetExecutionHistoryCommand } from "@aws-sdk/client-sfn";
 import { createLogger, createStartHandler } from "@sluice/functions";
 import { failOnCrash } from "@sluice/test-support/crash-watch";
 import { consume, ordersCsv, runtimeWith, useRuntimeCleanup } from "@sluice/test-support/runtime-harness";
@@ -60,7 +61,8 @@ describe("the same upload twice, and many at once", () => {
   });
 
   it("ten uploads at once: all succeed, each in its own execution, every row of each once", async () => {
-    const runtime = await runtimeWith({ config: { chunkRows: 40, maxConcurrency: 4 } });
+    // Four conversions at a time (the default): the others are throttled and retried, 20 times 200 ms apart here.
+    const runtime = await runtimeWith({ config: { chunkRows: 40, maxConcurrency: 4 }, retryIntervalMs: 200 });
     const rows = new Map<string, number>();
     consume(
       runtime,
@@ -90,5 +92,29 @@ describe("the same upload twice, and many at once", () => {
     }
     expect(rows.size).toBe(sizes.reduce((a, b) => a + b, 0));
     expect(runtime.workflow.all).toHaveLength(10);
+  });
+
+  it("more uploads than the Lambda concurrency: a conversion is throttled, and the workflow's Retry runs it later", async () => {
+    // One convert environment at a time, as with a reserved concurrency of 1: the second upload's Convert is
+    // refused while the first converts (Lambda.TooManyRequestsException), and succeeds on a later attempt.
+    const runtime = await runtimeWith({ lambdaConcurrency: 1, retryIntervalMs: 200 });
+    consume(runtime, async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }));
+    const uploads = await Promise.all(
+      ["a", "b"].map((name) => runtime.upload(ordersCsv(300_000), `orders-${name}.csv`)),
+    );
+    const records = await Promise.all(uploads.map((u) => runtime.waitForExecution(u.executionArn)));
+    expect(records.map((r) => r.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    const refused = [];
+    for (const upload of uploads) {
+      const { events = [] } = await runtime
+        .sfnClient()
+        .send(new GetExecutionHistoryCommand({ executionArn: upload.executionArn, maxResults: 1000 }));
+      refused.push(...events.filter((e) => e.type === "LambdaFunctionStartFailed"));
+    }
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]!.lambdaFunctionStartFailedEventDetails).toMatchObject({
+      error: "Lambda.TooManyRequestsException",
+      cause: expect.stringMatching(/^Rate Exceeded\. \(Service: AWSLambda; Status Code: 429;/),
+    });
   });
 });
