@@ -62,7 +62,10 @@ export interface LocalRuntimeOptions {
   slack?: { timeoutMs?: number; retry?: SlackRetryOptions };
   /** Where local artifacts (saved alerts, report copies) are written. */
   outDir?: string;
-  /** Replaces every Retry interval, so failure paths finish in seconds. */
+  /**
+   * Replaces every Retry interval, so failure paths finish in seconds; but not the backoff of a throttled Lambda
+   * task, whose minutes are what lets a burst of uploads through.
+   */
   retryIntervalMs?: number;
   /**
    * How many invocations of each Lambda function run at once, as an account's concurrency bounds them in AWS

@@ -53,7 +53,7 @@ export interface LocalWorkflowOptions {
   /** The task tokens the Step Functions API's SendTaskSuccess/Failure/Heartbeat settle. */
   tokens: TaskTokens;
   s3: S3Client;
-  /** Replaces every Retry interval (ms), so failure paths run in seconds in tests and demos. */
+  /** Replaces every Retry interval (ms) but a throttle's, so failure paths run in seconds in tests and demos. */
   retryIntervalMs?: number;
   /** Where Map Runs keep their spool files; default a new directory under the OS temp dir (removed by close). */
   workDir?: string;

@@ -6,6 +6,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from "aws-local-stepfunctions";
+import { LAMBDA_THROTTLED_ERROR } from "./lambda-concurrency.ts";
 import { MAX_TIMER_MS } from "./task-tokens.ts";
 
 /**
@@ -52,7 +53,7 @@ export interface RunRequest {
   input: unknown;
   /** One handler per local state (see LocalStateMachine.localStates). */
   handlers: Record<string, LocalStateHandler>;
-  /** Replaces every Retry interval (ms). */
+  /** Replaces every Retry interval (ms) but a throttle's (see `retryIntervals`). */
   retryIntervalMs?: number;
   /** Called for each event, in order, before `outcome` settles. */
   onEvent(event: MachineEvent): void;
@@ -232,7 +233,7 @@ export class LocalStateMachine {
         : Object.fromEntries(
             Object.entries(this.states)
               .filter(([, state]) => state.Retry)
-              .map(([name]) => [name, request.retryIntervalMs!]),
+              .map(([name, state]) => [name, retryIntervals(state, request.retryIntervalMs!)]),
           );
     const options = {
       overrides: {
@@ -261,4 +262,16 @@ export class LocalStateMachine {
       abort: () => run.abort(),
     };
   }
+}
+
+/**
+ * Each retrier's interval under `retryIntervalMs`: that, except for a retrier of Lambda throttling, which keeps its
+ * own backoff and jitter (-1: no override). Shortened, a burst of uploads larger than the Lambda concurrency would
+ * run through its tries in seconds and fail, where AWS's minutes of backoff let it through.
+ */
+function retryIntervals(state: StateDefinition, retryIntervalMs: number): number[] {
+  const retriers = state.Retry as { ErrorEquals?: string[] }[];
+  return retriers.map((retrier) =>
+    retrier.ErrorEquals?.includes(LAMBDA_THROTTLED_ERROR) ? -1 : retryIntervalMs,
+  );
 }

@@ -96,8 +96,10 @@ describe("the same upload twice, and many at once", () => {
 
   it("more uploads than the Lambda concurrency: a conversion is throttled, and the workflow's Retry runs it later", async () => {
     // One convert environment at a time, as with a reserved concurrency of 1: the second upload's Convert is
-    // refused while the first converts (Lambda.TooManyRequestsException), and succeeds on a later attempt.
-    const runtime = await runtimeWith({ lambdaConcurrency: 1, retryIntervalMs: 200 });
+    // refused while the first converts (Lambda.TooManyRequestsException), and succeeds on a later attempt. The
+    // other retries' intervals are 10 ms here, but not the throttle's: shortened too, its 20 tries would be over
+    // long before the first conversion (about a second).
+    const runtime = await runtimeWith({ lambdaConcurrency: 1, retryIntervalMs: 10 });
     consume(runtime, async (chunk) => ({ accepted: chunk.rows.length, rejected: [] }));
     const uploads = await Promise.all(
       ["a", "b"].map((name) => runtime.upload(ordersCsv(300_000), `orders-${name}.csv`)),
