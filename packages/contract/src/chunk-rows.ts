@@ -26,7 +26,14 @@ export function rowDataFactory(
     const width = columns.length;
     return (record) => {
       const data: Record<string, CellValue> = {};
-      for (let k = 0; k < width; k++) data[columns[k]!] = record[k + 1] as CellValue;
+      for (let k = 0; k < width; k++) {
+        const name = columns[k]!;
+        const value = record[k + 1] as CellValue;
+        // Assigned, "__proto__" would set the prototype, not make a property (as the compiled literal does).
+        if (name === "__proto__")
+          Object.defineProperty(data, name, { value, enumerable: true, writable: true, configurable: true });
+        else data[name] = value;
+      }
       return data;
     };
   }
