@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { LAMBDA_THROTTLED } from "@sluice/workflow";
 import { StatesError } from "./task-tokens.ts";
 
-/** Lambda's throttling error, as a Lambda task reports it ("Handle Lambda service exceptions"). */
-export const LAMBDA_THROTTLED_ERROR = "Lambda.TooManyRequestsException";
-
 /**
- * How many invocations of each local Lambda function run at once, and the throttling past that: "if your function
- * is at maximum concurrency, then additional requests fail with a throttling error (429 status code)", which a
- * Lambda task reports as `Lambda.TooManyRequestsException`. The limit stands for the account's concurrency (or a
+ * How many invocations of each local Lambda function run at once, and the throttling past that: at its maximum
+ * concurrency a function's further requests fail with a throttling error (429; "Lambda scaling behavior"), which a
+ * Lambda task reports as `Lambda.TooManyRequestsException` (`LAMBDA_THROTTLED`, the error the workflow retries). The limit stands for the account's concurrency (or a
  * function's reserved concurrency): a burst of uploads larger than it is throttled locally as in AWS, so the
  * workflow's Retry of that error is what lets them through.
  */
@@ -24,7 +22,7 @@ export class LambdaConcurrency {
     const running = this.#inFlight.get(functionName) ?? 0;
     if (running >= this.limit) {
       return new StatesError(
-        LAMBDA_THROTTLED_ERROR,
+        LAMBDA_THROTTLED,
         `Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException; Request ID: ${randomUUID()}; Proxy: null)`,
       );
     }

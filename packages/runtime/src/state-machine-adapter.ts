@@ -1,4 +1,5 @@
 import "./promise-with-resolvers.ts";
+import { LAMBDA_THROTTLED } from "@sluice/workflow";
 import {
   ExecutionAbortedError,
   ExecutionTimeoutError,
@@ -6,7 +7,6 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from "aws-local-stepfunctions";
-import { LAMBDA_THROTTLED_ERROR } from "./lambda-concurrency.ts";
 import { MAX_TIMER_MS } from "./task-tokens.ts";
 
 /**
@@ -271,7 +271,5 @@ export class LocalStateMachine {
  */
 function retryIntervals(state: StateDefinition, retryIntervalMs: number): number[] {
   const retriers = state.Retry as { ErrorEquals?: string[] }[];
-  return retriers.map((retrier) =>
-    retrier.ErrorEquals?.includes(LAMBDA_THROTTLED_ERROR) ? -1 : retryIntervalMs,
-  );
+  return retriers.map((retrier) => (retrier.ErrorEquals?.includes(LAMBDA_THROTTLED) ? -1 : retryIntervalMs));
 }

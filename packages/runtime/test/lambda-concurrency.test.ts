@@ -1,5 +1,6 @@
+import { LAMBDA_THROTTLED } from "@sluice/workflow";
 import { describe, expect, it } from "vitest";
-import { LAMBDA_THROTTLED_ERROR, LambdaConcurrency } from "../src/lambda-concurrency.ts";
+import { LambdaConcurrency } from "../src/lambda-concurrency.ts";
 import { StatesError } from "../src/task-tokens.ts";
 
 describe("LambdaConcurrency", () => {
@@ -12,7 +13,7 @@ describe("LambdaConcurrency", () => {
     expect(concurrency.acquire("summarize")).toBeTypeOf("function");
     const refused = concurrency.acquire("convert");
     expect(refused).toBeInstanceOf(StatesError);
-    expect((refused as StatesError).name).toBe(LAMBDA_THROTTLED_ERROR);
+    expect((refused as StatesError).name).toBe(LAMBDA_THROTTLED);
     expect((refused as StatesError).message).toMatch(
       /^Rate Exceeded\. \(Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException; Request ID: [0-9a-f-]{36}; Proxy: null\)$/,
     );
