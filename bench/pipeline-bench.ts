@@ -6,8 +6,9 @@
  * S3 requests that reached the emulator, Lambda GB-seconds, priced with packages/functions/src/cost/prices.ts;
  * beside the same figures of the design before the claim check, measured at 1M rows with that commit's own
  * runtime (bench/results/previous-design-1m.json).
- * Used by run-bench.ts; alone: npx tsx bench/pipeline-bench.ts [--sizes 100k,1m] [--quick] [--no-convert-alone]
- * (alone, it also times `sluice convert` of the same workbook for the end to end / conversion ratio).
+ * Used by run-bench.ts; alone: npx tsx bench/pipeline-bench.ts [--sizes 100k,1m] [--quick] [--pairs N]
+ * [--no-convert-alone]. The end to end / conversion ratio comes from pairs (`runPipelinePairs`): `sluice convert`
+ * of the same workbook alone, then the pipeline, N times; a size's row is its median pair.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -20,6 +21,7 @@ import { type CostEstimate, estimateCost } from "@sluice/functions";
 import { LocalRuntime } from "@sluice/runtime";
 import { buildCliBundle } from "./cli-bundle.ts";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
+import { medianPair, type PipelinePair, pairRatio } from "./pipeline-pairs.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 // SLUICE_BENCH_DIR: when this file runs bundled elsewhere (profile-stages.ts profiles a bundle of it).
@@ -189,7 +191,7 @@ function previousCost(previous: PreviousDesign, lambdaGbSeconds: number): CostEs
 
 /**
  * `sluice convert` of the pipeline's workbook alone, in its own process like run-bench.ts's cases: rows/s over the
- * whole process wall time. run-bench.ts passes its own figure from the same run instead.
+ * whole process wall time (null if it failed or counted other rows).
  */
 export async function convertAloneRowsPerSec(rows: number): Promise<number | null> {
   const out = await mkdtemp(path.join(tmpdir(), "sluice-convert-alone-"));
@@ -221,25 +223,51 @@ export async function convertAloneRowsPerSec(rows: number): Promise<number | nul
   }
 }
 
-/** `convertAlone`: rows/s of `sluice convert` alone of the same workbook, by size, for the ratio column. */
-export async function pipelineTable(
-  results: PipelineResult[],
-  convertAlone: Map<number, number> = new Map(),
-): Promise<string> {
+/**
+ * `rounds` pairs at one size. `withAlone` false: the pipeline only (profile-stages.ts wants no conversion beside
+ * the one it profiles).
+ */
+export async function runPipelinePairs(
+  rows: number,
+  rounds: number,
+  withAlone = true,
+): Promise<PipelinePair<PipelineResult>[]> {
+  const pairs: PipelinePair<PipelineResult>[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const alone = withAlone ? await convertAloneRowsPerSec(rows) : null;
+    const pipeline = await runPipeline(rows);
+    pairs.push({ alone, pipeline, ratio: pairRatio(alone, pipeline) });
+  }
+  return pairs;
+}
+
+/** " (median of 3 pairs: 0.39, 0.41, 0.45)" beside a size's ratio, when there is more than one. */
+function pairsText(pairs: PipelinePair<PipelineResult>[]): string {
+  if (pairs.length < 2) return "";
+  const ratios = pairs.map((p) => (p.ratio === null ? "—" : p.ratio.toFixed(2)));
+  return ` (median of ${pairs.length} pairs: ${ratios.join(", ")})`;
+}
+
+/** One row per size: its median pair (`medianPair`); the pair ratios beside it. */
+export async function pipelineTable(series: PipelinePair<PipelineResult>[][]): Promise<string> {
   const previous = await previousDesign();
   const lines = [
     `| rows | file MB | chunks | status | rows/s end to end | conversion alone rows/s | end to end / conversion (target ≥ ${END_TO_END_VS_CONVERT}×) | CPU s: runtime + admin server | admin server (consumer) peak RSS MB | transitions | est. cost per upload |`,
     "|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|",
   ];
-  for (const r of results) {
+  const results: PipelineResult[] = [];
+  const convertAlone = new Map<number, number>();
+  for (const pairs of series) {
+    const { pipeline: r, alone, ratio } = medianPair(pairs);
+    results.push(r);
+    if (alone !== null) convertAlone.set(r.rows, alone);
     const e2e = r.rows / r.seconds;
-    const alone = convertAlone.get(r.rows);
-    const ratio =
-      alone === undefined || r.status !== "SUCCEEDED"
+    const ratioText =
+      ratio === null
         ? "—"
-        : `${(e2e / alone).toFixed(2)}× ${e2e / alone >= END_TO_END_VS_CONVERT ? "PASS" : "MISS"}`;
+        : `${ratio.toFixed(2)}× ${ratio >= END_TO_END_VS_CONVERT ? "PASS" : "MISS"}${pairsText(pairs)}`;
     lines.push(
-      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(e2e).toLocaleString("en-US")} | ${alone === undefined ? "—" : Math.round(alone).toLocaleString("en-US")} | ${ratio} | ${cpuText(r)} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
+      `| ${r.rows.toLocaleString("en-US")} | ${r.fileMB.toFixed(1)} | ${r.chunks} | ${r.status} | ${Math.round(e2e).toLocaleString("en-US")} | ${alone === null ? "—" : Math.round(alone).toLocaleString("en-US")} | ${ratioText} | ${cpuText(r)} | ${Math.round(r.consumerPeakMB)} | ${r.transitions.toLocaleString("en-US")} | ${usd(r.cost.usd)} |`,
     );
   }
   const million = results.find((r) => r.rows === previous.rows);
@@ -272,20 +300,17 @@ export async function pipelineTable(
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const args = process.argv.slice(2);
-  const sizeArg = args.includes("--quick") ? "10k" : (args[args.indexOf("--sizes") + 1] ?? "100k,1m");
-  const sizes = (args.includes("--sizes") || args.includes("--quick") ? sizeArg : "100k,1m")
+  const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const sizes = (args.includes("--quick") ? "10k" : (option("--sizes") ?? "100k,1m"))
     .split(",")
     .map(parseSize);
-  const results: PipelineResult[] = [];
-  const convertAlone = new Map<number, number>();
-  if (!args.includes("--no-convert-alone")) buildCliBundle(path.dirname(BENCH_DIR));
+  const rounds = Math.max(1, Number.parseInt(option("--pairs") ?? "1", 10) || 1);
+  // --no-convert-alone: the pipeline only (profile-stages.ts profiles this process and wants no idle wait).
+  const withAlone = !args.includes("--no-convert-alone");
+  if (withAlone) buildCliBundle(path.dirname(BENCH_DIR));
   // Before conversion alone, which reads them too (runPipeline would make them only for itself).
   await ensureWorkbooks(sizes);
-  for (const rows of sizes) {
-    // --no-convert-alone: the pipeline only (profile-stages.ts profiles this process and wants no idle wait).
-    const alone = args.includes("--no-convert-alone") ? null : await convertAloneRowsPerSec(rows);
-    if (alone !== null) convertAlone.set(rows, alone);
-    results.push(await runPipeline(rows));
-  }
-  process.stdout.write(`${await pipelineTable(results, convertAlone)}\n`);
+  const series: PipelinePair<PipelineResult>[][] = [];
+  for (const rows of sizes) series.push(await runPipelinePairs(rows, rounds, withAlone));
+  process.stdout.write(`${await pipelineTable(series)}\n`);
 }

@@ -27,7 +27,13 @@ import {
   type Variant,
   workbookPath,
 } from "./generate-workbooks.ts";
-import { END_TO_END_VS_CONVERT, type PipelineResult, pipelineTable, runPipeline } from "./pipeline-bench.ts";
+import {
+  END_TO_END_VS_CONVERT,
+  type PipelineResult,
+  pipelineTable,
+  runPipelinePairs,
+} from "./pipeline-bench.ts";
+import { medianPair, type PipelinePair } from "./pipeline-pairs.ts";
 import { runServe, type ServeResult, serveTable } from "./serve-bench.ts";
 import { tempBytes } from "./temp-bytes.ts";
 
@@ -572,16 +578,16 @@ function converterTargets(results: CaseResult[], sizes: number[]): TargetRow[] {
   return out;
 }
 
-function pipelineTargets(pipelines: PipelineResult[], convertAlone: Map<number, number>): TargetRow[] {
-  return pipelines.map((p) => {
+function pipelineTargets(series: PipelinePair<PipelineResult>[][]): TargetRow[] {
+  return series.map((pairs) => {
+    const { pipeline: p, alone, ratio } = medianPair(pairs);
     const e2e = p.status === "SUCCEEDED" && p.seconds > 0 ? p.rows / p.seconds : null;
-    const alone = convertAlone.get(p.rows) ?? null;
-    const ratio = e2e !== null && alone !== null ? e2e / alone : null;
+    const spread = pairs.length > 1 ? ` (median pair of ${pairs.length})` : "";
     return {
       target: "end to end (local runtime, no-op consumer) vs conversion alone",
       rows: sizeLabel(p.rows),
       measured: e2e === null ? p.status : rpsText(e2e),
-      anchor: `sluice convert, same workbook: ${rpsText(alone)}`,
+      anchor: `sluice convert, same workbook, just before: ${rpsText(alone)}${spread}`,
       ratio: ratio === null ? "—" : `${ratio.toFixed(2)}×`,
       need: `≥ ${END_TO_END_VS_CONVERT}×`,
       pass: ratio !== null && ratio >= END_TO_END_VS_CONVERT,
@@ -725,36 +731,30 @@ async function main(): Promise<void> {
   if (flat) sections.push("Sluice peak RSS, small vs large (flat check):", "", flat, "");
   const targetRows = converterTargets(results, opts.sizes);
 
-  const pipelines: PipelineResult[] = [];
-  const convertAlone = new Map<number, number>();
+  const series: PipelinePair<PipelineResult>[][] = [];
   if (opts.pipeline) {
     for (const size of opts.sizes) {
-      // Conversion alone of the very workbook the pipeline uploads, from this run's table (or measured now).
-      let alone = results.find((r) => r.variant === "xlsx-inline" && r.size === size && r.tool === "sluice");
-      if (!alone) {
-        const file = workbookPath("xlsx-inline", size);
-        process.stderr.write(`xlsx-inline ${sizeLabel(size)} sluice convert (for the pipeline ratio) … `);
-        const r = await runCase("sluice", file, size, opts);
-        alone = { ...r, variant: "xlsx-inline", size, tool: "sluice", fileBytes: statSync(file).size };
-        process.stderr.write(`${r.status} ${(r.wallMs / 1000).toFixed(1)} s\n`);
-      }
-      const aloneRps = rowsPerSec(alone);
-      if (aloneRps !== null) convertAlone.set(size, aloneRps);
-      process.stderr.write(`pipeline ${sizeLabel(size)} (xlsx-inline, no-op admin server) … `);
-      const r = await runPipeline(size);
-      pipelines.push(r);
+      // Pairs of conversion alone (the very workbook the pipeline uploads) and the pipeline, back to back: the
+      // converter cases above ran minutes earlier, and this machine's speed drifts by a third within the hour.
       process.stderr.write(
-        `${r.status} ${r.seconds.toFixed(1)} s, consumer ${Math.round(r.consumerPeakMB)} MB, ${r.transitions} transitions, $${r.cost.usd.toFixed(4)}\n`,
+        `pipeline ${sizeLabel(size)} (xlsx-inline, no-op admin server), ${opts.runs} pair(s) with sluice convert alone … `,
+      );
+      const pairs = await runPipelinePairs(size, opts.runs);
+      series.push(pairs);
+      const r = medianPair(pairs).pipeline;
+      process.stderr.write(
+        `${r.status} ${r.seconds.toFixed(1)} s, ratios ${pairs.map((p) => p.ratio?.toFixed(2) ?? "—").join(" ")}, consumer ${Math.round(r.consumerPeakMB)} MB, ${r.transitions} transitions, $${r.cost.usd.toFixed(4)}\n`,
       );
     }
     sections.push(
       "End to end through the local pipeline (upload → convert → Distributed Map, MaxConcurrency 4 → SQS → a " +
-        "no-op admin server in its own process → summary), one run per size:",
+        `no-op admin server in its own process → summary), ${opts.runs} pair(s) per size of \`sluice convert\` ` +
+        "alone and the pipeline, back to back; each size's row is its median pair:",
       "",
-      await pipelineTable(pipelines, convertAlone),
+      await pipelineTable(series),
       "",
     );
-    targetRows.push(...pipelineTargets(pipelines, convertAlone));
+    targetRows.push(...pipelineTargets(series));
   }
   if (opts.serve) {
     const served: ServeResult[] = [];
@@ -808,7 +808,13 @@ async function main(): Promise<void> {
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as CopyCeiling);
     if (copy.code !== 0) sections.push(`COPY ceiling failed (exit ${copy.code})`, "");
-    targetRows.push(...databaseTargets(imports, ceilings, pipelines));
+    targetRows.push(
+      ...databaseTargets(
+        imports,
+        ceilings,
+        series.map((pairs) => medianPair(pairs).pipeline),
+      ),
+    );
   }
   sections.push(
     "Targets (issue 14; perf-anchors rows from shared/perf-anchors.md), each beside its anchor from this run:",
