@@ -13,7 +13,7 @@ let postgres: PostgresHandle;
 let pool: pg.Pool;
 let server: Server;
 let base: string;
-let status: ConsumerStatus = { running: true, inFlight: 1, processed: 7, failed: 0 };
+let status: ConsumerStatus = { running: true, inFlight: 1, processed: 7, failed: 0, abandonedHandlers: 0 };
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -66,7 +66,7 @@ async function get(path: string) {
 
 describe("the admin server's HTTP API", () => {
   it("GET /health pings the database and reports the consumer", async () => {
-    status = { running: true, inFlight: 1, processed: 7, failed: 0 };
+    status = { running: true, inFlight: 1, processed: 7, failed: 0, abandonedHandlers: 0 };
     const ok = await get("/health");
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ status: "ok", database: { ok: true }, consumer: status });

@@ -53,6 +53,12 @@ export interface ConsumerStatus {
    * chunks released for redelivery (a transient handler error, a handler past its timeout, a fetch that failed).
    */
   failed: number;
+  /**
+   * Handlers past `handlerTimeoutSeconds` that have not settled yet (their chunks already released): each still
+   * holds what it holds, its chunk included. Up to `concurrency` of them give their slots back; beyond that each
+   * keeps its slot until it settles, so at most 2 × concurrency chunks are ever held.
+   */
+  abandonedHandlers: number;
 }
 
 export interface StopOptions {
@@ -124,6 +130,8 @@ export class ChunkConsumer extends TypedEmitter {
   #slotWaiter: (() => void) | undefined;
   #processed = 0;
   #failed = 0;
+  /** Handlers abandoned at their timeout and still running. */
+  #abandonedHandlers = 0;
 
   constructor(options: ChunkConsumerOptions) {
     const resolved = resolveOptions(options);
@@ -137,6 +145,7 @@ export class ChunkConsumer extends TypedEmitter {
       inFlight: this.#inFlight.size,
       processed: this.#processed,
       failed: this.#failed,
+      abandonedHandlers: this.#abandonedHandlers,
     };
   }
 
@@ -212,7 +221,7 @@ export class ChunkConsumer extends TypedEmitter {
   async #poll(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      const free = this.#o.concurrency - this.#inFlight.size;
+      const free = this.#freeSlots();
       if (free <= 0) {
         await this.#slotFreed(signal);
         continue;
@@ -242,9 +251,19 @@ export class ChunkConsumer extends TypedEmitter {
     }
   }
 
+  /**
+   * Slots for new chunks. A handler abandoned at its timeout gives its slot back, up to `concurrency` of them:
+   * past that each keeps one until it settles, else handlers that never settle would each keep a chunk in memory
+   * while new ones are received, without bound.
+   */
+  #freeSlots(): number {
+    const held = Math.max(0, this.#abandonedHandlers - this.#o.concurrency);
+    return this.#o.concurrency - this.#inFlight.size - held;
+  }
+
   #slotFreed(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal.aborted || this.#inFlight.size < this.#o.concurrency) return resolve();
+      if (signal.aborted || this.#freeSlots() > 0) return resolve();
       this.#slotWaiter = resolve;
     });
   }
@@ -399,6 +418,12 @@ export class ChunkConsumer extends TypedEmitter {
             entry.stopHeartbeats();
             entry.abort.abort(error);
             retryLater = { error, fetch: false };
+            this.#abandonedHandlers++;
+            const settled = () => {
+              this.#abandonedHandlers--;
+              this.#wakePoller();
+            };
+            running.then(settled, settled);
           } else {
             try {
               success = buildSuccessOutput(

@@ -66,6 +66,8 @@ export interface ChunkConsumerOptions {
    * How long one handler call may run, more than 0 and at most 43200 seconds (SQS keeps a message invisible at
    * most 12 hours from its receive). When it runs out, `ctx.signal` aborts (HandlerTimedOutError), the slot is
    * freed for new work, the message is released for redelivery and a later answer is ignored. Default 900.
+   * Only `concurrency` such handlers still running give their slots back: past that one keeps its slot until it
+   * settles (`status.abandonedHandlers`), so handlers that never settle cannot pile up chunks in memory.
    */
   handlerTimeoutSeconds?: number;
   /**

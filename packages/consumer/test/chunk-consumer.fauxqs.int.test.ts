@@ -93,7 +93,13 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     expect(aws.depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
     expect(events.chunk_succeeded).toHaveLength(7);
     expect(events.stopped).toEqual([{ processed: 7, failed: 0, timedOut: false, abandoned: 0 }]);
-    expect(consumer.status).toEqual({ running: false, inFlight: 0, processed: 7, failed: 0 });
+    expect(consumer.status).toEqual({
+      running: false,
+      inFlight: 0,
+      processed: 7,
+      failed: 0,
+      abandonedHandlers: 0,
+    });
   });
 
   it("reports rejected rows, with messages cut to the contract's 1000 characters", async () => {
@@ -606,7 +612,13 @@ describe("chunk consumer against a real local SQS (fauxqs)", () => {
     expect(consumer.status.running).toBe(false);
     const result = await stopping;
     expect(result).toEqual({ timedOut: false, abandoned: 0 });
-    expect(consumer.status).toEqual({ running: false, inFlight: 0, processed: 4, failed: 0 });
+    expect(consumer.status).toEqual({
+      running: false,
+      inFlight: 0,
+      processed: 4,
+      failed: 0,
+      abandonedHandlers: 0,
+    });
     expect(aws.sfnFake.accepted("SendTaskSuccess")).toHaveLength(4);
     expect(events.chunk_received).toHaveLength(4);
     expect(aws.depth(queue.name)).toEqual({ ready: 6, inflight: 0, delayed: 0 });

@@ -273,7 +273,7 @@ describe("chunk consumer with mocked clients", () => {
       expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
         { QueueUrl: queueUrl, ReceiptHandle: "rh-2", VisibilityTimeout: 2 },
       ]);
-      expect(consumer.status).toMatchObject({ processed: 0, failed: 1 });
+      expect(consumer.status).toMatchObject({ processed: 0, failed: 1, abandonedHandlers: 0 });
     },
   );
 
@@ -538,7 +538,58 @@ describe("handlerTimeoutSeconds", () => {
     ]);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(1);
     expect(errors).toEqual([]);
-    expect(consumer.status).toEqual({ running: false, inFlight: 0, processed: 1, failed: 1 });
+    expect(consumer.status).toEqual({
+      running: false,
+      inFlight: 0,
+      processed: 1,
+      failed: 1,
+      abandonedHandlers: 0,
+    });
+  });
+
+  it("gives back the slots of at most `concurrency` hung handlers: past that a hung handler keeps its slot until it settles", async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message(0)] })
+      .resolvesOnce({ Messages: [message(1)] })
+      .resolvesOnce({ Messages: [message(2)] })
+      .callsFake(idleReceive);
+    const handled: number[] = [];
+    const settle: (() => void)[] = [];
+    const { consumer, released } = create({
+      concurrency: 1,
+      handlerTimeoutSeconds: 0.1,
+      handler: async (chunk) => {
+        handled.push(chunk.index);
+        if (chunk.index === 2) return { accepted: chunk.rows.length, rejected: [] };
+        // Deaf to ctx.signal, each holding its chunk, until the test lets it go.
+        await new Promise<void>((resolve) => settle.push(resolve));
+        return { accepted: chunk.rows.length, rejected: [] };
+      },
+    });
+    consumer.start();
+    await vi.waitFor(() => expect(released).toHaveLength(2));
+    // Chunk 0's hung handler gave its slot to chunk 1; chunk 1's, the second one hung with one slot, keeps it.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(handled).toEqual([0, 1]);
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(2);
+    expect(consumer.status).toMatchObject({ inFlight: 0, abandonedHandlers: 2, processed: 0 });
+
+    // One of them settles (its answer ignored): the slot comes back and chunk 2 is received and answered.
+    settle[0]!();
+    await vi.waitFor(() => expect(consumer.status.processed).toBe(1));
+    expect(handled).toEqual([0, 1, 2]);
+    expect(consumer.status.abandonedHandlers).toBe(1);
+    settle[1]!();
+    await vi.waitFor(() => expect(consumer.status.abandonedHandlers).toBe(0));
+    await consumer.stop();
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken)).toEqual([
+      "token-upload-1-2",
+    ]);
+    expect(released.map((e) => [e.chunkIndex, e.error])).toEqual([
+      [0, "HANDLER_TIMED_OUT"],
+      [1, "HANDLER_TIMED_OUT"],
+    ]);
   });
 
   it("lets stop() resolve within the handler timeout when a handler hangs forever", async () => {
@@ -645,7 +696,7 @@ describe("the handler's result is checked against its chunk", () => {
       });
       expect(released).toEqual([]);
       expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(1);
-      expect(consumer.status).toMatchObject({ processed: 0, failed: 1 });
+      expect(consumer.status).toMatchObject({ processed: 0, failed: 1, abandonedHandlers: 0 });
     },
   );
 });

@@ -15,7 +15,13 @@ const base: ChunkConsumerOptions = {
 describe("createChunkConsumer options", () => {
   it("accepts the required options alone and starts idle", () => {
     const consumer = createChunkConsumer(base);
-    expect(consumer.status).toEqual({ running: false, inFlight: 0, processed: 0, failed: 0 });
+    expect(consumer.status).toEqual({
+      running: false,
+      inFlight: 0,
+      processed: 0,
+      failed: 0,
+      abandonedHandlers: 0,
+    });
   });
 
   it.each<[string, Partial<Record<keyof ChunkConsumerOptions, unknown>>, string]>([

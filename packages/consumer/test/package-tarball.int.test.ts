@@ -271,7 +271,7 @@ export { envelope, keyed, notWire, processed };
           event: "stopped",
           timedOut: false,
           abandoned: 0,
-          status: { running: false, inFlight: 0, processed: 4, failed: 0 },
+          status: { running: false, inFlight: 0, processed: 4, failed: 0, abandonedHandlers: 0 },
         });
       } finally {
         if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
