@@ -224,8 +224,8 @@ export async function convertAloneRowsPerSec(rows: number): Promise<number | nul
 }
 
 /**
- * `rounds` pairs at one size, after one conversion alone that is not counted. `withAlone` false: the pipeline only (profile-stages.ts wants no conversion beside
- * the one it profiles).
+ * `rounds` pairs at one size, after one conversion alone that is not counted. `withAlone` false: the pipeline
+ * only (profile-stages.ts wants no conversion beside the one it profiles).
  */
 export async function runPipelinePairs(
   rows: number,
