@@ -6,7 +6,8 @@ import type { RouteHandler } from "./uploads-routes.ts";
 
 /**
  * The admin server's own HTTP API (node:http, JSON):
- * - `GET /health`: 200 when the database answers and the consumer runs, else 503; body says which part failed.
+ * - `GET /health`: 200 when the database answers and the consumer runs with no handler hung past its timeout,
+ *   else 503; body says which part failed.
  * - `GET /orders?limit=&after=`: orders by order id, keyset-paged: pass the previous page's `next` as `after`.
  * - `GET /imports`: the ledger per upload (chunks, accepted, rejected, first and last import), newest first.
  *   `GET /imports/<uploadId>` lists that upload's chunks with their rejected rows.
@@ -60,7 +61,9 @@ async function health({ pool, consumerStatus }: HttpServerOptions, res: ServerRe
     database = { ok: false, error: (error as Error).message };
   }
   const consumer = consumerStatus();
-  const ok = database.ok && consumer.running;
+  // An import abandoned at handlerTimeoutSeconds that is still running is stuck (a lock never granted, a call
+  // with no timeout): worth a restart, which the orchestrator watching this endpoint can do.
+  const ok = database.ok && consumer.running && consumer.abandonedHandlers === 0;
   send(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", database, consumer });
 }
 

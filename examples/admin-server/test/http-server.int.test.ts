@@ -65,7 +65,7 @@ async function get(path: string) {
 }
 
 describe("the admin server's HTTP API", () => {
-  it("GET /health pings the database and reports the consumer", async () => {
+  it("GET /health pings the database and reports the consumer: 503 when it stopped or an import is stuck", async () => {
     status = { running: true, inFlight: 1, processed: 7, failed: 0, abandonedHandlers: 0 };
     const ok = await get("/health");
     expect(ok.status).toBe(200);
@@ -79,7 +79,11 @@ describe("the admin server's HTTP API", () => {
       database: { ok: true },
       consumer: { running: false },
     });
-    status = { ...status, running: true };
+    status = { ...status, running: true, abandonedHandlers: 1 };
+    const stuck = await get("/health");
+    expect(stuck.status).toBe(503);
+    expect(stuck.body).toMatchObject({ status: "unavailable", consumer: { abandonedHandlers: 1 } });
+    status = { ...status, abandonedHandlers: 0 };
   });
 
   it("GET /orders pages through every order once, in order id order", async () => {
