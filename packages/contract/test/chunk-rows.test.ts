@@ -236,8 +236,10 @@ describe("chunkRows", () => {
 });
 
 describe("rowDataFactory", () => {
-  /** The keyed object built one key at a time: what the factory must equal, key order included. */
-  /** Each key added in turn as an own data property ("__proto__" too, which an assignment would not add). */
+  /**
+   * The keyed object built one key at a time, each an own data property ("__proto__" too, which an assignment
+   * would not add): what the factory must equal, key order included.
+   */
   function oneByOne(columns: readonly string[], record: readonly unknown[]) {
     const data: Record<string, unknown> = {};
     columns.forEach((name, k) => {

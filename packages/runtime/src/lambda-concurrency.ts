@@ -5,9 +5,9 @@ import { StatesError } from "./task-tokens.ts";
 /**
  * How many invocations of each local Lambda function run at once, and the throttling past that: at its maximum
  * concurrency a function's further requests fail with a throttling error (429; "Lambda scaling behavior"), which a
- * Lambda task reports as `Lambda.TooManyRequestsException` (`LAMBDA_THROTTLED`, the error the workflow retries). The limit stands for the account's concurrency (or a
- * function's reserved concurrency): a burst of uploads larger than it is throttled locally as in AWS, so the
- * workflow's Retry of that error is what lets them through.
+ * Lambda task reports as `Lambda.TooManyRequestsException` (`LAMBDA_THROTTLED`, the error the workflow retries).
+ * The limit stands for the account's concurrency (or a function's reserved concurrency): a burst of uploads
+ * larger than it is throttled locally as in AWS, so the workflow's Retry of that error is what lets them through.
  */
 export class LambdaConcurrency {
   readonly #inFlight = new Map<string, number>();
