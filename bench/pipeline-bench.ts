@@ -17,9 +17,11 @@ import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from "@aws-sdk/client-sfn";
 import { type CostEstimate, estimateCost } from "@sluice/functions";
 import { LocalRuntime } from "@sluice/runtime";
 import { buildCliBundle } from "./cli-bundle.ts";
+import { executionPhases, type Phase, phasesText } from "./execution-phases.ts";
 import { ensureWorkbooks, parseSize, workbookPath } from "./generate-workbooks.ts";
 import { medianPair, type PipelinePair, pairRatio } from "./pipeline-pairs.ts";
 
@@ -44,6 +46,8 @@ export interface PipelineResult {
    * (conversion, the emulator, the Map) and the no-op admin server's (its stopping included).
    */
   cpuSeconds: { runtime: number; consumer: number };
+  /** Where the time went: the upload, then each top-level state of the execution (its history). */
+  phases: Phase[];
 }
 
 /** The design before the claim check (rows in the messages, 500-row chunks), measured once at 1M rows. */
@@ -111,9 +115,11 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
     const ready = await nextLine();
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
+    const startedAt = Date.now();
     const upload = await runtime.upload(bytes, path.basename(file));
     const record = await runtime.waitForExecution(upload.executionArn);
     const seconds = (performance.now() - started) / 1000;
+    const endedAt = Date.now();
     const runtimeCpu = process.cpuUsage(cpuBefore);
     const report = nextLine();
     const exited = once(consumer, "exit");
@@ -138,12 +144,25 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
         runtime: (runtimeCpu.user + runtimeCpu.system) / 1e6,
         consumer: (stopped.cpuSeconds ?? Number.NaN) - (ready.cpuSeconds ?? Number.NaN),
       },
+      phases: executionPhases(await history(runtime.sfnClient(), upload.executionArn), startedAt, endedAt),
     };
   } finally {
     if (consumer.exitCode === null) consumer.kill("SIGKILL");
     await rm(rssFile, { force: true });
     await runtime.stop();
   }
+}
+
+/** The execution's whole history, page by page. */
+async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
 }
 
 const usd = (value: number) => `$${value.toFixed(4)}`;
@@ -278,6 +297,12 @@ export async function pipelineTable(series: PipelinePair<PipelineResult>[][]): P
     `| ${previous.rows.toLocaleString("en-US")} (previous design, ${previous.commit}) | | ${previous.chunks} | | | | | | | ${previous.transitions.toLocaleString("en-US")} | ${usd(before.usd)} |`,
   );
   lines.push("", ...cpuBudget(results, convertAlone));
+  lines.push(
+    "",
+    "Where each row's upload went (its execution history; the Map's items run as child executions):",
+    "",
+    ...results.map((r) => `- ${r.rows.toLocaleString("en-US")} rows: ${phasesText(r.phases)}`),
+  );
   lines.push("", "Cost per upload, by item (us-east-1 list prices, no free tier):", "");
   lines.push("| rows | design | transitions | SQS requests | S3 GET | S3 PUT/LIST | Lambda GB-s | total |");
   lines.push("|--:|---|--:|--:|--:|--:|--:|--:|");
