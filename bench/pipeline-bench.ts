@@ -74,11 +74,14 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
   // one built with a source map, and SLUICE_BENCH_CONSUMER_PROFILE_DIR, where its CPU profile goes).
   const bundled = process.env.SLUICE_BENCH_CONSUMER;
   const profileDir = process.env.SLUICE_BENCH_CONSUMER_PROFILE_DIR;
+  const growingPercent = process.env.CONSUMER_HEAP_GROWING_PERCENT;
   const consumer = spawn(
     process.execPath,
     // The same heap cap as the admin server benchmark: bounded memory must hold under it whatever the upload.
+    // CONSUMER_HEAP_GROWING_PERCENT: V8's growing factor, for the consumer README's comparison (unset: V8's own).
     [
       `--max-old-space-size=${process.env.CONSUMER_HEAP_MB ?? 256}`,
+      ...(growingPercent ? [`--heap-growing-percent=${growingPercent}`] : []),
       ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
       ...(bundled ? [] : ["--import", "tsx/esm"]),
       "--import",
