@@ -27,6 +27,7 @@ import {
   type Variant,
   workbookPath,
 } from "./generate-workbooks.ts";
+import { peerScript } from "./peer-scripts.ts";
 import {
   END_TO_END_VS_CONVERT,
   type PipelineResult,
@@ -186,16 +187,22 @@ function readVmHWM(pid: number): number | null {
   }
 }
 
+const builtPeers = new Map<string, string>();
+
+/** The peer transpiled once per benchmark run. */
+function builtPeer(name: string): string {
+  let script = builtPeers.get(name);
+  if (script === undefined) {
+    script = peerScript(BENCH_DIR, name);
+    builtPeers.set(name, script);
+  }
+  return script;
+}
+
 function childArgs(tool: Tool, file: string, outDir: string, sluiceBin: string, size: number): string[] {
   if (tool === "sluice") return [sluiceBin, "convert", file, "--out", outDir];
-  // Peers are TypeScript run through tsx, as the sluice shim also registers tsx in-process.
-  const peer = (name: string, ...args: string[]) => [
-    "--import",
-    "tsx",
-    path.join(BENCH_DIR, "peers", `${name}.ts`),
-    file,
-    ...args,
-  ];
+  // Peers run as plain JavaScript on bare node, as sluice runs its bundle (`peerScript`).
+  const peer = (name: string, ...args: string[]) => [builtPeer(name), file, ...args];
   // The floor counts nothing: it is given the workbook's row count, so its rows/s reads as a time ratio.
   if (tool === "inflate-floor") return peer("inflate-sheet", String(size));
   if (tool === "papaparse-header") return peer("papaparse", "--header");
