@@ -17,7 +17,7 @@ import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from "@aws-sdk/client-sfn";
+import { type HistoryEvent, paginateGetExecutionHistory, type SFNClient } from "@aws-sdk/client-sfn";
 import { type CostEstimate, estimateCost } from "@sluice/functions";
 import { LocalRuntime } from "@sluice/runtime";
 import { buildCliBundle } from "./cli-bundle.ts";
@@ -122,7 +122,6 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
     const upload = await runtime.upload(bytes, path.basename(file));
     const record = await runtime.waitForExecution(upload.executionArn);
     const seconds = (performance.now() - started) / 1000;
-    const endedAt = Date.now();
     const runtimeCpu = process.cpuUsage(cpuBefore);
     const report = nextLine();
     const exited = once(consumer, "exit");
@@ -147,7 +146,11 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
         runtime: (runtimeCpu.user + runtimeCpu.system) / 1e6,
         consumer: (stopped.cpuSeconds ?? Number.NaN) - (ready.cpuSeconds ?? Number.NaN),
       },
-      phases: executionPhases(await history(runtime.sfnClient(), upload.executionArn), startedAt, endedAt),
+      phases: executionPhases(
+        await history(runtime.sfnClient(), upload.executionArn),
+        startedAt,
+        startedAt + seconds * 1000,
+      ),
     };
   } finally {
     if (consumer.exitCode === null) consumer.kill("SIGKILL");
@@ -156,15 +159,11 @@ export async function runPipeline(rows: number): Promise<PipelineResult> {
   }
 }
 
-/** The execution's whole history, page by page. */
+/** The execution's whole history, every page. */
 async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken }));
+  for await (const page of paginateGetExecutionHistory({ client: sfn }, { executionArn }))
     events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
   return events;
 }
 
