@@ -433,22 +433,25 @@ const XLSX_VS_EXCELJS = 5;
 const XLSX_VS_FLOOR_MAX_TIME = 3.5;
 const XLSX_RSS_MB = 128;
 const CSV_VS_PAPAPARSE = 1;
-// "The database is the limit": the import through sluice reaches at least this share of the rate the database
-// gives the admin server's own statements without the pipeline. The issue names no figure: this one is ours.
+// "The database is the limit": once the workbook is converted, the delivery through sluice imports at least this
+// share of the rate the database gives the admin server's own statements without the pipeline, under the same heap
+// cap. The issue names no figure: this one is ours.
 const IMPORT_VS_ADMIN_STATEMENTS = 0.8;
 
-/** The admin server's import through sluice and the database's COPY ceiling, per size. */
+/** One case of the admin server benchmark (examples/admin-server/bench/admin-server-bench.ts), per size. */
 interface AdminImport {
+  mode: string;
   rows: number;
+  /** Rows over the whole upload (sluice: upload and conversion included). */
   rowsPerSecond: number | null;
+  /** sluice: rows over its Map Run alone, the delivery once the workbook is converted. */
+  deliveryRowsPerSecond?: number | null;
   outcome: string;
 }
 interface CopyCeiling {
   rows: number;
   oneStreamRowsPerSec: number;
   fourStreamsRowsPerSec: number;
-  /** The admin server's own import path (importChunk over converter chunks, 4 in flight), no pipeline. */
-  adminStatementsRowsPerSec: number | null;
 }
 
 interface TargetRow {
@@ -605,6 +608,7 @@ function pipelineTargets(series: PipelinePair<PipelineResult>[][]): TargetRow[] 
 
 function databaseTargets(
   imports: AdminImport[],
+  statements: AdminImport[],
   ceilings: CopyCeiling[],
   pipelines: PipelineResult[],
 ): TargetRow[] {
@@ -628,20 +632,35 @@ function databaseTargets(
       pass: null,
       atStatedSize: imp.rows === ONE_M,
     });
-    const alone = c?.adminStatementsRowsPerSec ?? null;
-    const share = imp.rowsPerSecond !== null && alone !== null ? imp.rowsPerSecond / alone : null;
+    const own = statements.find((x) => x.rows === imp.rows);
+    const alone = own?.rowsPerSecond ?? null;
+    const anchor =
+      alone === null
+        ? `not measured${own ? ` (${own.outcome})` : ""}`
+        : `importChunk() over the converted chunks, 4 in flight, same heap cap: ${rpsText(alone)}`;
+    const delivery = imp.deliveryRowsPerSecond ?? null;
+    const share = delivery !== null && alone !== null ? delivery / alone : null;
     out.push({
       target:
-        "the database is the limit: import through sluice vs the admin server's own statements without the pipeline",
+        "the database is the limit: delivery through sluice (its Map Run, once converted) vs the admin server's own statements",
       rows: sizeLabel(imp.rows),
-      measured,
-      anchor:
-        alone === null
-          ? "not measured (the admin server benchmark's workbook is missing)"
-          : `importChunk() over the converted chunks, 4 in flight: ${rpsText(alone)}`,
+      measured: delivery === null ? imp.outcome : rpsText(delivery),
+      anchor,
       ratio: share === null ? "—" : `${share.toFixed(2)}×`,
       need: `≥ ${IMPORT_VS_ADMIN_STATEMENTS}× (our threshold)`,
       pass: share !== null && share >= IMPORT_VS_ADMIN_STATEMENTS,
+      atStatedSize: imp.rows === ONE_M,
+    });
+    const whole = imp.rowsPerSecond !== null && alone !== null ? imp.rowsPerSecond / alone : null;
+    out.push({
+      target:
+        "the whole upload through sluice (upload and conversion included) vs the admin server's own statements",
+      rows: sizeLabel(imp.rows),
+      measured,
+      anchor,
+      ratio: whole === null ? "—" : `${whole.toFixed(2)}×`,
+      need: "report (conversion before delivery is the end-to-end target's)",
+      pass: null,
       atStatedSize: imp.rows === ONE_M,
     });
     const p = pipelines.find((x) => x.rows === imp.rows && x.status === "SUCCEEDED");
@@ -800,11 +819,12 @@ async function main(): Promise<void> {
       "",
     );
     // Its results, one `# {json}` line per case on stderr.
-    const imports: AdminImport[] = admin.err
+    const cases: AdminImport[] = admin.err
       .split("\n")
       .filter((l) => l.startsWith("# {"))
-      .map((l) => JSON.parse(l.slice(2)) as AdminImport & { mode: string })
-      .filter((r) => r.mode.startsWith("sluice"));
+      .map((l) => JSON.parse(l.slice(2)) as AdminImport);
+    const imports = cases.filter((r) => r.mode.startsWith("sluice"));
+    const statements = cases.filter((r) => r.mode.startsWith("statements"));
     process.stderr.write("PostgreSQL's own ceiling: COPY of the same rows into the same table …\n");
     const copy = await runChild(
       ["--import", "tsx/esm", path.join(BENCH_DIR, "peers/pg-copy-ceiling.ts"), "--sizes", sizesArg],
@@ -818,6 +838,7 @@ async function main(): Promise<void> {
     targetRows.push(
       ...databaseTargets(
         imports,
+        statements,
         ceilings,
         series.map((pairs) => medianPair(pairs).pipeline),
       ),

@@ -8,28 +8,14 @@
  *
  *   tsx bench/peers/pg-copy-ceiling.ts --sizes 100k,1m
  *
- * Also, when the admin server benchmark's workbook of that size exists (bench/.data/admin-server/, written by
- * examples/admin-server/bench/admin-server-bench.ts), the admin server's own import path without the pipeline:
- * the workbook converted beforehand with `sluice convert` (not timed), then every chunk of chunks.jsonl, its rows
- * keyed by column name (`keyedChunk`, as the consumer SDK does), through the example's exported `importChunk()`
- * (its validation, its transaction, its multi-row insert and ledger), 4 chunks in flight like the admin server.
- * That is the rate the database gives the admin server's own statements.
+ * The admin server's own import path without the pipeline (its statements over converted chunks) is measured by
+ * examples/admin-server/bench/admin-server-bench.ts, under the admin server's heap cap.
  *
- * Prints one JSON line per size on stdout: {"rows", "oneStreamRowsPerSec", "fourStreamsRowsPerSec",
- * "adminStatementsRowsPerSec" (null when the workbook is missing)}.
+ * Prints one JSON line per size on stdout: {"rows", "oneStreamRowsPerSec", "fourStreamsRowsPerSec"}.
  */
 
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { createReadStream, existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type Chunk, keyedChunk } from "@sluice/contract";
-import { createPool, importChunk, migrate } from "@sluice/example-admin-server";
+import { createPool, migrate } from "@sluice/example-admin-server";
 import { startPostgres } from "@sluice/example-admin-server/embedded-postgres";
 import { DISTRICTS, GIVEN_NAMES, ITEMS, PRICES, SURNAMES } from "@sluice/example-admin-server/orders-sheet";
 import type pg from "pg";
@@ -144,47 +130,6 @@ async function timedCopy(pool: pg.Pool, parts: Buffer[][]): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const label = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
-
-/** The admin server's import path alone: converter chunks straight into `importChunk()`, 4 in flight. */
-async function adminStatements(pool: pg.Pool, rows: number): Promise<number | null> {
-  const workbook = join(ROOT, "bench/.data/admin-server", `orders-v3-${label(rows)}.xlsx`);
-  if (!existsSync(workbook)) return null;
-  const out = await mkdtemp(join(tmpdir(), "sluice-ceiling-chunks-"));
-  try {
-    const convert = spawn(
-      process.execPath,
-      [join(ROOT, "packages/cli/bin/sluice.js"), "convert", workbook, "--out", out],
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
-    const [code] = (await once(convert, "close")) as [number | null];
-    if (code !== 0) throw new Error(`sluice convert ${workbook} exited ${code}`);
-    await pool.query("truncate orders, imported_chunks");
-    const started = performance.now();
-    const inFlight = new Set<Promise<void>>();
-    let accepted = 0;
-    const lines = createInterface({ input: createReadStream(join(out, "chunks.jsonl"), "utf8") });
-    for await (const line of lines) {
-      if (!line) continue;
-      // Keyed by column name, as the consumer SDK hands a chunk to the admin server's handler.
-      const chunk = keyedChunk(JSON.parse(line) as Chunk);
-      const task: Promise<void> = importChunk({ pool }, chunk).then((r) => {
-        accepted += r.accepted;
-        inFlight.delete(task);
-      });
-      inFlight.add(task);
-      if (inFlight.size >= 4) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-    const seconds = (performance.now() - started) / 1000;
-    if (accepted !== rows) throw new Error(`importChunk accepted ${accepted} rows, expected ${rows}`);
-    return Math.round(rows / seconds);
-  } finally {
-    await rm(out, { recursive: true, force: true });
-  }
-}
-
 // The admin server benchmark's database: DATABASE_URL, or embedded PostgreSQL with relaxed durability.
 const database = await startPostgres({ fast: true });
 const pool = createPool(database.url, 4);
@@ -201,13 +146,11 @@ try {
     const fourSeconds = await timedCopy(pool, four);
     const { rows: counted } = await pool.query<{ n: number }>("select count(*)::int as n from orders");
     if (counted[0]?.n !== rows) throw new Error(`copied ${counted[0]?.n} rows, expected ${rows}`);
-    const adminStatementsRowsPerSec = await adminStatements(pool, rows);
     console.log(
       JSON.stringify({
         rows,
         oneStreamRowsPerSec: Math.round(rows / oneSeconds),
         fourStreamsRowsPerSec: Math.round(rows / fourSeconds),
-        adminStatementsRowsPerSec,
       }),
     );
   }

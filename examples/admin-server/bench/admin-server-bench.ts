@@ -2,26 +2,33 @@
  * The admin server's peak RSS and rows/s while an orders workbook is imported into PostgreSQL:
  * - sluice: the local runtime in this process converts the upload and feeds chunks; the admin server
  *   (src/main.ts) is a child process consuming them with @sluice/consumer;
+ * - statements: the admin server's own import path without the pipeline: the workbook converted beforehand with
+ *   `sluice convert` (untimed), its chunks through the same `importChunk()`, as many in flight
+ *   (bench/statements-import.ts). The rate the database gives the admin server's statements: the anchor of
+ *   "the database is the limit", which compares it with the sluice run's delivery (its Map Run, from
+ *   ListMapRuns' start and stop dates, once the workbook is converted);
  * - naive: the same admin server code receives the xlsx and reads it in-process with exceljs
  *   (`workbook.xlsx.readFile`), then imports with the same transaction per 500 rows (bench/naive-import.ts).
- * Both children run with --max-old-space-size=256. Peak RSS: the child's VmHWM polled from /proc/<pid>/status,
+ * Every child runs with --max-old-space-size=256. Peak RSS: the child's VmHWM polled from /proc/<pid>/status,
  * and getrusage's maxRSS at exit (bench/peak-rss-hook.mjs) when the child exits normally; the larger is shown.
- * Rows/s: rows imported / wall time from the upload (sluice: conversion included) or, naive, from the moment the
- * server is up with the file on its disk, to the last commit.
+ * Rows/s: rows imported / wall time from the upload (sluice: conversion included) or, statements and naive, from
+ * the moment the server is up with the file (chunks) on its disk, to the last commit.
  * PostgreSQL: embedded (or DATABASE_URL), tables dropped before each run.
  *
  *   npx tsx examples/admin-server/bench/admin-server-bench.ts --quick            # 10k rows
- *   npx tsx examples/admin-server/bench/admin-server-bench.ts --sizes 100k,1m [--concurrency 8] [--modes sluice]
+ *   npx tsx examples/admin-server/bench/admin-server-bench.ts --sizes 100k,1m [--concurrency 8] [--modes sluice,statements]
  *
  * Workbooks are generated once into bench/.data/admin-server/ (git-ignored) and reused.
  */
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { ListMapRunsCommand } from "@aws-sdk/client-sfn";
 import { LocalRuntime } from "@sluice/runtime";
 import ExcelJS from "exceljs";
 import pg from "pg";
@@ -33,6 +40,8 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DATA = join(ROOT, "bench/.data/admin-server");
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const NAIVE = fileURLToPath(new URL("./naive-import.ts", import.meta.url));
+const STATEMENTS = fileURLToPath(new URL("./statements-import.ts", import.meta.url));
+const CLI = join(ROOT, "packages/cli/bin/sluice.js");
 const RSS_HOOK = join(ROOT, "bench/peak-rss-hook.mjs");
 const HEAP_MB = 256;
 
@@ -40,7 +49,7 @@ const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "100k,1m" },
     quick: { type: "boolean", default: false },
-    modes: { type: "string", default: "sluice,naive" },
+    modes: { type: "string", default: "sluice,statements,naive" },
     /** Chunks in flight: the Map's MaxConcurrency and the consumer's concurrency. */
     concurrency: { type: "string", default: "4" },
   },
@@ -54,7 +63,7 @@ const sizes = (values.quick ? "10k" : values.sizes)
     return Number(m[1]) * (m[2] === "m" ? 1_000_000 : m[2] === "k" ? 1_000 : 1);
   });
 const concurrency = Number(values.concurrency);
-const modes = values.modes.split(",") as ("sluice" | "naive")[];
+const modes = values.modes.split(",") as ("sluice" | "statements" | "naive")[];
 const label = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
 interface Result {
@@ -64,6 +73,8 @@ interface Result {
   peakRssMb: number | null;
   outcome: string;
   seconds: number;
+  /** sluice: rows / the Map Run's seconds (delivery to the admin server, after conversion). */
+  deliveryRowsPerSecond?: number | null;
 }
 
 async function main() {
@@ -78,7 +89,9 @@ async function main() {
         const result =
           mode === "sluice"
             ? await runSluice(file, rows, postgres.url)
-            : await runNaive(file, rows, postgres.url);
+            : mode === "statements"
+              ? await runStatements(file, rows, postgres.url)
+              : await runNaive(file, rows, postgres.url);
         results.push(result);
         console.error(`# ${JSON.stringify(result)}`);
       }
@@ -89,11 +102,12 @@ async function main() {
   console.log(
     `\nAdmin server importing an orders xlsx into PostgreSQL, --max-old-space-size=${HEAP_MB} (node ${process.version})\n`,
   );
-  console.log("| mode | rows | rows/s | admin server peak RSS MB | outcome |");
-  console.log("| --- | ---: | ---: | ---: | --- |");
+  const rate = (n: number | null | undefined) => (n == null ? "–" : Math.round(n).toLocaleString("en"));
+  console.log("| mode | rows | rows/s | delivery rows/s | admin server peak RSS MB | outcome |");
+  console.log("| --- | ---: | ---: | ---: | ---: | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.mode} | ${r.rows.toLocaleString("en")} | ${r.rowsPerSecond === null ? "–" : Math.round(r.rowsPerSecond).toLocaleString("en")} | ${r.peakRssMb === null ? "–" : r.peakRssMb.toFixed(0)} | ${r.outcome} |`,
+      `| ${r.mode} | ${r.rows.toLocaleString("en")} | ${rate(r.rowsPerSecond)} | ${rate(r.deliveryRowsPerSecond)} | ${r.peakRssMb === null ? "–" : r.peakRssMb.toFixed(0)} | ${r.outcome} |`,
     );
   }
 }
@@ -246,6 +260,7 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
     ]);
     const seconds = (performance.now() - started) / 1000;
     const imported = await countOrders(databaseUrl).catch(() => 0);
+    const delivery = await mapRunSeconds(runtime, upload.executionArn);
     admin.child.kill("SIGTERM");
     const exit = await admin.exited;
     const peakRssMb = await admin.peakMb();
@@ -261,6 +276,7 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
       mode: `sluice (consumer, ${concurrency} chunks in flight)`,
       rows,
       rowsPerSecond: ok ? rows / seconds : null,
+      deliveryRowsPerSecond: ok && delivery ? rows / delivery : null,
       peakRssMb,
       outcome: ok
         ? "OK"
@@ -270,6 +286,53 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
   } finally {
     admin.child.kill("SIGKILL");
     await runtime.stop();
+  }
+}
+
+/** The seconds of the execution's Map Run, from its start to its stop (ListMapRuns); null without one. */
+async function mapRunSeconds(runtime: LocalRuntime, executionArn: string): Promise<number | null> {
+  const { mapRuns } = await runtime.sfnClient().send(new ListMapRunsCommand({ executionArn }));
+  const run = mapRuns?.[0];
+  if (!run?.startDate || !run.stopDate) return null;
+  return (run.stopDate.getTime() - run.startDate.getTime()) / 1000;
+}
+
+/** The admin server's import path over chunks converted beforehand: the database's rate for its statements. */
+async function runStatements(file: string, rows: number, databaseUrl: string): Promise<Result> {
+  const out = await mkdtemp(join(tmpdir(), "sluice-bench-statements-"));
+  try {
+    const convert = spawn(process.execPath, [CLI, "convert", file, "--out", out], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const [code] = (await once(convert, "close")) as [number | null];
+    if (code !== 0) throw new Error(`sluice convert ${file} exited ${code}`);
+    let started = performance.now();
+    let ready = false;
+    const child = measuredChild(STATEMENTS, [join(out, "chunks.jsonl"), String(concurrency)], {
+      DATABASE_URL: databaseUrl,
+    });
+    child.onStdout((all) => {
+      if (all.includes('"msg":"ready"') && !ready) {
+        ready = true;
+        started = performance.now();
+      }
+    });
+    const exit = await child.exited;
+    const seconds = (performance.now() - started) / 1000;
+    const peakRssMb = await child.peakMb();
+    const imported = await countOrders(databaseUrl).catch(() => 0);
+    const ok = exit.code === 0 && imported === rows;
+    if (!ok) console.error(`# statements ${label(rows)} stderr (tail):\n${child.stderr().slice(-4000)}`);
+    return {
+      mode: `statements (importChunk over converted chunks, ${concurrency} in flight)`,
+      rows,
+      rowsPerSecond: ok ? rows / seconds : null,
+      peakRssMb,
+      outcome: ok ? "OK" : `${outcomeOf(exit, child.stderr())}, ${imported} rows in db`,
+      seconds,
+    };
+  } finally {
+    await rm(out, { recursive: true, force: true });
   }
 }
 
