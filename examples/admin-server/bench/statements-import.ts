@@ -20,7 +20,7 @@ if (!chunksFile || !Number.isInteger(concurrency) || concurrency < 1 || !process
   console.error("usage: DATABASE_URL=... statements-import.ts <chunks.jsonl> <concurrency>");
   process.exit(2);
 }
-// One connection per chunk in flight, plus one, as src/app.ts sizes the admin server's pool.
+// One connection per chunk in flight and one spare (the admin server's pool also serves its HTTP pages).
 const pool = createPool(process.env.DATABASE_URL, concurrency + 1);
 await migrate(pool);
 // Ready: from here on it is importing (the benchmark's clock starts at this line).
