@@ -252,8 +252,11 @@ async function runSluice(file: string, rows: number, databaseUrl: string): Promi
       admin.onStdout((all) => all.includes('"msg":"listening"') && resolve());
       void admin.exited.then(() => reject(new Error(`admin server exited: ${admin.stderr()}`)));
     });
+    // The clock times the upload, not the runtime's start-up: its convert worker has loaded, the file is read.
+    await runtime.warmed();
+    const bytes = await readFile(file);
     const started = performance.now();
-    const upload = await runtime.upload(await readFile(file), `orders-${label(rows)}.xlsx`);
+    const upload = await runtime.upload(bytes, `orders-${label(rows)}.xlsx`);
     const record = await Promise.race([
       runtime.waitForExecution(upload.executionArn),
       admin.exited.then((exit) => ({ status: outcomeOf(exit, admin.stderr()) }) as const),

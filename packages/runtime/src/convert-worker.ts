@@ -21,6 +21,9 @@ const convert = createConvertHandler({
   logger: createLogger("sluice-convert", { logLevel: data.logLevel }),
 });
 
+// Its modules are loaded and the handler built: what a warm start waits for (WorkerLambda.warm).
+port.postMessage({ loaded: true } satisfies WorkerReply);
+
 port.on("message", (request: WorkerRequest) => {
   convert(request.event).then(
     (output) => port.postMessage({ id: request.id, output } satisfies WorkerReply),

@@ -148,6 +148,8 @@ export class LocalRuntime extends EventEmitter {
   private deadLetters?: SqsEventSource;
   /** The convert Lambda's worker thread (undefined: the handler runs in this thread). */
   private convertWorker: WorkerLambda | undefined;
+  /** Settles when the convert worker warmed at start has loaded its modules (see `warmed`). */
+  private warming: Promise<void> = Promise.resolve();
   /** The start handler's outcome for each object created under uploads/, by `<key>\n<versionId>`. */
   private readonly starts = new Map<string, Promise<StartResult>>();
 
@@ -364,7 +366,7 @@ export class LocalRuntime extends EventEmitter {
     runtime.convertWorker = convertWorker;
     // Loaded now, beside the rest of the start-up, as a provisioned function would be: the first upload's
     // conversion does not wait for the worker's modules (a second or so from the TypeScript sources).
-    convertWorker?.warm();
+    if (convertWorker) runtime.warming = convertWorker.warm();
     const sfn = runtime.sfnClient();
 
     // The chunk dead-letter queue's handler, fed the way a Lambda SQS event source mapping feeds it.
@@ -522,6 +524,16 @@ export class LocalRuntime extends EventEmitter {
     const uploadId = result.started[0] ?? result.duplicates[0];
     if (!uploadId) throw new Error(`the start handler started nothing for ${key}`);
     return { key, executionArn: executionArnOf(uploadId), uploadId, duplicate: result.started.length === 0 };
+  }
+
+  /**
+   * Resolves once the convert function's warm environment has loaded its modules. `start()` returns before that
+   * (an upload right away overlaps the loading, as the demo's does); a measurement of one upload waits for it, so
+   * that it times the upload, not the runtime's start-up. Never rejects: a worker that failed to load reports its
+   * error to the invocation that needs it.
+   */
+  warmed(): Promise<void> {
+    return this.warming;
   }
 
   async waitForExecution(executionArn: string): Promise<Execution> {

@@ -34,7 +34,11 @@ export interface WorkerError {
   stack?: string;
 }
 
-export type WorkerReply = { id: number; output: unknown } | { id: number; error: WorkerError };
+/** An invocation's outcome, or `loaded`: the worker's modules are loaded and its handler built (sent once). */
+export type WorkerReply =
+  | { id: number; output: unknown }
+  | { id: number; error: WorkerError }
+  | { loaded: true };
 
 /** How to start the worker from where this module runs: its sources (through tsx) or a bundle beside it. */
 export interface WorkerEntry {
@@ -87,6 +91,8 @@ interface Pending {
 /** One execution environment: a worker thread and the invocation it runs, if any. */
 interface Environment {
   worker: Worker;
+  /** Settles when the worker has loaded its modules, or has ended without (then an invocation reports why). */
+  loaded: Promise<void>;
   /** The invocation it runs (one at a time, as Lambda runs one request per environment). */
   running?: { id: number; pending: Pending };
   /** Ends an idle environment that is not the last one (see `idleMs`). */
@@ -118,9 +124,14 @@ export class WorkerLambda {
     return this.#environments.size;
   }
 
-  /** Starts an environment now, so the first invocation does not wait for its modules to load. */
-  warm(): void {
-    if (!this.#closed && this.#environments.size === 0) this.#start();
+  /**
+   * Starts an environment now, so the first invocation does not wait for its modules to load. Resolves when one
+   * has loaded them (or has ended without: the next invocation then starts another and reports its error).
+   */
+  warm(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const environment = this.#environments.values().next().value ?? this.#start();
+    return environment.loaded;
   }
 
   invoke(event: unknown): Promise<unknown> {
@@ -164,9 +175,17 @@ export class WorkerLambda {
           env: { ...process.env, TSX_DISABLE_CACHE: "1" },
         })
       : new Worker(url, { workerData: this.data });
-    const environment: Environment = { worker };
+    let setLoaded!: () => void;
+    const loaded = new Promise<void>((resolve) => {
+      setLoaded = resolve;
+    });
+    const environment: Environment = { worker, loaded };
     worker.unref();
-    worker.on("message", (reply: WorkerReply) => this.#settle(environment, reply));
+    worker.once("exit", () => setLoaded());
+    worker.on("message", (reply: WorkerReply) => {
+      if ("loaded" in reply) setLoaded();
+      else this.#settle(environment, reply);
+    });
     worker.on("error", (error) => this.#end(environment, error));
     worker.on("exit", (code) =>
       this.#end(environment, new Error(`the convert function's worker exited with code ${code}`)),
@@ -175,7 +194,7 @@ export class WorkerLambda {
     return environment;
   }
 
-  #settle(environment: Environment, reply: WorkerReply): void {
+  #settle(environment: Environment, reply: Exclude<WorkerReply, { loaded: true }>): void {
     const running = environment.running;
     if (!running || running.id !== reply.id) return;
     environment.running = undefined;
