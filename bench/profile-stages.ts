@@ -5,9 +5,10 @@
  * upload → convert → Distributed Map → SQS → a no-op admin server in its own process → summary; three profiles: the
  * runtime's main thread, where the emulator, the state machine and the Map run; its convert worker thread, where
  * the Convert Lambda runs, as when the pipeline runs from its sources (worker-lambda.ts); and the no-op admin
- * server's process, which fetches, checks and parses every chunk). `--cpu-prof` writes one profile per thread; each
- * thread is reported on its own, the main thread first, and a thread that cannot be told apart is still reported,
- * by its thread id.
+ * server's process, which fetches, checks and parses every chunk, reported a second time with only the samples
+ * from its first chunk received to its last answered: the Map's time when the admin server bounds it).
+ * `--cpu-prof` writes one profile per thread; each thread is reported on its own, the main thread first, and a
+ * thread that cannot be told apart is still reported, by its thread id.
  *
  * The code profiled is an esbuild bundle of the sources as they are now (the CLI as scripts/build-cli.mjs bundles
  * it, plus a linked source map), written to bench/.data/profile/ beside a bundle of the convert worker, where the
@@ -29,6 +30,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
 import { build } from "esbuild";
+import { type TimeWindow, within } from "./profile-window.ts";
 import { DATA_DIR, ensureWorkbooks, parseSize, sizeLabel, workbookPath } from "./generate-workbooks.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -67,6 +69,8 @@ interface CpuProfile {
   startTime: number;
   endTime: number;
   samples: number[];
+  /** Microseconds from the previous sample (the first: from startTime). */
+  timeDeltas: number[];
 }
 
 /**
@@ -275,8 +279,17 @@ function summarise(profile: CpuProfile): { functions: Row[]; files: Row[]; sampl
 
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)}%`;
 
-/** `thread`: for a thread other than the process's main one, which lives only part of the process's wall time. */
-function report(title: string, seconds: number, profile: CpuProfile, thread = false): string {
+/**
+ * `thread`: for a thread other than the process's main one, which lives only part of the process's wall time.
+ * `wall`: what `seconds` is (the process's wall time under the profiler unless said).
+ */
+function report(
+  title: string,
+  seconds: number,
+  profile: CpuProfile,
+  thread = false,
+  wall = "wall under the profiler",
+): string {
   const { functions, files, samples } = summarise(profile);
   // startTime and endTime are in microseconds.
   const lived = thread
@@ -285,7 +298,7 @@ function report(title: string, seconds: number, profile: CpuProfile, thread = fa
   const lines = [
     `#### ${title}`,
     "",
-    `${seconds.toFixed(1)} s wall under the profiler${lived}, ${samples.toLocaleString("en-US")} samples.`,
+    `${seconds.toFixed(1)} s ${wall}${lived}, ${samples.toLocaleString("en-US")} samples.`,
     "",
     "| function | file:line | self % | total % |",
     "|---|---|--:|--:|",
@@ -321,8 +334,11 @@ for (const size of sizes) {
   for (const stage of stages) {
     process.stderr.write(`profiling ${stage} ${sizeLabel(size)} … `);
     let result: Profiled;
+    let delivery: TimeWindow | undefined;
     if (stage === "pipeline") {
       const consumerDir = await mkdtemp(path.join(tmpdir(), "sluice-cpuprof-consumer-"));
+      // Outside the profile directory, which must hold profiles only.
+      const windowFile = `${consumerDir}.window.json`;
       try {
         result = await profiled(
           [bundles.pipeline, "--sizes", sizeLabel(size).toLowerCase(), "--no-convert-alone"],
@@ -330,10 +346,13 @@ for (const size of sizes) {
             SLUICE_BENCH_DIR: BENCH_DIR,
             SLUICE_BENCH_CONSUMER: bundles.consumer,
             SLUICE_BENCH_CONSUMER_PROFILE_DIR: consumerDir,
+            SLUICE_BENCH_CONSUMER_WINDOW_FILE: windowFile,
           },
           consumerDir,
         );
+        delivery = JSON.parse(readFileSync(windowFile, "utf8")) as TimeWindow;
       } finally {
+        await rm(windowFile, { force: true });
         await rm(consumerDir, { recursive: true, force: true });
       }
     } else {
@@ -378,6 +397,19 @@ for (const size of sizes) {
             t.threadId !== 0,
           ),
         );
+        // The same thread while it delivered: what bounds the Map when the admin server is its slowest part.
+        if (t.threadId === 0 && delivery) {
+          const seconds = (delivery.to - delivery.from) / 1e6;
+          out.push(
+            report(
+              `${title} (the no-op admin server's main thread, only while it delivered: its first chunk received to its last answered)`,
+              seconds,
+              within(t.profile, delivery),
+              false,
+              "in that window",
+            ),
+          );
+        }
       }
     } else {
       // One thread; any other a profile was written for is reported too, by its thread id, rather than dropped.
