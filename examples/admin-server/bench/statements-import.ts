@@ -30,18 +30,32 @@ const inFlight = new Set<Promise<void>>();
 let accepted = 0;
 let rejected = 0;
 let chunks = 0;
+// The first import that fails ends the run: no more chunks are read, those in flight are let finish (settled, so
+// none rejects unhandled), then the benchmark gets the error on stderr and a nonzero exit.
+let failure: unknown;
 const lines = createInterface({ input: createReadStream(chunksFile, "utf8"), crlfDelay: Infinity });
 for await (const line of lines) {
   if (!line) continue;
-  const task: Promise<void> = importChunk({ pool }, keyedChunk(JSON.parse(line) as Chunk)).then((r) => {
-    accepted += r.accepted;
-    rejected += r.rejected.length;
-    chunks++;
-    inFlight.delete(task);
-  });
+  const task: Promise<void> = importChunk({ pool }, keyedChunk(JSON.parse(line) as Chunk)).then(
+    (r) => {
+      accepted += r.accepted;
+      rejected += r.rejected.length;
+      chunks++;
+      inFlight.delete(task);
+    },
+    (error: unknown) => {
+      failure ??= error;
+      inFlight.delete(task);
+    },
+  );
   inFlight.add(task);
   if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  if (failure !== undefined) break;
 }
 await Promise.all(inFlight);
 await pool.end();
+if (failure !== undefined) {
+  console.error(failure);
+  process.exit(1);
+}
 console.log(JSON.stringify({ msg: "statements_import_done", accepted, rejected, chunks }));
