@@ -22,7 +22,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -350,7 +350,8 @@ for (const size of sizes) {
           },
           consumerDir,
         );
-        delivery = JSON.parse(readFileSync(windowFile, "utf8")) as TimeWindow;
+        // Absent when the admin server answered no chunk: then there is no window to report.
+        if (existsSync(windowFile)) delivery = JSON.parse(readFileSync(windowFile, "utf8")) as TimeWindow;
       } finally {
         await rm(windowFile, { force: true });
         await rm(consumerDir, { recursive: true, force: true });
