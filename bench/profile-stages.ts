@@ -30,8 +30,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
 import { build } from "esbuild";
-import { type TimeWindow, within } from "./profile-window.ts";
 import { DATA_DIR, ensureWorkbooks, parseSize, sizeLabel, workbookPath } from "./generate-workbooks.ts";
+import { type TimeWindow, within } from "./profile-window.ts";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
