@@ -181,15 +181,16 @@ export class WorkerLambda {
     });
     const environment: Environment = { worker, loaded };
     worker.unref();
-    worker.once("exit", () => setLoaded());
     worker.on("message", (reply: WorkerReply) => {
       if ("loaded" in reply) setLoaded();
       else this.#settle(environment, reply);
     });
     worker.on("error", (error) => this.#end(environment, error));
-    worker.on("exit", (code) =>
-      this.#end(environment, new Error(`the convert function's worker exited with code ${code}`)),
-    );
+    worker.on("exit", (code) => {
+      // Ended without loading: a warm() waiting for it goes on; the next invocation reports why.
+      setLoaded();
+      this.#end(environment, new Error(`the convert function's worker exited with code ${code}`));
+    });
     this.#environments.add(environment);
     return environment;
   }
