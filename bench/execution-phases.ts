@@ -51,3 +51,17 @@ export function phasesText(phases: Phase[]): string {
     .map((p) => `${p.name} ${p.seconds.toFixed(2)} s`)
     .join(" · ");
 }
+
+/**
+ * The phases in units of the conversion alone (`aloneSeconds`, `sluice convert` of the same workbook): "upload 0.25 ·
+ * Convert workbook 1.31 · Deliver chunks 1.44 · Summarize 0.01 · other 0.00 = 3.01". The states run one after
+ * another (the Map reads the items Convert wrote once it has written them all), so it is their sum that the
+ * end-to-end target weighs: at 0.5× it allows 2 conversions. Each phase's share says which of them takes the budget.
+ */
+export function phasesInConversions(phases: Phase[], aloneSeconds: number): string {
+  if (!(aloneSeconds > 0))
+    throw new RangeError(`the conversion alone must take some time, not ${aloneSeconds} s`);
+  const shown = phases.filter((p) => p.seconds >= 0.01 || p.name === "other");
+  const total = phases.reduce((sum, p) => sum + p.seconds, 0) / aloneSeconds;
+  return `${shown.map((p) => `${p.name} ${(p.seconds / aloneSeconds).toFixed(2)}`).join(" · ")} = ${total.toFixed(2)}`;
+}

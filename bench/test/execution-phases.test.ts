@@ -1,6 +1,6 @@
 import type { HistoryEvent } from "@aws-sdk/client-sfn";
 import { describe, expect, it } from "vitest";
-import { executionPhases, phasesText } from "../execution-phases.ts";
+import { executionPhases, phasesInConversions, phasesText } from "../execution-phases.ts";
 
 const T0 = Date.parse("2026-12-01T20:00:00.000Z");
 const at = (ms: number) => new Date(T0 + ms);
@@ -64,5 +64,30 @@ describe("executionPhases", () => {
 
   it("refuses a history without its start", () => {
     expect(() => executionPhases([], T0, T0 + 1)).toThrow(/ExecutionStarted/);
+  });
+});
+
+describe("phasesInConversions", () => {
+  const phases = [
+    { name: "upload", seconds: 0.84 },
+    { name: "Convert workbook", seconds: 4.49 },
+    { name: "Any chunks?", seconds: 0.001 },
+    { name: "Deliver chunks", seconds: 4.91 },
+    { name: "Summarize", seconds: 0.02 },
+    { name: "other", seconds: 0 },
+  ];
+
+  it("gives each phase in conversions alone, and their sum: the inverse of the end-to-end ratio", () => {
+    expect(phasesInConversions(phases, 3.42)).toBe(
+      "upload 0.25 · Convert workbook 1.31 · Deliver chunks 1.44 · Summarize 0.01 · other 0.00 = 3.00",
+    );
+    // The sum counts the phases too short to show: the whole upload, 10.261 s, over 3.42 s.
+    const ratio = 3.42 / phases.reduce((sum, p) => sum + p.seconds, 0);
+    expect(Number(phasesInConversions(phases, 3.42).split(" = ")[1])).toBeCloseTo(1 / ratio, 2);
+  });
+
+  it("refuses a conversion that took no time", () => {
+    expect(() => phasesInConversions(phases, 0)).toThrow(RangeError);
+    expect(() => phasesInConversions(phases, Number.NaN)).toThrow(RangeError);
   });
 });
