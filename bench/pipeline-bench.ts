@@ -190,7 +190,7 @@ function cpuBudget(results: PipelineResult[], convertAlone: Map<number, number>)
     out.push(
       `CPU budget at ${r.rows.toLocaleString("en-US")} rows: the upload took ${used.toFixed(1)} CPU-s in ${r.seconds.toFixed(1)} s; ` +
         `the target allows ${allowed.toFixed(1)} s, which ${cores} cores give ${(allowed * cores).toFixed(1)} CPU-s ` +
-        `(${used <= allowed * cores ? "enough CPU: what stands in the way is the time of the stages, which run one after another (below)" : "less than the upload took: overlapping the stages would not be enough"}).`,
+        `(${used <= allowed * cores ? "enough CPU; the stages run one after another, so their times add up (below)" : "less than the upload took: overlapping the stages would not be enough"}).`,
     );
   }
   return out;
