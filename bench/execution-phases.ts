@@ -44,10 +44,12 @@ export function executionPhases(events: HistoryEvent[], startedAt: number, ended
   return phases;
 }
 
-/** "upload 0.85 s · Convert workbook 4.38 s · …": the phases of at least 10 ms, and "other". */
+/** The phases worth printing: those of at least 10 ms, and "other". */
+const shown = (phases: Phase[]): Phase[] => phases.filter((p) => p.seconds >= 0.01 || p.name === "other");
+
+/** "upload 0.85 s · Convert workbook 4.38 s · …": the phases `shown` picks. */
 export function phasesText(phases: Phase[]): string {
-  return phases
-    .filter((p) => p.seconds >= 0.01 || p.name === "other")
+  return shown(phases)
     .map((p) => `${p.name} ${p.seconds.toFixed(2)} s`)
     .join(" · ");
 }
@@ -61,7 +63,8 @@ export function phasesText(phases: Phase[]): string {
 export function phasesInConversions(phases: Phase[], aloneSeconds: number): string {
   if (!(aloneSeconds > 0))
     throw new RangeError(`the conversion alone must take some time, not ${aloneSeconds} s`);
-  const shown = phases.filter((p) => p.seconds >= 0.01 || p.name === "other");
   const total = phases.reduce((sum, p) => sum + p.seconds, 0) / aloneSeconds;
-  return `${shown.map((p) => `${p.name} ${(p.seconds / aloneSeconds).toFixed(2)}`).join(" · ")} = ${total.toFixed(2)}`;
+  return `${shown(phases)
+    .map((p) => `${p.name} ${(p.seconds / aloneSeconds).toFixed(2)}`)
+    .join(" · ")} = ${total.toFixed(2)}`;
 }

@@ -308,10 +308,11 @@ export async function pipelineTable(series: PipelinePair<PipelineResult>[][]): P
     "",
     ...results.map((r) => {
       const alone = convertAlone.get(r.rows);
+      const aloneSeconds = alone === undefined ? undefined : r.rows / alone;
       const inConversions =
-        alone === undefined
+        aloneSeconds === undefined
           ? ""
-          : `; in conversions alone (${(r.rows / alone).toFixed(2)} s): ${phasesInConversions(r.phases, r.rows / alone)}`;
+          : `; in conversions alone (${aloneSeconds.toFixed(2)} s): ${phasesInConversions(r.phases, aloneSeconds)}`;
       return `- ${r.rows.toLocaleString("en-US")} rows: ${phasesText(r.phases)}${inConversions}`;
     }),
   );
